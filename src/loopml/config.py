@@ -1,0 +1,32 @@
+"""Settings read from the environment, in one place, cast to types with clear errors.
+
+Explicit arguments always win; these are the defaults behind them.
+
+- ``LOOPML_HOME``: the project's state folder (default ``.loopml`` in the working directory).
+- ``LOOPML_DB_URL``: a SQLAlchemy URL for the metadata database (default: SQLite file
+  ``$LOOPML_HOME/loopml.db``); e.g. ``postgresql+psycopg://user@host/db``.
+- ``LOOPML_ARTIFACTS``: a folder or fsspec URL for artifacts (default ``$LOOPML_HOME/artifacts``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the store lives."""
+
+    home: Path
+    db_url: str
+    artifact_root: str
+
+    @classmethod
+    def from_env(cls, home: str | Path | None = None) -> Settings:
+        """Settings from explicit ``home`` or the ``LOOPML_*`` environment variables."""
+        base = Path(home or os.environ.get("LOOPML_HOME") or ".loopml")
+        db_url = os.environ.get("LOOPML_DB_URL") or f"sqlite:///{(base / 'loopml.db').resolve()}"
+        artifacts = os.environ.get("LOOPML_ARTIFACTS") or str((base / "artifacts").resolve())
+        return cls(home=base, db_url=db_url, artifact_root=artifacts)
