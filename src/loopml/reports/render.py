@@ -1,0 +1,98 @@
+"""Shared rendering helpers: column summaries for tables, and self-contained HTML pages.
+
+Pages embed Plotly's JavaScript from the installed ``plotly`` package, so a report opens offline
+and can be mailed as one file.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import orjson
+
+from loopml.data.profile import ColumnProfile, Profile
+
+_TEMPLATES = Path(__file__).parent / "templates"
+
+
+def _number(value: float | None, kind: str) -> str:
+    if value is None:
+        return ""
+    if kind == "datetime":
+        return datetime.fromtimestamp(value / 1e6, tz=UTC).strftime("%Y-%m-%d %H:%M")
+    if value != value:  # NaN
+        return "nan"
+    return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+
+
+def column_row(column: ColumnProfile) -> dict[str, str]:
+    """One profile column as display strings (shared by the CLI table and the HTML report)."""
+    row = {
+        "column": column.name,
+        "dtype": column.dtype,
+        "kind": column.kind,
+        "missing": f"{column.missing_fraction:.1%}",
+        "distinct": f"{column.distinct:,}",
+        "min": "",
+        "median": "",
+        "max": "",
+        "mean": "",
+        "top": "",
+    }
+    stats = column.numeric
+    if stats is not None and stats.count:
+        median = float(stats.sketch.quantiles([0.5])[0])
+        row.update(
+            min=_number(stats.min, column.kind),
+            median=_number(median, column.kind),
+            max=_number(stats.max, column.kind),
+            mean=_number(stats.mean, column.kind),
+        )
+    counts = column.categories
+    if counts is not None and column.count:
+        top = sorted(counts.counts.items(), key=lambda kv: -kv[1])[:2]
+        row["top"] = ", ".join(f"{value} {count / column.count:.0%}" for value, count in top)
+    return row
+
+
+def column_summary(profile: Profile) -> list[dict[str, str]]:
+    """Every column of ``profile`` as display strings."""
+    return [column_row(column) for column in profile.columns.values()]
+
+
+@cache
+def plotly_js() -> str:
+    """Plotly's bundled JavaScript (read once)."""
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs()
+
+
+def to_json(value: Any) -> str:
+    """JSON safe to embed inside a ``<script>`` element."""
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode().replace("</", "<\\/")
+
+
+def render_page(template: str, **context: Any) -> str:
+    """Render a template from ``reports/templates`` with Plotly's JavaScript inlined."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(_TEMPLATES),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["tojson_script"] = to_json
+    return env.get_template(template).render(plotly_js=plotly_js(), **context)
+
+
+def write_page(html: str, path: str | Path) -> Path:
+    """Write ``html`` atomically to ``path`` (creating folders) and return the path."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    partial.write_text(html, encoding="utf-8")
+    partial.replace(target)
+    return target

@@ -1,0 +1,146 @@
+"""Create the SQLAlchemy engine for a store URL, with clear errors for every way it can fail.
+
+SQLite is the embedded default and gets the settings that make it a safe shared store:
+
+- ``journal_mode=WAL``: readers never block the writer and a crash never corrupts committed data;
+  ``synchronous=NORMAL`` is the documented pairing (durable across process crashes).
+- ``busy_timeout=30000``: a writer waits up to 30 s for another process's write instead of failing.
+- ``foreign_keys=ON``: SQLite ignores foreign keys unless asked.
+- SQLAlchemy, not the ``sqlite3`` module, emits ``BEGIN`` (the documented recipe), so DDL is
+  transactional and a transaction can be opened with ``BEGIN IMMEDIATE``: pass the execution
+  option ``loopml_sqlite_begin="IMMEDIATE"`` to take the write lock up front. Without it, a
+  transaction that reads then writes can fail with "database is locked" whatever the timeout,
+  because another process committed after its snapshot was taken.
+
+PostgreSQL URLs without a driver (``postgresql://``) use psycopg 3, the driver the
+``loopml[postgres]`` extra installs; a ``connect_timeout`` of 10 s is added unless the URL sets one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from loopml.errors import StoreError, did_you_mean
+
+SQLITE_BEGIN_OPTION = "loopml_sqlite_begin"
+_KNOWN_BACKENDS = ("sqlite", "postgresql")
+_DRIVER_EXTRAS = {"psycopg": "postgres", "psycopg2": "postgres", "asyncpg": "postgres"}
+_URL_HINT = "check LOOPML_DB_URL (or the db_url argument)"
+
+
+def mask_url(url: str | URL) -> str:
+    """The URL as a string with its password replaced by ``***``, safe for logs and errors."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparsable URL>"
+
+
+def _json_dumps(value: Any) -> str:
+    # orjson: fast, UTF-8 as-is, NaN/inf become null on both backends (PostgreSQL rejects NaN in
+    # JSONB), numpy scalars and arrays serialize without a custom hook.
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS).decode()
+
+
+def parse_url(db_url: str) -> URL:
+    """Parse ``db_url`` into a SQLAlchemy URL, or raise :class:`StoreError` saying what is wrong."""
+    try:
+        url = make_url(db_url)
+    except ArgumentError as exc:
+        raise StoreError(
+            f"cannot parse database URL {db_url!r}: expected e.g. 'sqlite:////abs/path/loopml.db' "
+            f"or 'postgresql+psycopg://user:pass@host:5432/db'; {_URL_HINT}"
+        ) from exc
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def _prepare_sqlite_file(url: URL) -> None:
+    database = url.database
+    if not database or database == ":memory:" or url.query.get("uri") or "mode=memory" in database:
+        return
+    folder = Path(database).expanduser().parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create the folder {str(folder)!r} for the SQLite database "
+            f"{mask_url(url)!r}: {exc.strerror or exc}; point LOOPML_DB_URL (or LOOPML_HOME) at a "
+            "writable folder"
+        ) from exc
+
+
+def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
+    dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (see module doc)
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+def _on_sqlite_begin(conn: Connection) -> None:
+    mode = conn.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
+    if mode not in ("DEFERRED", "IMMEDIATE", "EXCLUSIVE"):
+        raise StoreError(
+            f"{SQLITE_BEGIN_OPTION} must be DEFERRED, IMMEDIATE or EXCLUSIVE, got {mode!r}"
+        )
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def create_store_engine(db_url: str) -> Engine:
+    """An engine for ``db_url``, configured for loopml (see module doc). Does not connect yet.
+
+    Raises :class:`StoreError` for an unparsable URL, an unknown backend, or a missing driver.
+    """
+    url = parse_url(db_url)
+    backend = url.get_backend_name()
+    kwargs: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+    if backend == "sqlite":
+        _prepare_sqlite_file(url)
+    elif backend == "postgresql" and "connect_timeout" not in url.query:
+        kwargs["connect_args"] = {"connect_timeout": 10}
+    try:
+        engine = create_engine(url, pool_pre_ping=backend != "sqlite", **kwargs)
+    except NoSuchModuleError as exc:
+        raise StoreError(
+            f"unknown database kind '{url.drivername}' in {mask_url(url)!r}"
+            f"{did_you_mean(backend, _KNOWN_BACKENDS)}; loopml supports "
+            f"{' and '.join(_KNOWN_BACKENDS)}; {_URL_HINT}"
+        ) from exc
+    except ImportError as exc:
+        module = (exc.name or url.get_driver_name()).split(".")[0]
+        extra = _DRIVER_EXTRAS.get(module)
+        fix = f"pip install 'loopml[{extra}]'" if extra else f"pip install {module}"
+        raise StoreError(
+            f"the database driver '{module}' for {mask_url(url)!r} is not installed; run `{fix}`"
+        ) from exc
+    if backend == "sqlite":
+        event.listen(engine, "connect", _on_sqlite_connect)
+        event.listen(engine, "begin", _on_sqlite_begin)
+    return engine
+
+
+def describe_connect_error(url: str | URL, exc: BaseException) -> StoreError:
+    """A :class:`StoreError` for a failed first connection: which URL, why, and how to fix it."""
+    orig = getattr(exc, "orig", None) or exc
+    reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+    if make_url(url).get_backend_name() == "sqlite":
+        fix = "is the path a writable file in a writable folder, and not in use by another tool?"
+    else:
+        fix = "is the server running and reachable, and are the credentials right?"
+    return StoreError(
+        f"cannot open the metadata database {mask_url(url)!r}: {reason}; {fix} {_URL_HINT}"
+    )

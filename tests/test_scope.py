@@ -1,0 +1,65 @@
+"""`loopml init`'s inference on the real flights data and on a regression and multiclass set."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+import pytest
+
+from loopml.data.scope import leak_score, propose_spec
+from loopml.errors import DataError
+from loopml.spec import parse_spec
+
+
+def test_flights_proposal(flights_sample: pl.DataFrame) -> None:
+    proposal = propose_spec(flights_sample, target="late", name="flights")
+    spec = proposal.spec
+    assert spec.task == "binary" and spec.metric.name == "roc_auc"
+    assert spec.id_column == "flight_id"
+    assert spec.time_column == "scheduled_departure"
+    assert "year" in spec.features.exclude  # constant: every flight is from 2013
+    assert {"carrier", "origin", "dest", "tailnum"} <= set(spec.features.categorical)
+    assert {"distance", "temp", "hour"} <= set(spec.features.numeric)
+    reasons = {f.column: f.reason for f in proposal.flagged}
+    assert reasons["year"].startswith("constant")
+    # the written text is a valid, commented spec equal to the proposal
+    assert parse_spec(proposal.text).model_dump() == spec.model_dump()
+    assert "# Excluded by init" in proposal.text and "year: constant" in proposal.text
+
+
+def test_a_near_copy_of_the_target_is_flagged_as_a_leak(flights_sample: pl.DataFrame) -> None:
+    noisy = flights_sample.with_columns(
+        # a column computed from the outcome, 1 % of it scrambled
+        pl.when(pl.int_range(pl.len()) % 100 == 0).then(~pl.col("late")).otherwise(pl.col("late"))
+        .cast(pl.Int64).mul(30).add(pl.col("hour")).alias("arrival_minutes_late")
+    )
+    proposal = propose_spec(noisy, target="late")
+    flagged = {f.column: f.reason for f in proposal.flagged}
+    assert "likely target leak" in flagged["arrival_minutes_late"]
+    assert "arrival_minutes_late" in proposal.spec.features.exclude
+    # honest features stay
+    assert leak_score(noisy, "temp", "late", "binary") < 0.2
+
+
+def test_regression_and_multiclass_from_scikit_learn_datasets() -> None:
+    from sklearn.datasets import load_diabetes, load_wine
+
+    def frame(bunch: Any) -> pl.DataFrame:
+        data = pl.DataFrame(bunch.data, schema=list(bunch.feature_names), orient="row")
+        return data.with_columns(target=pl.Series(bunch.target))
+
+    diabetes = frame(load_diabetes())
+    spec = propose_spec(diabetes, target="target").spec
+    assert spec.task == "regression" and spec.metric.name == "rmse"
+    assert spec.metric.target is not None and spec.metric.target > 0
+    wine = frame(load_wine())
+    spec = propose_spec(wine, target="target").spec
+    assert spec.task == "multiclass" and len(spec.features.numeric) == 13
+
+
+def test_bad_targets(flights_sample: pl.DataFrame) -> None:
+    with pytest.raises(DataError, match="did you mean 'late'"):
+        propose_spec(flights_sample, target="lat")
+    with pytest.raises(DataError, match="1 distinct value"):
+        propose_spec(flights_sample, target="year")
