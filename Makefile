@@ -18,15 +18,22 @@ demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
 test: $(STAMP)
-	@bash scripts/ensure_postgres.sh
+	@bash scripts/ensure_test_deps.sh
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/lint-imports
 	$(BIN)/mypy src/loopml
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
-	@$(BIN)/python -c "import whylogs, pandera" 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[dev,bench]' 2>&1 | grep -v "^WARNING: Location" || true
+PEERS := .venv-peers/.installed
+
+$(PEERS):
+	@test -x .venv-peers/bin/python || $(PYTHON) -m venv .venv-peers
+	.venv-peers/bin/python -m pip install --quiet whylogs 'numpy<2' 'pandas<2.3' 'pyarrow<20' 2>&1 | grep -v "^WARNING: Location" || true
+	.venv-peers/bin/python -c "import whylogs" && touch $(PEERS)
+
+bench: $(STAMP) $(PEERS)
+	@$(BIN)/python -c "import pandera.polars" 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[dev,bench]' 2>&1 | grep -v "^WARNING: Location" || true
 	$(BIN)/python benchmarks/bench_data.py
 
 clean:
-	rm -rf $(VENV) .loopml .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-peers build .loopml .pytest_cache .mypy_cache .ruff_cache

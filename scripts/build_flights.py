@@ -29,8 +29,17 @@ def _table(name: str) -> pl.DataFrame:
 def build() -> pl.DataFrame:
     flights = _table("flights")
     weather = _table("weather").select(
-        "origin", "time_hour", "temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust",
-        "precip", "pressure", "visib",
+        "origin",
+        "time_hour",
+        "temp",
+        "dewp",
+        "humid",
+        "wind_dir",
+        "wind_speed",
+        "wind_gust",
+        "precip",
+        "pressure",
+        "visib",
     )
     planes = _table("planes").select(
         "tailnum",
@@ -51,10 +60,33 @@ def build() -> pl.DataFrame:
         .with_row_index("flight_id", offset=1)
         .select(
             pl.col("flight_id").cast(pl.Int64),
-            "scheduled_departure", "year", "month", "day", "day_of_week", "hour", "minute",
-            "carrier", "flight", "tailnum", "origin", "dest", "distance",
-            "temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip",
-            "pressure", "visib", "plane_year", "plane_type", "engines", "seats", "late",
+            "scheduled_departure",
+            "year",
+            "month",
+            "day",
+            "day_of_week",
+            "hour",
+            "minute",
+            "carrier",
+            "flight",
+            "tailnum",
+            "origin",
+            "dest",
+            "distance",
+            "temp",
+            "dewp",
+            "humid",
+            "wind_dir",
+            "wind_speed",
+            "wind_gust",
+            "precip",
+            "pressure",
+            "visib",
+            "plane_year",
+            "plane_type",
+            "engines",
+            "seats",
+            "late",
         )
     )
     return frame
@@ -64,7 +96,10 @@ def main() -> None:
     frame = build()
     OUT.parent.mkdir(parents=True, exist_ok=True)
     frame.write_parquet(OUT, compression="zstd", compression_level=19, statistics=True)
-    print(f"wrote {OUT} ({OUT.stat().st_size / 1e6:.1f} MB, {frame.height:,} rows x {frame.width} columns)")
+    print(
+        f"wrote {OUT} ({OUT.stat().st_size / 1e6:.1f} MB, "
+        f"{frame.height:,} rows x {frame.width} columns)"
+    )
 
 
 if __name__ == "__main__":

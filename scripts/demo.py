@@ -40,11 +40,13 @@ def main() -> None:
     started = time.perf_counter()
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
-    console.print(Panel.fit(
-        "loopml demo: will NYC flights arrive late?\n"
-        "2013 flights from EWR/JFK/LGA with hourly weather and plane facts (public domain).",
-        title="loopml",
-    ))
+    console.print(
+        Panel.fit(
+            "loopml demo: will NYC flights arrive late?\n"
+            "2013 flights from EWR/JFK/LGA with hourly weather and plane facts (public domain).",
+            title="loopml",
+        )
+    )
     with console.status("writing January–March (training) and April (new data) files…"):
         data = flights()
         data.filter(data["month"] <= 3).write_parquet(WORK / "flights_q1.parquet")
@@ -58,21 +60,33 @@ def main() -> None:
     console.print(Rule("3. profile"))
     run("data", "profile", "flights@1")
     console.print(Rule("4. validate April against January–March"))
-    code = run("data", "validate", "flights_april.parquet", "--against", "flights@1", ok_codes=(0, 1))
+    code = run(
+        "data", "validate", "flights_april.parquet", "--against", "flights@1", ok_codes=(0, 1)
+    )
     console.print(
         "April breaks only inferred ranges (warnings): spring is warmer than winter. "
         "That is the seasonal drift monitoring will watch."
-        if code == 0 else "April fails validation: see the errors above."
+        if code == 0
+        else "April fails validation: see the errors above."
     )
     console.print(Rule("5. report: January–March beside April"))
     report = WORK / "reports" / "data-flights-q1-vs-april.html"
-    run("data", "report", "flights@1", "--compare", "flights_april.parquet",
-        "--out", str(report.relative_to(WORK)))
-    console.print(Panel.fit(
-        f"spec: {WORK / 'loopml.yaml'}\nstore: {WORK / '.loopml'}\nreport: {report}\n"
-        f"took {time.perf_counter() - started:.1f} s",
-        title="demo done",
-    ))
+    run(
+        "data",
+        "report",
+        "flights@1",
+        "--compare",
+        "flights_april.parquet",
+        "--out",
+        str(report.relative_to(WORK)),
+    )
+    console.print(
+        Panel.fit(
+            f"spec: {WORK / 'loopml.yaml'}\nstore: {WORK / '.loopml'}\nreport: {report}\n"
+            f"took {time.perf_counter() - started:.1f} s",
+            title="demo done",
+        )
+    )
 
 
 if __name__ == "__main__":

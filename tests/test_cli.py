@@ -33,7 +33,9 @@ def loopml(
     return int(info.value.code or 0), out, err
 
 
-def test_the_data_stage(project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_data_stage(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     code, out, _ = loopml(capsys, monkeypatch, "init", "jan.parquet", "--target", "late", "--json")
     assert code == 0 and (project / "loopml.yaml").exists()
     assert orjson.loads(out)["proposal"]["id_column"] == "flight_id"
@@ -56,11 +58,17 @@ def test_the_data_stage(project: Path, capsys: pytest.CaptureFixture[str], monke
     assert code == 0 and "jan@1" in out
     code, out, _ = loopml(capsys, monkeypatch, "data", "show", "jan@1", "--json")
     shown = orjson.loads(out)
-    assert [c["name"] for c in shown["schema"]["columns"]][:3] == ["flight_id", "scheduled_departure", "year"]
+    assert [c["name"] for c in shown["schema"]["columns"]][:3] == [
+        "flight_id",
+        "scheduled_departure",
+        "year",
+    ]
     code, out, _ = loopml(capsys, monkeypatch, "data", "profile", "april.csv", "--json")
     assert orjson.loads(out)["n_rows"] == 20_000
 
-    code, out, _ = loopml(capsys, monkeypatch, "data", "validate", "april.csv", "--against", "jan@1", "--json")
+    code, out, _ = loopml(
+        capsys, monkeypatch, "data", "validate", "april.csv", "--against", "jan@1", "--json"
+    )
     result = orjson.loads(out)
     assert code == (0 if result["ok"] else 1)
     assert any(v["column"] == "temp" and v["rule"] == "range" for v in result["violations"])
@@ -88,8 +96,11 @@ def test_the_data_stage(project: Path, capsys: pytest.CaptureFixture[str], monke
     ],
 )
 def test_errors_exit_2_with_a_message(
-    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-    args: list[str], message: str,
+    project: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    message: str,
 ) -> None:
     loopml(capsys, monkeypatch, "data", "add", "jan.parquet")
     code, _, err = loopml(capsys, monkeypatch, *args)
@@ -102,7 +113,8 @@ def test_a_bad_spec_is_reported_with_its_line(
     project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (project / "loopml.yaml").write_text(
-        "name: p\ntask: binary\ntarget: late\nfeatures: {numeric: [temp]}\nmetric: {nmae: roc_auc}\n"
+        "name: p\ntask: binary\ntarget: late\nfeatures: {numeric: [temp]}\n"
+        "metric: {nmae: roc_auc}\n"
     )
     code, _, err = loopml(capsys, monkeypatch, "data", "add", "jan.parquet")
     assert code == 2 and "loopml.yaml:5" in err and "did you mean 'name'" in err
@@ -116,8 +128,16 @@ def test_unreachable_database_url(
     assert code == 2 and "127.0.0.1:1" in err and ":pw@" not in err
 
 
-def test_help_on_every_command(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    for args in (["--help"], ["init", "--help"], ["data", "--help"], ["data", "add", "--help"],
-                 ["data", "validate", "--help"], ["data", "report", "--help"]):
+def test_help_on_every_command(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for args in (
+        ["--help"],
+        ["init", "--help"],
+        ["data", "--help"],
+        ["data", "add", "--help"],
+        ["data", "validate", "--help"],
+        ["data", "report", "--help"],
+    ):
         code, out, _ = loopml(capsys, monkeypatch, *args)
         assert code == 0 and "Usage" in out

@@ -12,12 +12,16 @@ from loopml.data.io import read_source
 from loopml.errors import DataError
 
 
-def test_csv_parquet_and_sql_read_the_same_rows(tmp_path: Path, flights_sample: pl.DataFrame) -> None:
+def test_csv_parquet_and_sql_read_the_same_rows(
+    tmp_path: Path, flights_sample: pl.DataFrame
+) -> None:
     frame = flights_sample.select("flight_id", "carrier", "distance", "temp", "late")
     frame.write_csv(tmp_path / "f.csv")
     frame.write_parquet(tmp_path / "f.parquet")
     with sqlite3.connect(tmp_path / "f.db") as db:
-        db.execute("create table flights (flight_id int, carrier text, distance int, temp real, late int)")
+        db.execute(
+            "create table flights (flight_id int, carrier text, distance int, temp real, late int)"
+        )
         db.executemany("insert into flights values (?,?,?,?,?)", frame.rows())
     from_csv = read_source(tmp_path / "f.csv")
     from_parquet = read_source(str(tmp_path / "f.parquet"))
@@ -53,7 +57,7 @@ def test_type_change_late_in_a_csv_is_read_as_text(tmp_path: Path) -> None:
 
 def test_missing_file_suggests_a_close_name(tmp_path: Path) -> None:
     (tmp_path / "flights.csv").write_text("a\n1\n")
-    with pytest.raises(DataError, match="did you mean 'flights.csv'"):
+    with pytest.raises(DataError, match=r"did you mean 'flights\.csv'"):
         read_source(tmp_path / "flight.csv")
 
 
@@ -67,7 +71,7 @@ def test_corrupt_parquet(tmp_path: Path, flights_sample: pl.DataFrame) -> None:
 
 def test_unknown_suffix_and_query_on_a_file(tmp_path: Path) -> None:
     (tmp_path / "f.xlsx").write_bytes(b"PK\x03\x04junk")
-    with pytest.raises(DataError, match="expected .csv, .tsv, .parquet"):
+    with pytest.raises(DataError, match=r"expected \.csv, \.tsv, \.parquet"):
         read_source(tmp_path / "f.xlsx")
     (tmp_path / "f.csv").write_text("a\n1\n")
     with pytest.raises(DataError, match="--query applies to database URLs"):

@@ -31,8 +31,13 @@ def test_flights_proposal(flights_sample: pl.DataFrame) -> None:
 def test_a_near_copy_of_the_target_is_flagged_as_a_leak(flights_sample: pl.DataFrame) -> None:
     noisy = flights_sample.with_columns(
         # a column computed from the outcome, 1 % of it scrambled
-        pl.when(pl.int_range(pl.len()) % 100 == 0).then(~pl.col("late")).otherwise(pl.col("late"))
-        .cast(pl.Int64).mul(30).add(pl.col("hour")).alias("arrival_minutes_late")
+        pl.when(pl.int_range(pl.len()) % 100 == 0)
+        .then(~pl.col("late"))
+        .otherwise(pl.col("late"))
+        .cast(pl.Int64)
+        .mul(30)
+        .add(pl.col("hour"))
+        .alias("arrival_minutes_late")
     )
     proposal = propose_spec(noisy, target="late")
     flagged = {f.column: f.reason for f in proposal.flagged}

@@ -130,7 +130,10 @@ def test_durations_parse_and_format_round_trip(amount: int, unit: str) -> None:
     parsed = parse_duration(f"{amount}{unit}")
     assert parsed.total_seconds() == pytest.approx(amount * scale)
     spec = parse_spec(GOOD + f"monitoring:\n  window: {amount}{unit}\n")
-    assert parse_duration(spec.model_dump(mode="json")["monitoring"]["window"]) == spec.monitoring.window
+    assert (
+        parse_duration(spec.model_dump(mode="json")["monitoring"]["window"])
+        == spec.monitoring.window
+    )
 
 
 @given(st.text(max_size=12))

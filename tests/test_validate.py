@@ -53,11 +53,17 @@ def test_every_kind_of_violation(q1: pl.DataFrame, q1_schema: Schema) -> None:
         q1.head(1000)
         .with_columns(
             pl.when(pl.int_range(pl.len()) < 10).then(None).otherwise(pl.col("dest")).alias("dest"),
-            pl.when(pl.int_range(pl.len()).is_between(5, 24)).then(pl.lit("ZZZ")).otherwise(pl.col("origin")).alias("origin"),
+            pl.when(pl.int_range(pl.len()).is_between(5, 24))
+            .then(pl.lit("ZZZ"))
+            .otherwise(pl.col("origin"))
+            .alias("origin"),
             pl.col("distance").cast(pl.String),
         )
         .with_columns(
-            pl.when(pl.int_range(pl.len()) == 7).then(pl.lit("far")).otherwise(pl.col("distance")).alias("distance"),
+            pl.when(pl.int_range(pl.len()) == 7)
+            .then(pl.lit("far"))
+            .otherwise(pl.col("distance"))
+            .alias("distance"),
             pl.lit(1).alias("surprise"),
         )
         .drop("carrier")
@@ -68,7 +74,9 @@ def test_every_kind_of_violation(q1: pl.DataFrame, q1_schema: Schema) -> None:
     assert found[("carrier", "present")].severity == "error"
     assert found[("surprise", "known_column")].severity == "warning"
     nulls = found[("dest", "not_null")]
-    assert nulls.count == 10 and nulls.fraction == pytest.approx(0.01) and nulls.rows[:3] == [1, 2, 3]
+    assert (
+        nulls.count == 10 and nulls.fraction == pytest.approx(0.01) and nulls.rows[:3] == [1, 2, 3]
+    )
     kind = found[("distance", "type")]
     assert kind.count == 1 and kind.examples == ["far"] and kind.rows == [8]
     unseen = found[("origin", "allowed")]
@@ -81,7 +89,8 @@ def test_every_kind_of_violation(q1: pl.DataFrame, q1_schema: Schema) -> None:
 
 def test_user_expectations_are_errors(q1: pl.DataFrame) -> None:
     spec = parse_spec(
-        "name: p\ntask: binary\ntarget: late\nid_column: flight_id\nfeatures: {numeric: [distance]}\n"
+        "name: p\ntask: binary\ntarget: late\nid_column: flight_id\n"
+        "features: {numeric: [distance]}\n"
         "metric: {name: roc_auc}\ndata:\n  expectations:\n    distance: {min: 100}\n"
         "    origin: {allowed: [JFK, LGA]}\n"
     )
@@ -102,7 +111,9 @@ frames = st.lists(
 
 @settings(max_examples=60, deadline=None)
 @given(frames, frames)
-def test_counts_match_a_plain_python_recount(reference: pl.DataFrame, current: pl.DataFrame) -> None:
+def test_counts_match_a_plain_python_recount(
+    reference: pl.DataFrame, current: pl.DataFrame
+) -> None:
     schema = infer_schema(profile_frame(reference))
     report = validate(current, schema)
     found = {(v.column, v.rule): v.count for v in report.violations}

@@ -1,4 +1,4 @@
-"""Dataset versions: immutable, content-addressed, idempotent; bad input never corrupts the store."""
+"""Dataset versions: immutable, content-addressed, idempotent; bad input leaves no trace."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from loopml.spec import parse_spec
 from loopml.store import Store
 
 
-def test_add_twice_returns_the_same_version(store: Store, tmp_path: Path, flights_sample: pl.DataFrame) -> None:
+def test_add_twice_returns_the_same_version(
+    store: Store, tmp_path: Path, flights_sample: pl.DataFrame
+) -> None:
     path = tmp_path / "q1.parquet"
     flights_sample.write_parquet(path)
     first = add_dataset(store, path, name="flights")

@@ -1,12 +1,42 @@
-"""loopml: one coherent loop for a tabular model's production life."""
+"""loopml: one coherent loop for a tabular model's production life.
 
+The library API does what the CLI does; each name below is a step a user can call from Python.
+"""
+
+from loopml.data.io import read_source
+from loopml.data.profile import Profile, merge_profiles, profile_frame
+from loopml.data.schema import Schema, infer_schema
+from loopml.data.scope import propose_spec
+from loopml.data.validate import ValidationReport, Violation, validate
+from loopml.data.versions import DatasetVersion, add_dataset, add_frame, get_version, load_frame
 from loopml.errors import DataError, LoopmlError, NotFoundError, SpecError, StoreError
+from loopml.spec import Spec, load_spec, parse_spec
+from loopml.store import Store
 
 __all__ = [
     "DataError",
+    "DatasetVersion",
     "LoopmlError",
     "NotFoundError",
+    "Profile",
+    "Schema",
+    "Spec",
     "SpecError",
+    "Store",
     "StoreError",
+    "ValidationReport",
+    "Violation",
+    "add_dataset",
+    "add_frame",
+    "get_version",
+    "infer_schema",
+    "load_frame",
+    "load_spec",
+    "merge_profiles",
+    "parse_spec",
+    "profile_frame",
+    "propose_spec",
+    "read_source",
+    "validate",
 ]
 __version__ = "0.1.0"

@@ -27,8 +27,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-data_app = typer.Typer(help="Dataset versions: add, list, show, profile, validate, report.",
-                       no_args_is_help=True)
+data_app = typer.Typer(
+    help="Dataset versions: add, list, show, profile, validate, report.", no_args_is_help=True
+)
 app.add_typer(data_app, name="data")
 
 console = Console()
@@ -70,17 +71,22 @@ def _store() -> Any:
 
 @app.command()
 def init(
-    data: Annotated[str, typer.Argument(help="CSV or Parquet file, or a database URL (with --query).")],
+    data: Annotated[
+        str, typer.Argument(help="CSV or Parquet file, or a database URL (with --query).")
+    ],
     target: Annotated[str, typer.Option("--target", help="The column to predict.")],
     task: Annotated[
-        str | None, typer.Option("--task", help="binary, multiclass or regression (default: inferred).")
+        str | None,
+        typer.Option("--task", help="binary, multiclass or regression (default: inferred)."),
     ] = None,
     time_column: Annotated[
         str | None, typer.Option("--time-column", help="Column that orders rows in time.")
     ] = None,
     name: Annotated[str | None, typer.Option("--name", help="Project name.")] = None,
     query: QueryOpt = None,
-    out: Annotated[Path, typer.Option("--out", help="Where to write the spec.")] = Path("loopml.yaml"),
+    out: Annotated[Path, typer.Option("--out", help="Where to write the spec.")] = Path(
+        "loopml.yaml"
+    ),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing spec.")] = False,
     json: JsonOpt = False,
 ) -> None:
@@ -105,11 +111,18 @@ def init(
     )
     out.write_text(proposal.text, encoding="utf-8")
     if json:
-        _emit({"spec": str(out), "proposal": proposal.spec.model_dump(mode="json"),
-               "findings": [f.__dict__ for f in proposal.findings]})
+        _emit(
+            {
+                "spec": str(out),
+                "proposal": proposal.spec.model_dump(mode="json"),
+                "findings": [f.__dict__ for f in proposal.findings],
+            }
+        )
         return
     spec = proposal.spec
-    table = Table(title=f"{out}: {spec.task} task, target '{spec.target}', metric {spec.metric.name}")
+    table = Table(
+        title=f"{out}: {spec.task} task, target '{spec.target}', metric {spec.metric.name}"
+    )
     for column in ("column", "role", "kind", "note"):
         table.add_column(column)
     for finding in proposal.findings:
@@ -140,7 +153,9 @@ def _version_dict(version: Any) -> dict[str, Any]:
 @data_app.command("add")
 def data_add(
     source: Annotated[str, typer.Argument(help="CSV or Parquet file, or a database URL.")],
-    name: Annotated[str | None, typer.Option("--name", help="Dataset name (default: file stem).")] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Dataset name (default: file stem).")
+    ] = None,
     query: QueryOpt = None,
     spec: SpecOpt = None,
     json: JsonOpt = False,
@@ -164,7 +179,9 @@ def data_add(
 
 @data_app.command("list")
 def data_list(
-    name: Annotated[str | None, typer.Option("--name", help="Only this dataset's versions.")] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Only this dataset's versions.")
+    ] = None,
     json: JsonOpt = False,
 ) -> None:
     """List dataset versions."""
@@ -177,8 +194,14 @@ def data_list(
     for column in ("ref", "rows", "columns", "hash", "created", "source"):
         table.add_column(column, justify="right" if column in ("rows", "columns") else "left")
     for r in records:
-        table.add_row(r.ref, f"{r.n_rows:,}", str(r.n_columns), r.content_hash[:12],
-                      r.created_at.strftime("%Y-%m-%d %H:%M"), r.source)
+        table.add_row(
+            r.ref,
+            f"{r.n_rows:,}",
+            str(r.n_columns),
+            r.content_hash[:12],
+            r.created_at.strftime("%Y-%m-%d %H:%M"),
+            r.source,
+        )
     console.print(table if records else "no datasets yet: add one with 'loopml data add FILE'")
 
 
@@ -188,10 +211,16 @@ def _profile_table(profile: Any, title: str) -> Table:
     table = Table(title=title)
     names = ("column", "kind", "missing", "distinct", "min", "median", "max", "top values")
     for name in names:
-        table.add_column(name, justify="left" if name in ("column", "kind", "top values") else "right")
+        table.add_column(
+            name, justify="left" if name in ("column", "kind", "top values") else "right"
+        )
     for row in column_summary(profile):
-        table.add_row(*(row[k] for k in ("column", "kind", "missing", "distinct", "min", "median",
-                                         "max", "top")))
+        table.add_row(
+            *(
+                row[k]
+                for k in ("column", "kind", "missing", "distinct", "min", "median", "max", "top")
+            )
+        )
     return table
 
 
@@ -206,18 +235,27 @@ def data_show(
     with _store() as store:
         version = get_version(store, ref)
     if json:
-        _emit({**_version_dict(version), "schema": version.record.schema,
-               "profile": version.record.profile})
+        _emit(
+            {
+                **_version_dict(version),
+                "schema": version.record.schema,
+                "profile": version.record.profile,
+            }
+        )
         return
     record = version.record
-    console.print(f"[bold]{record.ref}[/] from {record.source}: {record.n_rows:,} rows, "
-                  f"snapshot {record.snapshot_uri}")
+    console.print(
+        f"[bold]{record.ref}[/] from {record.source}: {record.n_rows:,} rows, "
+        f"snapshot {record.snapshot_uri}"
+    )
     console.print(_profile_table(version.profile, f"profile of {record.ref}"))
 
 
 @data_app.command("profile")
 def data_profile(
-    source: Annotated[str, typer.Argument(help="A dataset version (NAME@N) or a file / database URL.")],
+    source: Annotated[
+        str, typer.Argument(help="A dataset version (NAME@N) or a file / database URL.")
+    ],
     query: QueryOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -244,7 +282,11 @@ def _profile_of(source: str, query: str | None) -> Any:
 def data_validate(
     source: Annotated[str, typer.Argument(help="CSV or Parquet file, or a database URL.")],
     against: Annotated[
-        str | None, typer.Option("--against", help="Reference version (default: the latest version of the spec's project name, else the newest dataset).")
+        str | None,
+        typer.Option(
+            "--against",
+            help="Reference version (default: the newest version named like the project).",
+        ),
     ] = None,
     query: QueryOpt = None,
     spec: SpecOpt = None,
@@ -288,23 +330,47 @@ def _print_validation(report: Any, source: str, against: str) -> None:
     if not report.violations:
         console.print(f"[green]✓[/] {source}: {report.n_rows:,} rows pass every rule of {against}")
         return
-    table = Table(title=f"{source} against {against}: {len(report.errors)} error(s), "
-                        f"{len(report.warnings)} warning(s)")
-    for column in ("severity", "column", "rule", "rows", "fraction", "expected", "examples (row: value)"):
+    table = Table(
+        title=f"{source} against {against}: {len(report.errors)} error(s), "
+        f"{len(report.warnings)} warning(s)"
+    )
+    for column in (
+        "severity",
+        "column",
+        "rule",
+        "rows",
+        "fraction",
+        "expected",
+        "examples (row: value)",
+    ):
         table.add_column(column, justify="right" if column in ("rows", "fraction") else "left")
     for v in report.violations:
         examples = ", ".join(f"{r}: {e!r}" for r, e in zip(v.rows, v.examples, strict=False))
-        table.add_row(v.severity, v.column, v.rule, f"{v.count:,}", f"{v.fraction:.2%}",
-                      v.expected, examples, style="red" if v.severity == "error" else "yellow")
+        table.add_row(
+            v.severity,
+            v.column,
+            v.rule,
+            f"{v.count:,}",
+            f"{v.fraction:.2%}",
+            v.expected,
+            examples,
+            style="red" if v.severity == "error" else "yellow",
+        )
     console.print(table)
-    verdict = "[red]✗ validation failed[/]" if not report.ok else "[green]✓ no errors[/] (warnings only)"
+    verdict = (
+        "[red]✗ validation failed[/]" if not report.ok else "[green]✓ no errors[/] (warnings only)"
+    )
     console.print(verdict)
 
 
 @data_app.command("report")
 def data_report(
-    ref: Annotated[str | None, typer.Argument(help="Dataset version (default: the newest).")] = None,
-    compare: Annotated[str | None, typer.Option("--compare", help="A second version or file to show side by side.")] = None,
+    ref: Annotated[
+        str | None, typer.Argument(help="Dataset version (default: the newest).")
+    ] = None,
+    compare: Annotated[
+        str | None, typer.Option("--compare", help="A second version or file to show side by side.")
+    ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="HTML file to write.")] = None,
     json: JsonOpt = False,
 ) -> None:
@@ -318,7 +384,10 @@ def data_report(
         if compare:
             profiles.append((compare, _profile_of(compare, None)))
     slug = "-vs-".join(_slug(label) for label, _ in profiles)
-    path = write_html(build_data_report(profiles), out or Settings.from_env().home / "reports" / f"data-{slug}.html")
+    path = write_html(
+        build_data_report(profiles),
+        out or Settings.from_env().home / "reports" / f"data-{slug}.html",
+    )
     if json:
         _emit({"report": str(path), "datasets": [label for label, _ in profiles]})
         return

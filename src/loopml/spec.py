@@ -51,16 +51,14 @@ _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def parse_duration(value: Any) -> timedelta:
-    """Parse ``"200ms"``, ``"30s"``, ``"15m"``, ``"1h"``, ``"1d"``, ``"2w"`` or seconds as a number."""
+    """Parse ``"200ms"``, ``"30s"``, ``"15m"``, ``"1h"``, ``"1d"``, ``"2w"``, or seconds."""
     if isinstance(value, timedelta):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
         return timedelta(seconds=value)
     match = _DURATION.match(str(value)) if isinstance(value, str) else None
     if not match:
-        raise ValueError(
-            f"expected a duration such as '30s', '15m', '1h' or '1d', got {value!r}"
-        )
+        raise ValueError(f"expected a duration such as '30s', '15m', '1h' or '1d', got {value!r}")
     return timedelta(seconds=float(match[1]) * _UNITS[match[2]])
 
 
@@ -151,7 +149,7 @@ class Data(_Section):
 
 
 class Drift(_Section):
-    """How drift is measured and which statistic decides (effect sizes are robust to big windows)."""
+    """Drift thresholds and which statistic decides (effect sizes suit big windows)."""
 
     decide_by: Literal["psi", "jensen_shannon", "wasserstein", "ks_pvalue", "chi2_pvalue"] = "psi"
     psi: float = Field(0.2, gt=0)
@@ -272,7 +270,9 @@ class Spec(_Section):
             if name not in known
         ]
         if problems:
-            raise SpecError(_bullet(problems, f"{len(problems)} column(s) the spec names are missing"))
+            raise SpecError(
+                _bullet(problems, f"{len(problems)} column(s) the spec names are missing")
+            )
 
 
 def _consistency(spec: Spec) -> list[tuple[tuple[str | int, ...], str]]:
@@ -298,7 +298,10 @@ def _consistency(spec: Spec) -> list[tuple[tuple[str | int, ...], str]]:
     for name in spec.targets.metrics:
         if name not in METRICS:
             problems.append(
-                (("targets", "metrics", name), f"unknown metric {name!r}{did_you_mean(name, METRICS)}")
+                (
+                    ("targets", "metrics", name),
+                    f"unknown metric {name!r}{did_you_mean(name, METRICS)}",
+                )
             )
     seen: dict[str, str] = {}
     for kind, names in spec.features.by_kind().items():
@@ -319,7 +322,10 @@ def _consistency(spec: Spec) -> list[tuple[tuple[str | int, ...], str]]:
         problems.append((("features",), "expected at least one feature, got none"))
     if spec.rollout.steps != sorted(spec.rollout.steps) or spec.rollout.steps[-1] != 100:
         problems.append(
-            (("rollout", "steps"), f"expected increasing percentages ending at 100, got {spec.rollout.steps}")
+            (
+                ("rollout", "steps"),
+                f"expected increasing percentages ending at 100, got {spec.rollout.steps}",
+            )
         )
     return problems
 
@@ -376,7 +382,9 @@ def _model_at(path: Path_) -> type[BaseModel] | None:
             return None
         annotation = field.annotation
         candidates = [annotation, *getattr(annotation, "__args__", ())]
-        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        model = next(
+            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
+        )
         if model is None and part in ("expectations",):
             return Expectation
     return model if isinstance(model, type) else None
@@ -389,7 +397,9 @@ def _describe(error: Any) -> str:
         model = _model_at(path[:-1])
         known = list(model.model_fields) if model else []
         hint = did_you_mean(str(path[-1]), known)
-        return f"unknown key{hint or ''}" + ("" if hint else f" (expected one of: {', '.join(known)})")
+        return f"unknown key{hint or ''}" + (
+            "" if hint else f" (expected one of: {', '.join(known)})"
+        )
     if kind == "missing":
         return "required, but missing"
     if kind == "literal_error":

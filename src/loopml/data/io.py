@@ -35,7 +35,9 @@ def read_source(source: str | Path, *, query: str | None = None) -> pl.DataFrame
     text = str(source)
     frame = _read_sql(text, query) if is_sql_url(text) else _read_file(Path(text), query)
     if frame.width == 0:
-        raise DataError(f"{describe_source(text)} has no columns: expected a header row naming the columns")
+        raise DataError(
+            f"{describe_source(text)} has no columns: expected a header row naming the columns"
+        )
     if frame.height == 0:
         raise DataError(
             f"{describe_source(text)} has columns ({', '.join(frame.columns[:8])}) but no rows: "
@@ -125,7 +127,9 @@ def _read_csv(path: Path, separator: str) -> pl.DataFrame:
     # A value late in the file did not fit the type guessed from the first rows: read the
     # whole file to infer types (the column becomes text; validation reports the bad values).
     try:
-        return pl.read_csv(path, separator=separator, try_parse_dates=True, infer_schema_length=None)
+        return pl.read_csv(
+            path, separator=separator, try_parse_dates=True, infer_schema_length=None
+        )
     except pl.exceptions.PolarsError as exc:
         raise DataError(f"cannot parse {path} as CSV: {_first_line(exc)}") from exc
 
@@ -161,8 +165,10 @@ def _read_sql(url: str, query: str | None) -> pl.DataFrame:
         raise DataError(
             f"{_mask(url)} is a database URL: pass --query with a SELECT statement or a table name"
         )
-    statement = query if query.strip().lower().startswith(("select", "with")) else (
-        f'SELECT * FROM "{query.strip()}"'
+    statement = (
+        query
+        if query.strip().lower().startswith(("select", "with"))
+        else (f'SELECT * FROM "{query.strip()}"')
     )
     try:
         engine = sa.create_engine(url)
@@ -173,7 +179,8 @@ def _read_sql(url: str, query: str | None) -> pl.DataFrame:
     except sa.exc.SQLAlchemyError as exc:
         engine.dispose()
         raise DataError(
-            f"cannot reach the database {_mask(url)}: {_first_line(getattr(exc, 'orig', None) or exc)}; "
+            f"cannot reach the database {_mask(url)}: "
+            f"{_first_line(getattr(exc, 'orig', None) or exc)}; "
             "check the URL, that the server runs, and the credentials"
         ) from exc
     try:

@@ -11,7 +11,8 @@ Defaults, documented here because users will ask:
 
 - ``nullable`` is false when the reference had no nulls.
 - ``max_missing`` = min(1, 2 × the reference's missing fraction + 0.01).
-- ``min``/``max`` (numbers only; not for the spec's id and time columns) widen the reference's range by ``range_margin`` (10 %) of its span each side.
+- ``min``/``max`` (numbers only; not for the spec's id and time columns) widen the reference's
+  range by ``RANGE_MARGIN`` (10 %) of its span on each side.
 - ``allowed`` is the reference's category set when it is complete and has at most 1,000 values;
   up to ``max_unseen`` (1 %) of rows may hold other values before the rule is broken.
 """
@@ -32,12 +33,11 @@ Severity = Literal["error", "warning"]
 RANGE_MARGIN = 0.1
 MAX_ALLOWED_CATEGORIES = 1000
 MAX_UNSEEN = 0.01
-_KINDS = ("numeric", "categorical", "boolean", "datetime")
 
 
 @dataclass(frozen=True)
 class ColumnSchema:
-    """The rules for one column. ``strict`` names the rules the user set (their breaks are errors)."""
+    """Rules for one column; ``strict`` names the rules the user set (their breaks are errors)."""
 
     name: str
     dtype: str
@@ -85,14 +85,14 @@ class Schema:
 
 
 def _infer_column(column: ColumnProfile) -> ColumnSchema:
-    kind: Kind = column.kind if column.kind in _KINDS else "categorical"  # type: ignore[assignment]
+    kind: Kind = column.kind
     missing = column.missing_fraction
     rules: dict[str, Any] = {
         "nullable": column.nulls > 0,
         "max_missing": min(1.0, round(2 * missing + 0.01, 6)) if column.nulls else 0.0,
     }
     stats = column.numeric
-    if kind == "numeric" and stats is not None and stats.count > 0:
+    if kind == "numeric" and stats is not None and stats.min is not None and stats.max is not None:
         low, high = float(stats.min), float(stats.max)
         margin = RANGE_MARGIN * (high - low)
         rules["min"], rules["max"] = low - margin, high + margin

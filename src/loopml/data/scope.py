@@ -105,11 +105,11 @@ def _kind(series: pl.Series) -> tuple[str | None, str]:
     if dtype == pl.Boolean:
         return "categorical", ""
     looks_like_id = _ID_NAME.search(series.name) is not None
-    if dtype.is_integer() or dtype in (pl.String, pl.Categorical):
-        if unique_share > 0.95 and distinct > 50 and (looks_like_id or dtype == pl.String):
-            if dtype == pl.String and _mean_words(nonnull) >= 4:
-                return "text", ""
-            return None, f"identifier ({unique_share:.0%} of values unique)"
+    unique = unique_share > 0.95 and distinct > 50
+    if unique and (dtype == pl.String or (dtype.is_integer() and looks_like_id)):
+        if dtype == pl.String and _mean_words(nonnull) >= 4:
+            return "text", ""
+        return None, f"identifier ({unique_share:.0%} of values unique)"
     if dtype.is_numeric():
         return "numeric", ""
     if _mean_words(nonnull) >= 4 and unique_share > 0.5:
@@ -117,15 +117,20 @@ def _kind(series: pl.Series) -> tuple[str | None, str]:
     return "categorical", ""
 
 
+def _float(value: Any, default: float = 0.0) -> float:
+    """A Polars scalar (typed loosely by Polars) as a float."""
+    return default if value is None else float(value)
+
+
 def _mean_words(values: pl.Series) -> float:
     sample = values.head(5_000).cast(pl.String)
-    return float(sample.str.count_matches(r"\S+").mean() or 0.0)
+    return _float(sample.str.count_matches(r"\S+").mean())
 
 
 def leak_score(frame: pl.DataFrame, column: str, target: str, task: Task) -> float | None:
     """Share of the baseline's error one column removes on its own (1.0 = predicts perfectly)."""
     series = frame[column]
-    if series.dtype.is_numeric() and not series.dtype == pl.Boolean:
+    if series.dtype.is_numeric() and series.dtype != pl.Boolean:
         values = series.cast(pl.Float64)
         # equal-count bins by rank (ties share a bin), at least 100 rows each
         n_bins = max(2, min(LEAK_BINS, values.count() // 100))
@@ -140,16 +145,18 @@ def leak_score(frame: pl.DataFrame, column: str, target: str, task: Task) -> flo
         return None
     if task == "regression":
         y = data["y"].cast(pl.Float64)
-        total = float(((y - y.mean()) ** 2).sum())  # type: ignore[operator]
-        within = data.with_columns(pl.col("y").cast(pl.Float64)).select(
-            ((pl.col("y") - pl.col("y").mean().over("key")) ** 2).sum()
-        ).item()
-        return 1 - within / total if total > 0 else None
-    base_error = 1 - data["y"].value_counts()["count"].max() / data.height  # type: ignore[operator]
+        total = _float(((y - _float(y.mean())) ** 2).sum())
+        within = (
+            data.with_columns(pl.col("y").cast(pl.Float64))
+            .select(((pl.col("y") - pl.col("y").mean().over("key")) ** 2).sum())
+            .item()
+        )
+        return 1 - _float(within) / total if total > 0 else None
+    base_error = 1 - _float(data["y"].value_counts()["count"].max()) / data.height
     if base_error <= 0:
         return None
     hits = data.group_by("key", "y").len().group_by("key").agg(pl.col("len").max())["len"].sum()
-    return 1 - (1 - hits / data.height) / base_error
+    return 1 - (1 - _float(hits) / data.height) / base_error
 
 
 def propose_spec(
@@ -170,8 +177,14 @@ def propose_spec(
     findings: list[Finding] = [Finding(target, "target", reason=f"{task} target")]
     if time_column is None:
         time_column = next(
-            (c for c in frame.columns if c != target and frame[c].dtype.is_temporal()
-             and frame[c].is_sorted() and frame[c].null_count() == 0),
+            (
+                c
+                for c in frame.columns
+                if c != target
+                and frame[c].dtype.is_temporal()
+                and frame[c].is_sorted()
+                and frame[c].null_count() == 0
+            ),
             None,
         )
         if time_column:
@@ -204,7 +217,7 @@ def propose_spec(
     if task == "binary":
         values = sample[target].drop_nulls()
         positive = True if values.dtype == pl.Boolean else values.value_counts(sort=True)[-1, 0]
-        if float((values == positive).mean() or 0) < 0.1:  # type: ignore[arg-type]
+        if _float((values == positive).mean()) < 0.1:
             metric = "pr_auc"
     slices = [
         {"name": c, "column": c} for c in kinds["categorical"] if 2 <= sample[c].n_unique() <= 20
@@ -228,10 +241,11 @@ def _metric_target(metric: str, target: pl.Series) -> float | None:
     if metric == "roc_auc":
         return 0.7
     if metric == "pr_auc":
-        return round(2 * float(target.drop_nulls().cast(pl.Float64, strict=False).mean() or 0.1), 3)
+        share = _float(target.drop_nulls().cast(pl.Float64, strict=False).mean(), 0.1)
+        return round(2 * share, 3)
     if metric in ("rmse", "mae"):
-        std = target.cast(pl.Float64, strict=False).std()
-        return round(0.8 * float(std), 4) if std else None
+        std = _float(target.cast(pl.Float64, strict=False).std())
+        return round(0.8 * std, 4) if std else None
     return None
 
 
@@ -255,7 +269,9 @@ _Dumper.add_representer(list, _inline_list)
 
 
 def _dump(value: Any) -> str:
-    return yaml.dump(value, Dumper=_Dumper, default_flow_style=False, sort_keys=False, width=96).strip()
+    return yaml.dump(
+        value, Dumper=_Dumper, default_flow_style=False, sort_keys=False, width=96
+    ).strip()
 
 
 def _render(raw: dict[str, Any], findings: list[Finding], source: str) -> str:
@@ -269,7 +285,10 @@ def _render(raw: dict[str, Any], findings: list[Finding], source: str) -> str:
     for key in ("name", "task", "target", "positive_class", "id_column", "time_column"):
         entry = _dump({key: raw[key]})
         lines.append(f"{entry}  # {_COMMENTS[key]}" if key in _COMMENTS else entry)
-    lines += ["", "# Model inputs by kind. Move a column between lists to change how it is encoded."]
+    lines += [
+        "",
+        "# Model inputs by kind. Move a column between lists to change how it is encoded.",
+    ]
     features = raw["features"]
     lines.append("features:")
     for kind in ("numeric", "categorical", "text", "datetime"):
@@ -285,7 +304,7 @@ def _render(raw: dict[str, Any], findings: list[Finding], source: str) -> str:
         "# champion by `margin` to replace it.",
         _dump({"metric": raw["metric"]}),
         "",
-        "# Other targets: serving latency (p99, ms), minimums for other metrics, a human-level figure.",
+        "# Other targets: p99 serving latency (ms), minimums for other metrics, human level.",
         _dump({"targets": {"latency_p99_ms": 50, "metrics": {}, "human_level": None}}),
         "",
         "# Slices are evaluated and monitored on their own.",

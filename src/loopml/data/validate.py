@@ -73,7 +73,7 @@ class ValidationReport:
 
 
 def _typed(frame: pl.DataFrame, rule: ColumnSchema) -> tuple[pl.Expr, pl.Expr | None, str]:
-    """The column as the schema's kind, a mask of values that could not be read as it, and its name."""
+    """The column as the schema's kind, a mask of unreadable values, and the kind's name."""
     dtype = frame.schema[rule.name]
     col = pl.col(rule.name)
     if rule.kind == "numeric":
@@ -109,7 +109,12 @@ def _rules(frame: pl.DataFrame, rule: ColumnSchema) -> list[tuple[str, pl.Expr, 
         checks.append(("not_null", col.is_null(), "no missing values", 0.0))
     elif rule.max_missing < 1.0:
         checks.append(
-            ("max_missing", col.is_null(), f"at most {rule.max_missing:.2%} missing", rule.max_missing)
+            (
+                "max_missing",
+                col.is_null(),
+                f"at most {rule.max_missing:.2%} missing",
+                rule.max_missing,
+            )
         )
     if rule.kind == "numeric" and (rule.min is not None or rule.max is not None):
         low = -float("inf") if rule.min is None else rule.min
@@ -119,13 +124,17 @@ def _rules(frame: pl.DataFrame, rule: ColumnSchema) -> list[tuple[str, pl.Expr, 
     if rule.allowed is not None:
         unseen = typed.is_not_null() & ~typed.cast(pl.String).is_in(rule.allowed)
         preview = ", ".join(rule.allowed[:8]) + (", …" if len(rule.allowed) > 8 else "")
-        limit = 0.0 if "allowed" in rule.strict and "max_unseen" not in rule.strict else rule.max_unseen
-        checks.append(("allowed", unseen, f"one of {{{preview}}} ({limit:.0%} other allowed)", limit))
+        limit = (
+            0.0 if "allowed" in rule.strict and "max_unseen" not in rule.strict else rule.max_unseen
+        )
+        checks.append(
+            ("allowed", unseen, f"one of {{{preview}}} ({limit:.0%} other allowed)", limit)
+        )
     return checks
 
 
 def validate(frame: pl.DataFrame, schema: Schema) -> ValidationReport:
-    """Check ``frame`` against ``schema``; report missing columns, type, null, range and category breaks."""
+    """Check ``frame`` against ``schema``: presence, type, nulls, ranges and categories."""
     n = frame.height
     violations: list[Violation] = []
     present = set(frame.columns)
@@ -170,7 +179,12 @@ def validate(frame: pl.DataFrame, schema: Schema) -> ValidationReport:
             )
         )
     order = {"error": 0, "warning": 1}
-    violations.sort(key=lambda v: (order[v.severity], list(schema.columns).index(v.column) if v.column in schema.columns else 1 << 30))
+    violations.sort(
+        key=lambda v: (
+            order[v.severity],
+            list(schema.columns).index(v.column) if v.column in schema.columns else 1 << 30,
+        )
+    )
     return ValidationReport(n, frame.width, violations)
 
 

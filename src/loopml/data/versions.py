@@ -75,7 +75,7 @@ def _check_name(name: str) -> str:
 def add_frame(
     store: Store, frame: pl.DataFrame, *, name: str, source: str, spec: Spec | None = None
 ) -> DatasetVersion:
-    """Store ``frame`` as a version of dataset ``name`` (or return the identical one stored before)."""
+    """Store ``frame`` as a version of dataset ``name``, or return the identical stored one."""
     _check_name(name)
     if frame.height == 0 or frame.width == 0:
         raise DataError(f"{source} has no rows or no columns: nothing to add")

@@ -96,7 +96,9 @@ def _bars(columns: list[ColumnProfile]) -> tuple[list[str], list[list[float]]]:
                 order.append(str(value))
     shares = []
     for column in columns:
-        counts = {str(k): v for k, v in (column.categories.counts if column.categories else {}).items()}
+        counts = {
+            str(k): v for k, v in (column.categories.counts if column.categories else {}).items()
+        }
         total = column.count or 1
         shares.append([round(counts.get(value, 0) / total, 6) for value in order])
     return order, shares
@@ -112,14 +114,18 @@ def _chart(name: str, labels: list[str], columns: list[ColumnProfile]) -> Column
             x: list[Any] = centres.round(6).tolist()
             if kind == "datetime":
                 x = [datetime.fromtimestamp(v / 1e6, tz=UTC).isoformat() for v in centres]
-            series = [Series(lab, x, _histogram(c, edges)) for lab, c in zip(labels, columns, strict=True)]
+            series = [
+                Series(lab, x, _histogram(c, edges)) for lab, c in zip(labels, columns, strict=True)
+            ]
             return ColumnChart(name, kind, "histogram", series, missing)
     order, shares = _bars(columns)
     series = [Series(lab, order, s) for lab, s in zip(labels, shares, strict=True)]
     return ColumnChart(name, kind, "bar", series, missing)
 
 
-def build_data_report(profiles: list[tuple[str, Profile]], *, title: str | None = None) -> DataReport:
+def build_data_report(
+    profiles: list[tuple[str, Profile]], *, title: str | None = None
+) -> DataReport:
     """Charts for every column of the first profile, with the others (if any) side by side."""
     labels = [label for label, _ in profiles]
     first = profiles[0][1]
@@ -172,15 +178,26 @@ def _missing_figure(report: DataReport) -> dict[str, Any]:
         values = []
         for chart in report.charts:
             by_label = {s.label: m for s, m in zip(chart.series, chart.missing, strict=False)}
-            values.append(by_label.get(label, None))
-        traces.append({"type": "bar", "name": label, "x": columns, "y": values,
-                       "marker": {"color": _COLORS[i % len(_COLORS)]}})
+            values.append(by_label.get(label))
+        traces.append(
+            {
+                "type": "bar",
+                "name": label,
+                "x": columns,
+                "y": values,
+                "marker": {"color": _COLORS[i % len(_COLORS)]},
+            }
+        )
     return {
         "data": traces,
         "layout": {
             "title": {"text": "missing values per column"},
             "barmode": "group",
-            "yaxis": {"title": {"text": "share missing"}, "tickformat": ".0%", "rangemode": "tozero"},
+            "yaxis": {
+                "title": {"text": "share missing"},
+                "tickformat": ".0%",
+                "rangemode": "tozero",
+            },
             "height": 340,
             "margin": {"l": 60, "r": 20, "t": 40, "b": 100},
         },

@@ -1,0 +1,81 @@
+"""The data report: the computed object, and the page in a real headless Chromium."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from loopml.data.profile import profile_frame
+from loopml.reports.data_report import build_data_report, write_html
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def report_inputs(flights: pl.DataFrame) -> list[tuple[str, object]]:
+    q1 = flights.filter(pl.col("month") <= 3)
+    july = flights.filter(pl.col("month") == 7)
+    return [("Jan–Mar", profile_frame(q1)), ("July", profile_frame(july))]
+
+
+def test_report_object_shows_the_summer_shift(report_inputs: list) -> None:
+    report = build_data_report(report_inputs)  # type: ignore[arg-type]
+    assert report.labels == ["Jan–Mar", "July"]
+    charts = {chart.column: chart for chart in report.charts}
+    temp = charts["temp"]
+    assert temp.chart == "histogram" and len(temp.series) == 2
+    winter, summer = temp.series
+    assert sum(winter.share) == pytest.approx(1, abs=1e-4)
+    assert sum(summer.share) == pytest.approx(1, abs=1e-4)
+
+    def mean(series: object) -> float:
+        return sum(x * s for x, s in zip(series.x, series.share, strict=True))  # type: ignore[attr-defined]
+
+    assert mean(summer) > mean(winter) + 20  # °F: July is far warmer than January–March
+    carrier = charts["carrier"]
+    assert carrier.chart == "bar" and "UA" in carrier.series[0].x
+    assert charts["scheduled_departure"].chart == "histogram"
+    assert report.missing["plane_year"][0] > 0.1  # planes missing from the registry
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        yield chromium
+        chromium.close()
+
+
+def test_report_renders_every_chart_offline(
+    report_inputs: list, browser: object, tmp_path: Path
+) -> None:
+    report = build_data_report(report_inputs)  # type: ignore[arg-type]
+    path = write_html(report, tmp_path / "report.html")
+    page = browser.new_page()  # type: ignore[attr-defined]
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(path.as_uri())
+    page.wait_for_function(
+        f"document.querySelectorAll('.js-plotly-plot').length === {len(report.charts) + 1}",
+        timeout=30_000,
+    )
+    assert not problems
+    assert all(url.startswith("file://") for url in requests)  # nothing fetched from a network
+    bars = page.locator("#chart-0 .bars path").count() + page.locator("#chart-0 .point").count()
+    assert bars > 0
+    assert page.locator("table tbody tr").count() == 2 * len(report.charts)
+    page.close()
