@@ -12,7 +12,8 @@ Per column it holds the non-null count, nulls, an approximate distinct count
   times), whatever the time unit, so profiles of the same column at different units merge and
   compare; min and max are also given in ISO format.
 - **categorical** (string, categorical, enum) and **boolean**: :class:`CategoryCounts` — the top
-  categories as strings (booleans as ``"true"``/``"false"``, as Polars casts them).
+  categories as strings (booleans as ``"true"``/``"false"``, as Polars casts them). Nested and
+  binary columns are "categorical" with counts and a distinct estimate only.
 
 Nulls are never a value: they are counted in ``nulls`` only. NaN is counted in ``nan_count`` and
 kept out of min/max/mean/std and the sketch; ``±inf`` are values (mean and std then become
@@ -20,10 +21,12 @@ kept out of min/max/mean/std and the sketch; ``±inf`` are values (mean and std 
 summarised approximately. Every statistic merges exactly or with a stated error (see
 :mod:`loopml.data.sketch`): ``profile(A ∪ B) == merge(profile(A), profile(B))`` up to those bounds.
 
-Speed: all scalar aggregates for all columns come from one Polars ``select``; category counts
-come from one group-by per column and quantile points from a sort-and-gather, all run through
-``collect_all`` so Polars uses every core. Larger-than-memory data is profiled by slices and
-combined with :func:`merge_profiles`.
+Speed: two parallel passes over the frame. Pass 1 is one Polars ``select`` of every scalar
+aggregate plus the numeric hashes for the distinct sketch. Pass 2 (through ``collect_all``) runs
+one group-by per categorical column next to one ``select`` that fetches each numeric column's
+sketch points: ``value_counts`` when pass 1 found at most ``capacity`` distinct values, else a
+sort gathering only the ``capacity`` evenly spaced ranks. Nothing but those points reaches NumPy.
+Larger-than-memory data is profiled by slices and combined with :func:`merge_profiles`.
 """
 
 from __future__ import annotations
@@ -98,7 +101,7 @@ class NumericStats:
         return None if variance is None else math.sqrt(variance) if variance >= 0 else math.nan
 
     def merge(self, other: NumericStats) -> NumericStats:
-        """The statistics of both inputs' values (exact up to float rounding, sketch within its error)."""
+        """Statistics of both inputs' values (exact to float rounding; sketch within its error)."""
         nan_count = self.nan_count + other.nan_count
         sketch = self.sketch.merge(other.sketch)
         if not other.count or not self.count:
@@ -117,8 +120,10 @@ class NumericStats:
         else:  # an infinite mean on either side: the weighted sum gives inf or NaN, as Polars does
             mean = self.mean * (1 - share) + other.mean * share
             m2 = math.nan
-        low = self if other.min is None or (self.min is not None and self.min <= other.min) else other
-        high = self if other.max is None or (self.max is not None and self.max >= other.max) else other
+        assert self.min is not None and other.min is not None
+        assert self.max is not None and other.max is not None
+        low = self if self.min <= other.min else other
+        high = self if self.max >= other.max else other
         return NumericStats(
             n, nan_count, low.min, high.max, mean, m2, sketch, low.min_iso, high.max_iso
         )
@@ -364,7 +369,7 @@ def _as_number(name: str, dtype: pl.DataType) -> pl.Expr:
 
 
 def _iso(value: int | float | None, dtype: pl.DataType) -> str | None:
-    """A temporal column's min or max (µs) in ISO 8601; None for durations and out-of-range values."""
+    """A temporal min or max (µs) in ISO 8601; None for durations and out-of-range values."""
     if value is None or not dtype.is_temporal() or isinstance(dtype, pl.Duration):
         return None
     try:
@@ -380,22 +385,9 @@ def _iso(value: int | float | None, dtype: pl.DataType) -> str | None:
     return moment.isoformat()
 
 
-class _Row(Mapping[str, Any]):
-    """The single row of a one-row result; list cells come back as Polars series."""
-
-    def __init__(self, frame: pl.DataFrame) -> None:
-        self._frame = frame
-
-    def __getitem__(self, key: str) -> Any:
-        if key not in self._frame.columns:
-            raise KeyError(key)
-        return self._frame.get_column(key)[0]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._frame.columns)
-
-    def __len__(self) -> int:
-        return self._frame.width
+def _cells(frame: pl.DataFrame) -> dict[str, Any]:
+    """The single row of a one-row result by column name (list cells as Polars series)."""
+    return {name: frame.get_column(name)[0] for name in frame.columns}
 
 
 @dataclass(frozen=True)
@@ -419,6 +411,23 @@ class _Column:
         number = _as_number(self.name, self.dtype)
         return number.drop_nans() if self.is_float else number
 
+    def hashed(self) -> pl.Expr:
+        """The numbers as distinct counting sees them: 1 and 1.0 alike, so Int64 and Float64
+        profiles of one feature merge; temporal values as exact integer microseconds."""
+        number = _as_number(self.name, self.dtype)
+        return number.cast(pl.Float64) if self.kind == "numeric" else number
+
+    def distinct(self, hashes: pl.Series | None, nulls: int, k: int) -> DistinctSketch:
+        """The distinct sketch from pass 1's smallest hashes, without the hash of null."""
+        if hashes is None:
+            return DistinctSketch(k=k)
+        found = hashes.to_numpy()
+        if nulls and self.kind in ("numeric", "datetime"):
+            dtype = pl.Float64 if self.kind == "numeric" else pl.Int64
+            null_hash = pl.Series([None], dtype=dtype).hash(seed=0)[0]
+            found = found[found != null_hash]
+        return DistinctSketch(found, k=k)
+
 
 def _scalar_exprs(column: _Column, k: int) -> list[pl.Expr]:
     """The one-pass aggregates for ``column`` (all scalars, to run in a single select)."""
@@ -426,15 +435,15 @@ def _scalar_exprs(column: _Column, k: int) -> list[pl.Expr]:
     if column.kind in ("numeric", "datetime"):
         number, valid = _as_number(column.name, column.dtype), column.valid()
         nan = number.is_nan().sum() if column.is_float else pl.lit(0, dtype=pl.UInt32)
-        hashed = number.cast(pl.Float64) if column.kind == "numeric" else number
         exprs += [
             nan.alias(column.key("nan")),
-            valid.count().alias(column.key("valid")),
-            valid.min().alias(column.key("min")),
-            valid.max().alias(column.key("max")),
+            (number.count() - nan).alias(column.key("valid")),
+            number.min().alias(column.key("min")),  # Polars' min and max skip NaN
+            number.max().alias(column.key("max")),
             valid.mean().alias(column.key("mean")),
             valid.var().alias(column.key("var")),
-            hashed.drop_nulls().hash(seed=0).unique().bottom_k(k).implode().alias(column.key("h")),
+            # nulls are hashed too (no filtered copy) and their hash removed afterwards
+            column.hashed().hash(seed=0).unique().bottom_k(k + 1).implode().alias(column.key("h")),
         ]
     elif column.kind == "categorical" and not _countable(column.dtype):
         hashes = pl.col(column.name).drop_nulls().hash(seed=0).unique().bottom_k(k)
@@ -447,7 +456,7 @@ def _countable(dtype: pl.DataType) -> bool:
 
 
 def _category_query(frame: pl.DataFrame, column: _Column, k: int, top_k: int) -> pl.LazyFrame:
-    """Counts per category → the ``top_k + 1`` most frequent (ties by value) and the value hashes."""
+    """Counts per category: the ``top_k + 1`` most frequent (ties by value), hashes, total."""
     groups = (
         frame.lazy()
         .select(pl.col(column.name).alias("v"))
@@ -464,14 +473,18 @@ def _category_query(frame: pl.DataFrame, column: _Column, k: int, top_k: int) ->
     )
 
 
-def _points_expr(column: _Column, valid: int, hashes: int, capacity: int, k: int) -> pl.Expr:
+def _points_expr(column: _Column, valid: int, distinct: DistinctSketch, capacity: int) -> pl.Expr:
     """Sketch points for a numeric column: every distinct value with its count when few, else
-    the sorted values at evenly spaced ranks."""
-    values = column.valid().drop_nulls().alias("v")
-    if hashes < min(k, capacity + 1):  # exactly that many distinct values (NaN possibly one)
+    the sorted values at evenly spaced ranks.
+
+    Both work on the raw column to avoid filtered copies: null and NaN groups are dropped from
+    the (small) counts afterwards, and a sort puts NaN then nulls after every valid value.
+    """
+    values = _as_number(column.name, column.dtype).alias("v")
+    if distinct.exact and distinct.hashes.size <= capacity:
         return values.value_counts(name="n").implode().alias(column.key("points"))
     positions, _, _ = evenly_spaced_ranks(valid, capacity)
-    ranked = values.sort() if valid <= capacity else values.sort().gather(pl.Series(positions))
+    ranked = values.sort(nulls_last=True).gather(pl.Series(positions))
     return ranked.implode().alias(column.key("points"))
 
 
@@ -481,12 +494,13 @@ def _numeric_stats(
     valid = int(row[column.key("valid")])
     low, high = row[column.key("min")], row[column.key("max")]
     if points is None or not valid:
+        low = high = None
         sketch = QuantileSketch(capacity=capacity)
     elif points.dtype == pl.Struct:
         table = points.struct.unnest()
-        sketch = QuantileSketch(
-            table["v"].cast(pl.Float64).to_numpy(), table["n"].to_numpy(), capacity=capacity
-        )
+        values = table["v"].cast(pl.Float64).to_numpy()  # null → NaN
+        keep = ~np.isnan(values)
+        sketch = QuantileSketch(values[keep], table["n"].to_numpy()[keep], capacity=capacity)
     else:
         _, weights, error = evenly_spaced_ranks(valid, capacity)
         sketch = QuantileSketch(
@@ -534,48 +548,44 @@ def profile_frame(
         _Column(i, name, dtype, _kind(name, dtype))
         for i, (name, dtype) in enumerate(data.schema.items())
     ]
-    counted = [c for c in plan if c.kind in ("categorical", "boolean") and _countable(c.dtype)]
-    queries = [data.lazy().select(e for c in plan for e in _scalar_exprs(c, k))] if plan else []
-    queries += [_category_query(data, c, k, top_k) for c in counted]
-    results = pl.collect_all(queries) if queries else []
-    row = _Row(results[0] if plan else pl.DataFrame())
-    groups = {c.index: result for c, result in zip(counted, results[1:], strict=True)}
-
-    numeric = [c for c in plan if c.kind in ("numeric", "datetime")]
+    if not plan:
+        return Profile(data.height, {})
+    # pass 1: every scalar aggregate (and the numeric hashes) in one parallel select
+    row = _cells(data.lazy().select(e for c in plan for e in _scalar_exprs(c, k)).collect())
+    distinct = {c.index: c.distinct(row.get(c.key("h")), row[c.key("nulls")], k) for c in plan}
+    # pass 2: quantile points (sized by pass 1's counts) alongside the category group-bys
     exprs = [
-        _points_expr(c, row[c.key("valid")], len(row[c.key("h")]), capacity, k)
-        for c in numeric
-        if row[c.key("valid")]
+        _points_expr(c, row[c.key("valid")], distinct[c.index], capacity)
+        for c in plan
+        if c.kind in ("numeric", "datetime") and row[c.key("valid")]
     ]
-    points = _Row(data.lazy().select(exprs).collect() if exprs else pl.DataFrame())
+    counted = [c for c in plan if c.kind in ("categorical", "boolean") and _countable(c.dtype)]
+    queries = [_category_query(data, c, k, top_k) for c in counted]
+    results = pl.collect_all([data.lazy().select(exprs), *queries])
+    points = _cells(results[0]) if exprs else {}
+    groups = {c.index: _cells(found) for c, found in zip(counted, results[1:], strict=True)}
 
     profiles: dict[str, ColumnProfile] = {}
     for c in plan:
         nulls = int(row[c.key("nulls")])
-        stats: NumericStats | None = None
         counts: CategoryCounts | None = None
         if c.index in groups:
             found = groups[c.index]
-            hashes = found["h"][0]
-            top = found["top"][0].struct.unnest()
+            distinct[c.index] = DistinctSketch(found["h"].to_numpy(), k=k)
+            top = found["top"].struct.unnest()
             pairs = zip(top["v"].to_list(), top["n"].to_list(), strict=True)
-            total = int(found["total"][0] or 0)
-            counts = CategoryCounts.from_ranked(pairs, total=total, top_k=top_k)
-        else:
-            hashes = row.get(c.key("h"))
-            if c.kind == "categorical" and c.dtype == pl.Null:
-                counts = CategoryCounts(top_k=top_k)
-        if c.kind in ("numeric", "datetime"):
-            stats = _numeric_stats(c, row, points.get(c.key("points")), capacity)
+            counts = CategoryCounts.from_ranked(pairs, total=found["total"] or 0, top_k=top_k)
+        elif c.dtype == pl.Null:
+            counts = CategoryCounts(top_k=top_k)
+        numeric = c.kind in ("numeric", "datetime")
+        stats = _numeric_stats(c, row, points.get(c.key("points")), capacity) if numeric else None
         profiles[c.name] = ColumnProfile(
             name=c.name,
             dtype=str(c.dtype),
             kind=c.kind,
             count=data.height - nulls,
             nulls=nulls,
-            distinct_sketch=DistinctSketch(
-                np.array([], np.uint64) if hashes is None else hashes.to_numpy(), k=k
-            ),
+            distinct_sketch=distinct[c.index],
             numeric=stats,
             categories=counts,
         )

@@ -43,7 +43,7 @@ def json_float(value: float | None) -> float | str | None:
 
 
 def json_floats(values: npt.NDArray[Any]) -> list[Any]:
-    """A float array as a JSON-safe list (non-finite values become strings, see :func:`json_float`)."""
+    """A float array as a JSON-safe list (non-finite values as strings, see :func:`json_float`)."""
     out: list[Any] = values.tolist()
     for i in np.flatnonzero(~np.isfinite(values)).tolist():
         out[i] = json_float(out[i])
@@ -87,22 +87,30 @@ def _compress(
 ) -> tuple[FloatArray, IntArray, int]:
     """Reduce sorted, distinct weighted points to at most ``capacity``; return the added rank error.
 
-    Points are grouped by the midpoint of their cumulative-weight interval into ``capacity``
-    equal-weight buckets; each group becomes its weighted median carrying the group's weight. For
-    any threshold only the group it splits changes count, by at most the weight on one side of
-    the median, so the added error is ``max over groups of max(weight before, weight after)`` —
-    computed exactly here. It is below ``2·n/capacity`` in the worst case and about
-    ``n/(2·capacity)`` in practice.
+    Point ``i`` covers the cumulative-weight interval ``[start_i, start_i + w_i)``. Points are
+    grouped by the bucket ``floor(start_i · capacity / n)`` their interval starts in (so at most
+    ``capacity`` groups), and each group becomes its weighted median carrying the group's total
+    weight ``G``. A threshold ``x`` splits at most one group, and moves at most the weight on one
+    side of that group's median, so the added error is the largest such side weight — computed
+    exactly here and added to the tracked bound.
+
+    It is at most ``n/capacity`` (``s`` below): every start in a group lies in one bucket of width
+    ``s``, so ``G < s + w_last``. If the last point outweighs ``G/2`` it is the median, nothing
+    follows it, and what precedes it spans less than ``s``. Otherwise ``G < 2s`` and each side of
+    the median holds at most ``G/2 < s``. In practice the error is about ``s/2``.
     """
     cum = np.cumsum(weights)
     total = int(cum[-1])
-    mid = (cum - weights / 2.0) * (capacity / total)
-    group = np.minimum(mid.astype(np.int64), capacity - 1)
+    starts = cum - weights
+    if total < 2**62 // capacity:
+        group = (starts * capacity) // total
+    else:  # beyond int64 range: float grouping (the error is still computed exactly)
+        group = np.minimum((starts * (capacity / total)).astype(np.int64), capacity - 1)
     first = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
     group_weight = np.add.reduceat(weights, first)
-    before_group = cum[first] - weights[first]
+    before_group = starts[first]
     median = np.searchsorted(2 * cum, 2 * before_group + group_weight, side="left")
-    before = cum[median] - weights[median] - before_group
+    before = starts[median] - before_group
     after = before_group + group_weight - cum[median]
     error = int(max(before.max(), after.max()))
     return values[median], group_weight, error
@@ -120,11 +128,11 @@ class QuantileSketch:
     **Merging** concatenates the points: the union's estimated counts are the sums of both, so
     its error is at most ``rank_error_a + rank_error_b`` (the triangle inequality, per
     threshold). When more than ``capacity`` distinct points remain they are compressed
-    (:func:`_compress`) and the compression's exact error is added. Normalised, the merged error
-    is ``(e_a·n_a + e_b·n_b)/n + c/n <= max(e_a, e_b) + c/n`` with ``c/n`` below
-    ``2/capacity`` (typically about ``1/(2·capacity)``). Each merge that compresses adds this
-    term, so merge many parts as a balanced tree (:func:`loopml.data.profile.merge_profiles`
-    does) to keep the bound near ``log2(parts)/(2·capacity)``.
+    (:func:`_compress`) and the compression's exact error ``c`` is added. Normalised, the merged
+    error is ``(e_a·n_a + e_b·n_b)/n + c/n <= max(e_a, e_b) + 1/capacity``, and typically
+    ``c/n`` is about ``1/(2·capacity)``. Each merge that compresses adds this term, so merge many
+    parts as a balanced tree (:func:`loopml.data.profile.merge_profiles` does): the bound then
+    grows by one term per tree level, ``log2(parts)`` in all, rather than one per part.
 
     NaN is not a value here (callers count it separately); ``±inf`` are ordinary values. The
     exact ``min`` and ``max`` are kept so ``quantiles([0, 1])`` and the CDF's tails are exact.
@@ -139,8 +147,8 @@ class QuantileSketch:
         *,
         capacity: int = DEFAULT_CAPACITY,
         rank_error: int = 0,
-        min: float | None = None,  # noqa: A002 - the natural name in a public signature
-        max: float | None = None,  # noqa: A002
+        min: float | None = None,
+        max: float | None = None,
     ) -> None:
         if capacity < 2:
             raise ValueError(f"capacity must be at least 2, got {capacity}")
@@ -176,7 +184,9 @@ class QuantileSketch:
         self.max = None if empty else float(vals[-1] if max is None else max)
 
     @classmethod
-    def from_values(cls, values: npt.ArrayLike, *, capacity: int = DEFAULT_CAPACITY) -> QuantileSketch:
+    def from_values(
+        cls, values: npt.ArrayLike, *, capacity: int = DEFAULT_CAPACITY
+    ) -> QuantileSketch:
         """Sketch raw values (NaN dropped): exact up to ``capacity`` distinct values."""
         data = np.asarray(values, dtype=np.float64).reshape(-1)
         data = np.sort(data[~np.isnan(data)])
@@ -198,7 +208,7 @@ class QuantileSketch:
 
     @property
     def error(self) -> float:
-        """Normalised rank error bound: ``|estimated CDF(x) − true CDF(x)| <= error`` for every x."""
+        """Normalised rank error: ``|estimated CDF(x) − true CDF(x)| <= error`` for every x."""
         return self.rank_error / self.n if self.n else 0.0
 
     @property
@@ -225,11 +235,12 @@ class QuantileSketch:
             return np.full(levels.shape, np.nan)
         index = np.searchsorted(self._cum, levels * self.n, side="left")
         out = self._values[np.minimum(index, self._values.size - 1)]
+        assert self.min is not None and self.max is not None
         out = np.where(levels <= 0, self.min, out)
         return np.where(levels >= 1, self.max, out).astype(np.float64)
 
     def cdf(self, xs: npt.ArrayLike) -> FloatArray:
-        """The estimated fraction of values ``<= x`` for each ``x`` (within ``error``; NaN stays NaN)."""
+        """Estimated fraction of values ``<= x`` per ``x``, within ``error`` (NaN gives NaN)."""
         points = np.asarray(xs, dtype=np.float64)
         if not self.n:
             return np.full(points.shape, np.nan)
@@ -355,13 +366,14 @@ class DistinctSketch:
         return DistinctSketch(np.concatenate([self._hashes, other._hashes]), k=min(self.k, other.k))
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe dict; hashes as 16-digit hex strings (64-bit ints do not survive JSON readers)."""
+        """A JSON-safe dict; hashes as 16-digit hex (not every JSON reader keeps 64-bit ints)."""
         return {"k": self.k, "hashes": [f"{h:016x}" for h in self._hashes.tolist()]}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DistinctSketch:
         """Inverse of :meth:`to_dict`."""
-        return cls(np.array([int(h, 16) for h in data["hashes"]], dtype=np.uint64), k=int(data["k"]))
+        hashes = np.array([int(h, 16) for h in data["hashes"]], dtype=np.uint64)
+        return cls(hashes, k=int(data["k"]))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, DistinctSketch):
@@ -402,7 +414,7 @@ class CategoryCounts:
     def from_ranked(
         cls, ranked: Iterable[tuple[str, int]], *, total: int, top_k: int = DEFAULT_TOP_K
     ) -> CategoryCounts:
-        """From exact (value, count) pairs — at least the ``top_k + 1`` most frequent — and the total."""
+        """From exact (value, count) pairs (at least the ``top_k + 1`` most frequent) and total."""
         pairs = _ranked(ranked)
         kept = dict(pairs[:top_k])
         error = pairs[top_k][1] if len(pairs) > top_k else 0
@@ -457,5 +469,8 @@ class CategoryCounts:
         """Inverse of :meth:`to_dict`."""
         pairs = zip(data["values"], (int(c) for c in data["counts"]), strict=True)
         return cls(
-            dict(_ranked(pairs)), int(data["other_count"]), int(data["freq_error"]), int(data["top_k"])
+            dict(_ranked(pairs)),
+            int(data["other_count"]),
+            int(data["freq_error"]),
+            int(data["top_k"]),
         )
