@@ -107,7 +107,7 @@ class Metric(_Section):
 
     name: str
     target: float | None = None
-    margin: float = 0.0
+    margin: float = Field(0.0, ge=0)
 
     @property
     def greater_is_better(self) -> bool:
@@ -209,6 +209,7 @@ class ModelSearch(_Section):
         "lightgbm",
     ]
     tune: int = Field(0, ge=0)
+    parallel_trials: int = Field(1, ge=1)
     timeout: Duration | None = None
     cv_folds: int | None = Field(None, ge=2)
     validation_fraction: Annotated[float, Field(gt=0, lt=0.5)] = 0.15
@@ -233,6 +234,7 @@ class Spec(_Section):
     id_column: str | None = None
     time_column: str | None = None
     entity_column: str | None = None
+    weight_column: str | None = None
     features: Features
     metric: Metric
     targets: Targets = Targets()
@@ -249,7 +251,7 @@ class Spec(_Section):
     def referenced_columns(self) -> Iterator[tuple[tuple[str | int, ...], str]]:
         """Every (field path, column name) the spec mentions, for checking against data."""
         yield ("target",), self.target
-        for key in ("id_column", "time_column", "entity_column"):
+        for key in ("id_column", "time_column", "entity_column", "weight_column"):
             if getattr(self, key):
                 yield (key,), getattr(self, key)
         for kind, names in [*self.features.by_kind().items(), ("exclude", self.features.exclude)]:

@@ -1,0 +1,10 @@
+"""Features: the pipeline fitted at training, shipped inside the model, reused at serving.
+
+See :mod:`loopml.features.pipeline` for the contract and one module per feature kind for its
+encoding rules.
+"""
+
+from loopml.features._base import FeatureError, NotFittedError
+from loopml.features.pipeline import FeaturePipeline
+
+__all__ = ["FeatureError", "FeaturePipeline", "NotFittedError"]

@@ -1,0 +1,1 @@
+"""Modeling: splits, baselines and candidates, training, tuning, evaluation and error analysis."""

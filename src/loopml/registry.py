@@ -1,0 +1,335 @@
+"""The model registry: safe packages, versions, aliases, lineage, and the champion gate.
+
+A **package** is a folder of plain files under ``models/<name>/<id>/`` in the artifact root:
+
+- ``pipeline.json``: the fitted feature pipeline (JSON);
+- ``estimator.lgb.txt`` (LightGBM's own text format) or ``estimator.skops`` (scikit-learn objects
+  through skops, loaded only when every type in it is a scikit-learn, NumPy or SciPy type);
+- ``meta.json``: task, classes, threshold, parameters, metrics per split and lineage (run, dataset
+  version and content hash, code version, spec);
+- ``schema.json`` and ``profile.json``: the input schema and the training profile, so serving and
+  monitoring never need the training data;
+- ``manifest.json``: the SHA-256 of every file. The manifest's own SHA-256 is the package's
+  identity, kept in the store; loading checks both, so a tampered or truncated package is refused.
+
+Nothing is pickled. A new version becomes **champion** only when it meets the spec's targets on
+its test data and beats the current champion on that same data by the spec's margin; otherwise it
+is kept as **challenger**, with the reason recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import orjson
+import polars as pl
+
+from loopml.data.profile import Profile
+from loopml.data.schema import Schema
+from loopml.errors import LoopmlError
+from loopml.features.pipeline import FeaturePipeline
+from loopml.modeling import metrics as M
+from loopml.modeling.model import TrainedModel
+from loopml.modeling.train import TrainResult
+from loopml.spec import Spec
+from loopml.store import ModelRecord, Store
+
+FORMAT = "loopml.model/1"
+TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.")
+
+
+class PackageError(LoopmlError):
+    """A model package is missing, incomplete, tampered with, or holds untrusted code."""
+
+
+@dataclass(frozen=True)
+class Package:
+    """A loaded, verified model package."""
+
+    record: ModelRecord
+    model: TrainedModel
+    meta: dict[str, Any]
+    schema: Schema
+    profile: Profile
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """Whether a new version may become champion, with every check's value and threshold."""
+
+    blessed: bool
+    checks: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def reason(self) -> str:
+        failed = [c["message"] for c in self.checks if not c["passed"]]
+        return "; ".join(failed) if failed else "meets every target and beats the champion"
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _json(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_INDENT_2)
+
+
+def _estimator_file(model: TrainedModel) -> tuple[str, bytes]:
+    if model.is_booster:
+        return "estimator.lgb.txt", model.estimator.model_to_string().encode()
+    import skops.io as sio
+
+    return "estimator.skops", sio.dumps(model.estimator)
+
+
+def package_files(
+    model: TrainedModel, meta: dict[str, Any], schema: Schema, profile: Profile
+) -> dict[str, bytes]:
+    """Every file of a package (the manifest last), as bytes."""
+    name, estimator = _estimator_file(model)
+    files = {
+        "pipeline.json": _json(model.pipeline.to_dict()),
+        name: estimator,
+        "meta.json": _json(meta),
+        "schema.json": _json(schema.to_dict()),
+        "profile.json": _json(profile.to_dict()),
+    }
+    manifest = {"format": FORMAT, "files": {k: _sha(v) for k, v in sorted(files.items())}}
+    files["manifest.json"] = _json(manifest)
+    return files
+
+
+def save_package(
+    store: Store,
+    name: str,
+    model: TrainedModel,
+    meta: dict[str, Any],
+    schema: Schema,
+    profile: Profile,
+    *,
+    run_id: int | None = None,
+    metrics: dict[str, Any] | None = None,
+) -> ModelRecord:
+    """Write a package's files, then register it as the next version of ``name``."""
+    files = package_files(model, meta, schema, profile)
+    identity = _sha(files["manifest.json"])
+    prefix = f"models/{name}/{identity[:16]}"
+    for filename, data in files.items():
+        if filename != "manifest.json":
+            store.artifacts.put_bytes(f"{prefix}/{filename}", data)
+    store.artifacts.put_bytes(f"{prefix}/manifest.json", files["manifest.json"])  # last: complete
+    return store.register_model(
+        name=name, package_uri=prefix, sha256=identity, run_id=run_id, metrics=metrics or {}
+    )
+
+
+def _read(store: Store, record: ModelRecord, filename: str, expected: str | None) -> bytes:
+    key = f"{record.package_uri}/{filename}"
+    try:
+        data = store.artifacts.get_bytes(key)
+    except (OSError, LoopmlError) as exc:
+        raise PackageError(
+            f"model {record.ref}: {filename} is missing from its package ({key}): {exc}; "
+            "the package is incomplete — re-register the model from its run"
+        ) from exc
+    if expected is not None and _sha(data) != expected:
+        raise PackageError(
+            f"model {record.ref}: {filename} does not match its checksum (expected sha256 "
+            f"{expected[:12]}…, got {_sha(data)[:12]}…): the package was modified or truncated; "
+            "refusing to load it"
+        )
+    return data
+
+
+def _load_estimator(filename: str, data: bytes, record: ModelRecord) -> Any:
+    if filename.endswith(".lgb.txt"):
+        return lgb.Booster(model_str=data.decode())
+    import skops.io as sio
+
+    untrusted = sio.get_untrusted_types(data=data)
+    unsafe = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
+    if unsafe:
+        raise PackageError(
+            f"model {record.ref}: the estimator holds types outside scikit-learn/NumPy/SciPy "
+            f"({', '.join(unsafe[:5])}); refusing to load it"
+        )
+    return sio.loads(data, trusted=untrusted)
+
+
+def load_package(store: Store, ref: str) -> Package:
+    """Load and verify the model ``ref`` (``name@3``, ``name@champion``, ``name``)."""
+    record = store.get_model(ref)
+    manifest_bytes = _read(store, record, "manifest.json", record.sha256)
+    manifest = orjson.loads(manifest_bytes)
+    if manifest.get("format") != FORMAT:
+        raise PackageError(
+            f"model {record.ref}: unknown package format {manifest.get('format')!r} "
+            f"(expected {FORMAT}); upgrade loopml"
+        )
+    files = {name: _read(store, record, name, sha) for name, sha in manifest["files"].items()}
+    estimator_name = next(n for n in files if n.startswith("estimator."))
+    meta = orjson.loads(files["meta.json"])
+    pipeline = FeaturePipeline.from_dict(orjson.loads(files["pipeline.json"]))
+    model = TrainedModel(
+        task=meta["task"],
+        candidate=meta["candidate"],
+        pipeline=pipeline,
+        estimator=_load_estimator(estimator_name, files[estimator_name], record),
+        classes=meta["classes"],
+        threshold=meta["threshold"],
+        params=meta["params"],
+    )
+    return Package(
+        record,
+        model,
+        meta,
+        Schema.from_dict(orjson.loads(files["schema.json"])),
+        Profile.from_dict(orjson.loads(files["profile.json"])),
+    )
+
+
+# --- the gate ----------------------------------------------------------------------------------
+
+
+def gate(spec: Spec, metrics: dict[str, float], champion: dict[str, float] | None) -> GateDecision:
+    """Check a new version's test metrics against the spec's targets and the champion's."""
+    checks: list[dict[str, Any]] = []
+    primary = spec.metric.name
+
+    def check(
+        name: str, value: float | None, threshold: float | None, passed: bool, message: str
+    ) -> None:
+        checks.append(
+            {
+                "check": name,
+                "value": value,
+                "threshold": threshold,
+                "passed": passed,
+                "message": message,
+            }
+        )
+
+    value = metrics.get(primary)
+    if spec.metric.target is not None:
+        ok = value is not None and (
+            value >= spec.metric.target
+            if M.greater_is_better(primary)
+            else value <= spec.metric.target
+        )
+        check(
+            f"{primary} target",
+            value,
+            spec.metric.target,
+            ok,
+            f"{primary} {value:.4f} {'meets' if ok else 'misses'} the target {spec.metric.target}",
+        )
+    for name, target in spec.targets.metrics.items():
+        got = metrics.get(name)
+        ok = got is not None and (got >= target if M.greater_is_better(name) else got <= target)
+        check(
+            f"{name} target",
+            got,
+            target,
+            ok,
+            f"{name} {got if got is None else round(got, 4)} "
+            f"{'meets' if ok else 'misses'} the target {target}",
+        )
+    if champion is not None and champion.get(primary) is not None and value is not None:
+        champ = champion[primary]
+        gain = value - champ if M.greater_is_better(primary) else champ - value
+        margin = spec.metric.margin
+        ok = gain >= margin if margin > 0 else gain > 0
+        check(
+            "beats champion",
+            value,
+            champ + (margin if M.greater_is_better(primary) else -margin),
+            ok,
+            f"{primary} {value:.4f} vs champion {champ:.4f} on the same test data "
+            f"(gain {gain:+.4f}, margin {margin})",
+        )
+    return GateDecision(all(c["passed"] for c in checks), checks)
+
+
+def score_package(
+    package: Package, frame: pl.DataFrame, y: np.ndarray, spec: Spec
+) -> dict[str, float]:
+    """A package's metrics on ``frame`` (same encoded target ``y``), with its own threshold."""
+    output = package.model.output(package.model.pipeline.transform(frame))
+    return M.compute(spec.task, y, output, threshold=package.model.threshold)
+
+
+def register(store: Store, spec: Spec, result: TrainResult) -> tuple[ModelRecord, GateDecision]:
+    """Package the best candidate of ``result``, register it, and let the gate set its alias."""
+    best = result.best
+    test_rows = result.data.split.test
+    champion_metrics = None
+    champion_ref = None
+    try:
+        champion = load_package(store, f"{spec.name}@champion")
+    except LoopmlError:
+        champion = None
+    if champion is not None:
+        champion_ref = champion.record.ref
+        try:
+            champion_metrics = score_package(
+                champion, result.data.frame[test_rows], result.data.y[test_rows], spec
+            )
+        except LoopmlError as exc:  # e.g. the spec's features changed since
+            champion_metrics = None
+            champion_ref = f"{champion_ref} (could not score: {exc})"
+    decision = gate(spec, best.metrics["test"], champion_metrics)
+    profile = result.dataset.profile
+    schema = Schema(
+        {
+            name: rule
+            for name, rule in result.dataset.schema.columns.items()
+            if name in set(best.model.pipeline.input_columns_)
+        }
+    )
+    meta = {
+        "format": FORMAT,
+        "task": spec.task,
+        "candidate": best.name,
+        "classes": result.classes,
+        "threshold": best.model.threshold,
+        "params": best.params,
+        "metrics": best.metrics,
+        "feature_names": best.model.pipeline.feature_names_,
+        "input_columns": best.model.pipeline.input_columns_,
+        "lineage": {
+            "run_id": result.run_id,
+            "candidate_run_id": best.run_id,
+            "dataset": result.dataset.ref,
+            "dataset_hash": result.dataset.record.content_hash,
+            "split": result.data.split.method,
+            "spec": spec.model_dump(mode="json"),
+        },
+        "gate": {
+            "blessed": decision.blessed,
+            "checks": decision.checks,
+            "champion": champion_ref,
+            "champion_metrics": champion_metrics,
+        },
+    }
+    record = save_package(
+        store,
+        spec.name,
+        best.model,
+        meta,
+        schema,
+        profile,
+        run_id=best.run_id,
+        metrics=best.metrics["test"],
+    )
+    alias = "champion" if decision.blessed else "challenger"
+    store.set_alias(spec.name, alias, record.version)
+    record = store.set_model_note(record.ref, decision.reason)
+    return record, decision
+
+
+def gate_to_dict(decision: GateDecision) -> dict[str, Any]:
+    return {**asdict(decision), "reason": decision.reason}

@@ -1,0 +1,138 @@
+"""The registry: safe packages (no pickle, checksums), the champion gate, batch scoring."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+
+from loopml.data.versions import add_frame
+from loopml.modeling.train import train
+from loopml.registry import PackageError, gate, load_package, register, save_package
+from loopml.spec import parse_spec
+from loopml.store import Store
+
+SPEC = """\
+name: flights
+task: binary
+target: late
+positive_class: true
+id_column: flight_id
+time_column: scheduled_departure
+features:
+  numeric: [distance, hour, temp, humid, wind_speed, visib]
+  categorical: [carrier, origin, dest]
+metric: {name: roc_auc, target: 0.55, margin: 0.0}
+model: {candidates: [CANDIDATES]}
+"""
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory, flights_sample: pl.DataFrame) -> Any:
+    root = tmp_path_factory.mktemp("registry")
+    store = Store(f"sqlite:///{root / 'loopml.db'}", root / "artifacts")
+    spec = parse_spec(SPEC.replace("CANDIDATES", "linear, lightgbm"))
+    version = add_frame(store, flights_sample, name="flights", source="test")
+    result = train(store, spec, version)
+    record, decision = register(store, spec, result)
+    yield store, spec, version, result, record, decision
+    store.close()
+
+
+def test_first_model_becomes_champion_and_round_trips(trained: Any, flights: pl.DataFrame) -> None:
+    store, spec, _, result, record, decision = trained
+    assert decision.blessed and "champion" in record.aliases
+    package = load_package(store, "flights@champion")
+    assert package.record.ref == record.ref == "flights@1"
+    april = flights.filter(pl.col("month") == 4).head(2000)
+    original = result.best.model.output(result.best.model.pipeline.transform(april))
+    reloaded = package.model.output(package.model.pipeline.transform(april))
+    assert np.array_equal(original, reloaded)
+    # the single-record path gives the same numbers
+    record_out = package.model.score_records([april.row(5, named=True)])[1]
+    assert np.allclose(record_out, reloaded[5:6])
+    assert package.meta["lineage"]["dataset"] == "flights@1"
+    assert package.meta["threshold"] == result.best.model.threshold
+    assert set(package.schema.columns) == set(package.model.pipeline.input_columns_)
+    files = sorted(p.name for p in (Path(store.artifacts.root) / package.record.package_uri).iterdir())
+    assert "manifest.json" in files and not any(f.endswith((".pkl", ".pickle", ".joblib")) for f in files)
+
+
+def test_worse_model_stays_challenger_with_the_reason(trained: Any) -> None:
+    store, spec, version, *_ = trained
+    weak = parse_spec(SPEC.replace("CANDIDATES", "linear").replace(
+        "numeric: [distance, hour, temp, humid, wind_speed, visib]", "numeric: [distance]"
+    ).replace("categorical: [carrier, origin, dest]", "categorical: [origin]"))
+    result = train(store, weak, version)
+    record, decision = register(store, weak, result)
+    assert not decision.blessed and record.aliases == ("challenger",)
+    assert "vs champion" in decision.reason and record.note == decision.reason
+    assert store.get_model("flights@champion").version == 1
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "delete", "manifest"])
+def test_tampered_packages_are_refused(trained: Any, damage: str) -> None:
+    store, spec, _, result, *_ = trained
+    record = save_package(store, "tamper", result.best.model, {"task": "binary"},
+                          load_package(store, "flights@1").schema, result.dataset.profile)
+    folder = Path(store.artifacts.root) / record.package_uri
+    target = next(folder.glob("estimator.*")) if damage != "manifest" else folder / "manifest.json"
+    data = target.read_bytes()
+    if damage == "flip":
+        target.write_bytes(data[:100] + bytes([data[100] ^ 1]) + data[101:])
+    elif damage == "truncate":
+        target.write_bytes(data[: len(data) // 2])
+    elif damage == "delete":
+        target.unlink()
+    else:
+        target.write_bytes(data.replace(b'"files"', b'"files" ', 1))
+    with pytest.raises(PackageError) as info:
+        load_package(store, record.ref)
+    message = str(info.value)
+    assert record.ref in message
+    assert ("checksum" in message) or ("missing" in message)
+
+
+def test_untrusted_types_in_a_skops_file_are_refused(trained: Any) -> None:
+    store, *_ = trained
+    original = load_package(store, "flights@1")
+    linear = next(r for r in trained[3].results if r.name == "linear").model
+    record = save_package(store, "trojan", linear, {**original.meta, "candidate": "linear"},
+                          original.schema, original.profile)
+    assert load_package(store, record.ref).model.candidate == "linear"  # plain sklearn: trusted
+    linear.estimator.steps.append(("hook", Hook()))
+    try:
+        record = save_package(store, "trojan", linear, {**original.meta, "candidate": "linear"},
+                              original.schema, original.profile)
+    finally:
+        linear.estimator.steps.pop()
+    assert (Path(store.artifacts.root) / record.package_uri / "estimator.skops").exists()
+    with pytest.raises(PackageError, match=r"test_registry\.Hook.*refusing to load"):
+        load_package(store, record.ref)
+
+
+class Hook:
+    """A harmless stand-in for code that should never run on load."""
+
+    def fit(self, X: Any, y: Any = None) -> Hook:
+        return self
+
+    def transform(self, X: Any) -> Any:
+        return X
+
+
+def test_gate_checks_targets_and_margin() -> None:
+    spec = parse_spec(SPEC.replace("margin: 0.0", "margin: 0.01").replace("CANDIDATES", "linear")
+                      + "targets: {metrics: {recall: 0.3}}\n")
+    passed = gate(spec, {"roc_auc": 0.70, "recall": 0.4}, {"roc_auc": 0.68})
+    assert passed.blessed
+    assert [c["check"] for c in passed.checks] == ["roc_auc target", "recall target", "beats champion"]
+    small_gain = gate(spec, {"roc_auc": 0.685, "recall": 0.4}, {"roc_auc": 0.68})
+    assert not small_gain.blessed and "margin 0.01" in small_gain.reason
+    low_recall = gate(spec, {"roc_auc": 0.70, "recall": 0.2}, None)
+    assert not low_recall.blessed and "recall 0.2 misses the target 0.3" in low_recall.reason
+    under_target = gate(spec, {"roc_auc": 0.5, "recall": 0.9}, None)
+    assert not under_target.blessed and "misses the target 0.55" in under_target.reason
