@@ -70,23 +70,19 @@ def main() -> None:
         else "April fails validation: see the errors above."
     )
     console.print(Rule("5. report: January–March beside April"))
-    report = WORK / "reports" / "data-flights-q1-vs-april.html"
-    run(
-        "data",
-        "report",
-        "flights@1",
-        "--compare",
-        "flights_april.parquet",
-        "--out",
-        str(report.relative_to(WORK)),
-    )
-    console.print(
-        Panel.fit(
-            f"spec: {WORK / 'loopml.yaml'}\nstore: {WORK / '.loopml'}\nreport: {report}\n"
-            f"took {time.perf_counter() - started:.1f} s",
-            title="demo done",
-        )
-    )
+    run("data", "report", "flights@1", "--compare", "flights_april.parquet")
+    console.print(Rule("6. train: baselines and candidates, a short tuning, error analysis"))
+    run("train", "--tune", "6")
+    run("runs", "list")
+    console.print(Rule("7. registry: the champion, its lineage, batch scoring"))
+    run("models", "list")
+    run("models", "show", "flights@champion")
+    run("predict", "flights_april.parquet", "--out", "predictions/april.parquet")
+    reports = sorted((WORK / ".loopml" / "reports").glob("*.htm*"))
+    summary = [f"spec: {WORK / 'loopml.yaml'}", f"store: {WORK / '.loopml'}",
+               *(f"report: {path}" for path in reports),
+               f"took {time.perf_counter() - started:.1f} s"]
+    console.print(Panel.fit("\n".join(summary), title="demo done"))
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory, flights_sample: pl.DataFra
 
 
 def test_first_model_becomes_champion_and_round_trips(trained: Any, flights: pl.DataFrame) -> None:
-    store, spec, _, result, record, decision = trained
+    store, _, _, result, record, decision = trained
     assert decision.blessed and "champion" in record.aliases
     package = load_package(store, "flights@champion")
     assert package.record.ref == record.ref == "flights@1"
@@ -57,15 +57,21 @@ def test_first_model_becomes_champion_and_round_trips(trained: Any, flights: pl.
     assert package.meta["lineage"]["dataset"] == "flights@1"
     assert package.meta["threshold"] == result.best.model.threshold
     assert set(package.schema.columns) == set(package.model.pipeline.input_columns_)
-    files = sorted(p.name for p in (Path(store.artifacts.root) / package.record.package_uri).iterdir())
-    assert "manifest.json" in files and not any(f.endswith((".pkl", ".pickle", ".joblib")) for f in files)
+    files = sorted(
+        p.name for p in (Path(store.artifacts.root) / package.record.package_uri).iterdir()
+    )
+    assert "manifest.json" in files and not any(
+        f.endswith((".pkl", ".pickle", ".joblib")) for f in files
+    )
 
 
 def test_worse_model_stays_challenger_with_the_reason(trained: Any) -> None:
-    store, spec, version, *_ = trained
-    weak = parse_spec(SPEC.replace("CANDIDATES", "linear").replace(
-        "numeric: [distance, hour, temp, humid, wind_speed, visib]", "numeric: [distance]"
-    ).replace("categorical: [carrier, origin, dest]", "categorical: [origin]"))
+    store, _, version, *_ = trained
+    weak = parse_spec(
+        SPEC.replace("CANDIDATES", "linear")
+        .replace("numeric: [distance, hour, temp, humid, wind_speed, visib]", "numeric: [distance]")
+        .replace("categorical: [carrier, origin, dest]", "categorical: [origin]")
+    )
     result = train(store, weak, version)
     record, decision = register(store, weak, result)
     assert not decision.blessed and record.aliases == ("challenger",)
@@ -75,9 +81,15 @@ def test_worse_model_stays_challenger_with_the_reason(trained: Any) -> None:
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "delete", "manifest"])
 def test_tampered_packages_are_refused(trained: Any, damage: str) -> None:
-    store, spec, _, result, *_ = trained
-    record = save_package(store, "tamper", result.best.model, {"task": "binary"},
-                          load_package(store, "flights@1").schema, result.dataset.profile)
+    store, _, _, result, *_ = trained
+    record = save_package(
+        store,
+        "tamper",
+        result.best.model,
+        {"task": "binary"},
+        load_package(store, "flights@1").schema,
+        result.dataset.profile,
+    )
     folder = Path(store.artifacts.root) / record.package_uri
     target = next(folder.glob("estimator.*")) if damage != "manifest" else folder / "manifest.json"
     data = target.read_bytes()
@@ -100,13 +112,25 @@ def test_untrusted_types_in_a_skops_file_are_refused(trained: Any) -> None:
     store, *_ = trained
     original = load_package(store, "flights@1")
     linear = next(r for r in trained[3].results if r.name == "linear").model
-    record = save_package(store, "trojan", linear, {**original.meta, "candidate": "linear"},
-                          original.schema, original.profile)
+    record = save_package(
+        store,
+        "trojan",
+        linear,
+        {**original.meta, "candidate": "linear"},
+        original.schema,
+        original.profile,
+    )
     assert load_package(store, record.ref).model.candidate == "linear"  # plain sklearn: trusted
     linear.estimator.steps.append(("hook", Hook()))
     try:
-        record = save_package(store, "trojan", linear, {**original.meta, "candidate": "linear"},
-                              original.schema, original.profile)
+        record = save_package(
+            store,
+            "trojan",
+            linear,
+            {**original.meta, "candidate": "linear"},
+            original.schema,
+            original.profile,
+        )
     finally:
         linear.estimator.steps.pop()
     assert (Path(store.artifacts.root) / record.package_uri / "estimator.skops").exists()
@@ -125,11 +149,17 @@ class Hook:
 
 
 def test_gate_checks_targets_and_margin() -> None:
-    spec = parse_spec(SPEC.replace("margin: 0.0", "margin: 0.01").replace("CANDIDATES", "linear")
-                      + "targets: {metrics: {recall: 0.3}}\n")
+    spec = parse_spec(
+        SPEC.replace("margin: 0.0", "margin: 0.01").replace("CANDIDATES", "linear")
+        + "targets: {metrics: {recall: 0.3}}\n"
+    )
     passed = gate(spec, {"roc_auc": 0.70, "recall": 0.4}, {"roc_auc": 0.68})
     assert passed.blessed
-    assert [c["check"] for c in passed.checks] == ["roc_auc target", "recall target", "beats champion"]
+    assert [c["check"] for c in passed.checks] == [
+        "roc_auc target",
+        "recall target",
+        "beats champion",
+    ]
     small_gain = gate(spec, {"roc_auc": 0.685, "recall": 0.4}, {"roc_auc": 0.68})
     assert not small_gain.blessed and "margin 0.01" in small_gain.reason
     low_recall = gate(spec, {"roc_auc": 0.70, "recall": 0.2}, None)

@@ -22,11 +22,12 @@ from alembic.migration import MigrationContext
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event, insert, inspect, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from loopml.errors import NotFoundError, StoreError
 from loopml.store import Artifacts, DatasetRecord, Store
-from loopml.store._migrate import alembic_config, current_revision, head_revision
+from loopml.store._migrate import VERSION_TABLE, alembic_config, current_revision, head_revision
 from loopml.store._tables import Base, Dataset, utcnow
 from loopml.store.artifacts import check_key
 
@@ -70,14 +71,15 @@ def table_names(store: Store) -> set[str]:
 
 
 def test_migrations_create_all_tables_at_head(store: Store) -> None:
-    assert table_names(store) == TABLES | {"alembic_version"}
+    assert table_names(store) == TABLES | {VERSION_TABLE}
     with store.engine.connect() as conn:
         assert current_revision(conn) == head_revision()
 
 
 def test_models_match_migrations(store: Store) -> None:
     with store.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+        diff = compare_metadata(context, Base.metadata)
     assert diff == [], "the models in _tables.py differ from the migrations; add a revision"
 
 
@@ -92,25 +94,108 @@ def test_reopening_an_up_to_date_store_does_not_migrate(
         assert again.list_datasets() == []
 
 
+def add_lineage(store: Store) -> None:
+    """A dataset, a run with a child run, and a model from the run with an alias."""
+    dataset, _ = add(store, "flights", "h1")
+    parent = store.start_run(name="train", kind="train", dataset_id=dataset.id)
+    child = store.start_run(name="train/lightgbm", kind="candidate", parent_id=parent.id)
+    store.finish_run(child.id, metrics={"auc": 0.8})
+    store.finish_run(parent.id)
+    store.register_model(name="delays", package_uri="p", sha256="0" * 64, run_id=parent.id)
+    store.set_alias("delays", "champion", 1)
+
+
 def test_downgrade_to_base_and_upgrade_again(store: Store, tmp_path: Path) -> None:
-    add(store, "flights", "h1")
+    add_lineage(store)
     with store.engine.begin() as conn:
         alembic.command.downgrade(alembic_config(conn), "base")
-    assert table_names(store) == {"alembic_version"}
+    assert table_names(store) == {VERSION_TABLE}
     with store.engine.begin() as conn:
         alembic.command.upgrade(alembic_config(conn), "head")
-    assert table_names(store) == TABLES | {"alembic_version"}
+    assert table_names(store) == TABLES | {VERSION_TABLE}
     with store.engine.begin() as conn:
         alembic.command.downgrade(alembic_config(conn), "base")
     store.close()
     with Store(store.db_url, str(tmp_path / "artifacts")) as reopened:  # behind: upgrades itself
-        assert table_names(reopened) == TABLES | {"alembic_version"}
+        assert table_names(reopened) == TABLES | {VERSION_TABLE}
         assert add(reopened, "flights", "h1")[0].version == 1
+
+
+def test_0002_adds_run_lineage_columns_and_keeps_runs(store: Store, tmp_path: Path) -> None:
+    add_lineage(store)  # on SQLite, models reference runs: a table rebuild would fail here
+    before = store.list_runs()
+    with store.engine.begin() as conn:
+        alembic.command.downgrade(alembic_config(conn), "0001")
+    with store.engine.connect() as conn:
+        assert current_revision(conn) == "0001"
+        columns = {column["name"] for column in inspect(conn).get_columns("runs")}
+        assert not {"parent_id", "dataset_ref"} & columns
+        assert conn.execute(text("SELECT count(*) FROM runs")).scalar() == 2
+        assert conn.execute(text("SELECT count(*) FROM model_aliases")).scalar() == 1
+    store.close()
+    with Store(store.db_url, str(tmp_path / "artifacts")) as reopened:  # upgrades to 0002
+        runs = reopened.list_runs()
+        assert [(r.id, r.metrics, r.parent_id, r.dataset_ref) for r in runs] == [
+            (r.id, r.metrics, None, None) for r in before
+        ]
+        assert reopened.get_model("delays@champion").run_id == before[-1].id
+        child = reopened.start_run(name="again", kind="candidate", parent_id=runs[-1].id)
+        assert reopened.list_runs(parent_id=runs[-1].id) == [child]
+        with pytest.raises(IntegrityError), reopened.session() as session:  # the foreign key holds
+            session.execute(
+                text("UPDATE runs SET parent_id = 999 WHERE id = :id"), {"id": child.id}
+            )
+
+
+def test_a_store_stamped_by_an_older_loopml_is_adopted(store: Store, tmp_path: Path) -> None:
+    add(store, "flights", "h1")
+    for other_tools_rows in ([], ["v3.2.0.a"]):  # e.g. Optuna's revision in the same table
+        with store.engine.begin() as conn:  # loopml 0001 kept its revision in alembic_version
+            alembic.command.downgrade(alembic_config(conn), "0001")
+            conn.execute(text(f"DROP TABLE {VERSION_TABLE}"))
+            conn.execute(
+                text(
+                    "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+                    "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
+                )
+            )
+            for revision in ["0001", *other_tools_rows]:
+                conn.execute(text("INSERT INTO alembic_version VALUES (:r)"), {"r": revision})
+        store.close()
+        with Store(store.db_url, str(tmp_path / "artifacts")) as reopened:
+            assert [r.ref for r in reopened.list_datasets()] == ["flights@1"]
+            assert reopened.start_run(name="t", kind="train").parent_id is None  # at 0002
+            with reopened.engine.connect() as conn:
+                assert current_revision(conn) == head_revision()
+                if other_tools_rows:
+                    legacy = conn.execute(text("SELECT version_num FROM alembic_version"))
+                    assert list(legacy.scalars()) == other_tools_rows
+                else:
+                    assert "alembic_version" not in inspect(conn).get_table_names()
+
+
+def test_optuna_can_share_the_database(db_url: str, tmp_path: Path) -> None:
+    optuna = pytest.importorskip("optuna")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storages = [optuna.storages.RDBStorage(db_url)]  # Optuna first, on an empty database
+    try:
+        study = optuna.create_study(storage=storages[0], study_name="tune")
+        with Store(db_url, str(tmp_path)) as store:  # then loopml, with its own version table
+            assert add(store, "flights", "h1")[1]
+            study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=2)
+            assert TABLES | {VERSION_TABLE, "alembic_version", "studies"} <= table_names(store)
+        storages.append(optuna.storages.RDBStorage(db_url))  # and Optuna again
+        assert len(optuna.load_study(storage=storages[1], study_name="tune").trials) == 2
+        with Store(db_url, str(tmp_path)) as reopened:
+            assert [r.ref for r in reopened.list_datasets()] == ["flights@1"]
+    finally:
+        for storage in storages:
+            storage.engine.dispose()
 
 
 def test_database_newer_than_the_code_is_refused(store: Store, tmp_path: Path) -> None:
     with store.engine.begin() as conn:
-        conn.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+        conn.execute(text(f"UPDATE {VERSION_TABLE} SET version_num = '9999_future'"))
     with pytest.raises(StoreError, match=r"'9999_future'.*upgrade loopml"):
         Store(store.db_url, str(tmp_path / "artifacts"))
 

@@ -47,7 +47,9 @@ def flights_spec(**changes: str) -> Spec:
     return parse_spec(text)
 
 
-def test_flights_leaderboard_and_tracking(sqlite_store: Store, flights_sample: pl.DataFrame) -> None:
+def test_flights_leaderboard_and_tracking(
+    sqlite_store: Store, flights_sample: pl.DataFrame
+) -> None:
     spec = flights_spec()
     version = add_frame(sqlite_store, flights_sample, name="flights", source="test")
     events: list[tuple[str, dict[str, Any]]] = []
@@ -89,8 +91,14 @@ def test_tuning_resumes_an_interrupted_study(sqlite_store: Store) -> None:
     def space(trial: optuna.Trial) -> dict[str, Any]:
         return {"x": trial.suggest_float("x", -5, 5)}
 
-    common = {"space": space, "objective": objective, "metric": "roc_auc",
-              "storage": sqlite_store.db_url, "study_name": "resume-test", "seed": 0}
+    common = {
+        "space": space,
+        "objective": objective,
+        "metric": "roc_auc",
+        "storage": sqlite_store.db_url,
+        "study_name": "resume-test",
+        "seed": 0,
+    }
     first = tune(n_trials=4, **common)
     assert first.n_trials == 4 and len(calls) == 4
     second = tune(n_trials=7, **common)  # the study already has 4: only 3 more run
@@ -102,8 +110,13 @@ def test_lightgbm_tuning_records_trials(sqlite_store: Store, flights_sample: pl.
     spec = flights_spec(**{"[linear, random_forest, lightgbm]": "[lightgbm]"})
     version = add_frame(sqlite_store, flights_sample, name="flights", source="test")
     seen: list[dict[str, Any]] = []
-    result = train(sqlite_store, spec, version, tune_trials=4,
-                   on_event=lambda e, **i: seen.append(i) if e == "trial" else None)
+    result = train(
+        sqlite_store,
+        spec,
+        version,
+        tune_trials=4,
+        on_event=lambda e, **i: seen.append(i) if e == "trial" else None,
+    )
     lightgbm = next(r for r in result.results if r.name == "lightgbm")
     assert lightgbm.tuning is not None and lightgbm.tuning.n_trials == 4
     assert seen[-1]["done"] == 4 and seen[-1]["best"] is not None
@@ -141,12 +154,17 @@ def test_bad_training_input(sqlite_store: Store, flights_sample: pl.DataFrame) -
     version = add_frame(sqlite_store, flights_sample, name="flights", source="test")
     with pytest.raises(SpecError, match="did you mean 'temp'"):
         train(sqlite_store, flights_spec(**{"temp, dewp": "tmp, dewp"}), version)
-    one_class = add_frame(sqlite_store, flights_sample.with_columns(late=pl.lit(False)),
-                          name="flights", source="test")
+    one_class = add_frame(
+        sqlite_store, flights_sample.with_columns(late=pl.lit(False)), name="flights", source="test"
+    )
     with pytest.raises(DataError, match="one class"):
         train(sqlite_store, flights_spec(), one_class)
-    empty = add_frame(sqlite_store, flights_sample.with_columns(temp=pl.lit(None, pl.Float64)),
-                      name="flights", source="test")
+    empty = add_frame(
+        sqlite_store,
+        flights_sample.with_columns(temp=pl.lit(None, pl.Float64)),
+        name="flights",
+        source="test",
+    )
     with pytest.raises(DataError, match="temp have no values"):
         train(sqlite_store, flights_spec(), empty)
     tiny = add_frame(sqlite_store, flights_sample.head(60), name="flights", source="test")
@@ -162,8 +180,14 @@ def test_sample_weights_change_the_model(sqlite_store: Store, flights_sample: pl
     version = add_frame(sqlite_store, weighted, name="flights", source="test")
     spec = flights_spec(**{"[linear, random_forest, lightgbm]": "[linear]"})
     plain = train(sqlite_store, spec, version)
-    heavy = train(sqlite_store, parse_spec(FLIGHTS_SPEC.replace(
-        "[linear, random_forest, lightgbm]", "[linear]") + "weight_column: w\n"), version)
+    heavy = train(
+        sqlite_store,
+        parse_spec(
+            FLIGHTS_SPEC.replace("[linear, random_forest, lightgbm]", "[linear]")
+            + "weight_column: w\n"
+        ),
+        version,
+    )
     a = plain.best.model.output(plain.data.X["test"])[:, 1]
     b = heavy.best.model.output(heavy.data.X["test"])[:, 1]
     assert not np.allclose(a, b)

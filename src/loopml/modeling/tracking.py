@@ -43,7 +43,7 @@ def code_version(path: str | Path = ".") -> str | None:
 
 def environment() -> dict[str, Any]:
     """Python, platform and the versions of the packages that shape a model."""
-    packages = {}
+    packages: dict[str, str | None] = {}
     for name in PACKAGES:
         try:
             packages[name] = version(name)

@@ -18,6 +18,7 @@ import numpy as np
 import optuna
 import polars as pl
 
+from loopml.compute import LocalExecutor
 from loopml.data.versions import DatasetVersion, get_version, load_frame
 from loopml.errors import DataError, LoopmlError
 from loopml.features.pipeline import FeaturePipeline
@@ -26,7 +27,6 @@ from loopml.modeling.candidates import CANDIDATES, build, fit
 from loopml.modeling.model import TrainedModel
 from loopml.modeling.splits import Split, split_frame
 from loopml.modeling.tracking import code_version, environment
-from loopml.compute import LocalExecutor
 from loopml.modeling.tune import (
     LIGHTGBM_METRIC,
     TuneResult,
@@ -369,8 +369,9 @@ def _run_candidate(
         ) from exc
 
 
-def _objective(name: str, data: TrainingData, spec: Spec, pipeline: FeaturePipeline,
-               classes: list[Any]) -> Callable[[dict[str, Any], optuna.Trial], float]:
+def _objective(
+    name: str, data: TrainingData, spec: Spec, pipeline: FeaturePipeline, classes: list[Any]
+) -> Callable[[dict[str, Any], optuna.Trial], float]:
     """Fit candidate ``name`` with a trial's parameters; return its validation score."""
     defaults = CANDIDATES[name].defaults
     metric = spec.metric.name
@@ -379,8 +380,9 @@ def _objective(name: str, data: TrainingData, spec: Spec, pipeline: FeaturePipel
         model = _fit_candidate(name, {**defaults, **params}, data, spec, pipeline, classes, trial)
         _, y_valid, w_valid = data.part("validation")
         output = model.output(data.X["validation"])
-        threshold = (M.choose_threshold(y_valid, output[:, 1], w_valid)
-                     if spec.task == "binary" else None)
+        threshold = (
+            M.choose_threshold(y_valid, output[:, 1], w_valid) if spec.task == "binary" else None
+        )
         value = M.compute(spec.task, y_valid, output, threshold=threshold, weight=w_valid)[metric]
         if not np.isfinite(value):
             raise ValueError(f"{metric} is not finite on the validation data")
@@ -411,14 +413,28 @@ def _tune_worker(job: _TuneJob) -> int:
     if space is None:
         raise LoopmlError(f"candidate '{job.candidate}' has no tuning space")
     study = create_study(job.storage, job.study_name, spec.metric.name, job.seed, job.n_trials)
-    run_trials(study, space, _objective(job.candidate, job.data, spec, pipeline, job.classes),
-               job.n_trials, spec.model.timeout)
+    run_trials(
+        study,
+        space,
+        _objective(job.candidate, job.data, spec, pipeline, job.classes),
+        job.n_trials,
+        spec.model.timeout,
+    )
     return job.n_trials
 
 
-def _tune(store: Store, spec: Spec, name: str, data: TrainingData, pipeline: FeaturePipeline,
-          classes: list[Any], version: DatasetVersion, budget: int, emit: Event,
-          warm: dict[str, Any]) -> TuneResult:
+def _tune(
+    store: Store,
+    spec: Spec,
+    name: str,
+    data: TrainingData,
+    pipeline: FeaturePipeline,
+    classes: list[Any],
+    version: DatasetVersion,
+    budget: int,
+    emit: Event,
+    warm: dict[str, Any],
+) -> TuneResult:
     space = CANDIDATES[name].space
     if space is None:
         raise LoopmlError(f"candidate '{name}' has no tuning space")
@@ -429,8 +445,17 @@ def _tune(store: Store, spec: Spec, name: str, data: TrainingData, pipeline: Fea
 
         def run_shares(shares: list[int]) -> None:
             jobs = [
-                _TuneJob(store.db_url, study_name, name, spec.model_dump(mode="json"),
-                         pipeline.to_dict(), lean, classes, share, spec.model.seed + i + 1)
+                _TuneJob(
+                    store.db_url,
+                    study_name,
+                    name,
+                    spec.model_dump(mode="json"),
+                    pipeline.to_dict(),
+                    lean,
+                    classes,
+                    share,
+                    spec.model.seed + i + 1,
+                )
                 for i, share in enumerate(shares)
             ]
             LocalExecutor(len(jobs)).map(_tune_worker, jobs)
@@ -446,7 +471,8 @@ def _tune(store: Store, spec: Spec, name: str, data: TrainingData, pipeline: Fea
         seed=spec.model.seed,
         timeout=spec.model.timeout,
         warm_start={k: v for k, v in warm.items() if k in CANDIDATES[name].defaults},
-        on_trial=lambda done, total, best: emit("trial", name=name, done=done, total=total,
-                                                best=best),
+        on_trial=lambda done, total, best: emit(
+            "trial", name=name, done=done, total=total, best=best
+        ),
         parallel=parallel,
     )

@@ -45,8 +45,9 @@ def _finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     return [t for t in study.get_trials(deepcopy=False) if t.state in states]
 
 
-def create_study(storage: str, study_name: str, metric: str, seed: int,
-                 n_trials: int) -> optuna.Study:
+def create_study(
+    storage: str, study_name: str, metric: str, seed: int, n_trials: int
+) -> optuna.Study:
     """Create or load the study (TPE sampler, median pruner) kept in the store's database."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -55,15 +56,21 @@ def create_study(storage: str, study_name: str, metric: str, seed: int,
         storage=storage,
         load_if_exists=True,
         direction="maximize" if greater_is_better(metric) else "minimize",
-        sampler=optuna.samplers.TPESampler(seed=seed,
-                                           n_startup_trials=min(5, max(1, n_trials // 3))),
+        sampler=optuna.samplers.TPESampler(
+            seed=seed, n_startup_trials=min(5, max(1, n_trials // 3))
+        ),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=50),
     )
 
 
-def run_trials(study: optuna.Study, space: Callable[[optuna.Trial], dict[str, Any]],
-               objective: Objective, n_trials: int, timeout: timedelta | None = None,
-               callbacks: list[Any] | None = None) -> None:
+def run_trials(
+    study: optuna.Study,
+    space: Callable[[optuna.Trial], dict[str, Any]],
+    objective: Objective,
+    n_trials: int,
+    timeout: timedelta | None = None,
+    callbacks: list[Any] | None = None,
+) -> None:
     """Run exactly ``n_trials`` more trials of ``study`` (one worker's share)."""
     study.optimize(
         lambda trial: objective(space(trial), trial),

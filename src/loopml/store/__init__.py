@@ -1,12 +1,13 @@
 """The metadata store (SQLAlchemy + Alembic) and the artifact folder (fsspec).
 
 ``Store(db_url, artifact_root)`` or ``Store.open(home)`` is the entry point; it returns plain
-frozen records (``DatasetRecord``) and exposes ``store.artifacts`` and ``store.session()`` for
-stages that need their own tables. SQLite (WAL) is the default; PostgreSQL via ``LOOPML_DB_URL``.
+frozen records (``DatasetRecord``, ``RunRecord``, ``ModelRecord``) and exposes
+``store.artifacts`` and ``store.session()`` for stages that need their own tables.
+SQLite (WAL) is the default; PostgreSQL via ``LOOPML_DB_URL``.
 """
 
 from loopml.store._store import Store
 from loopml.store.artifacts import Artifacts
-from loopml.store.records import DatasetRecord
+from loopml.store.records import DatasetRecord, ModelRecord, RunRecord
 
-__all__ = ["Artifacts", "DatasetRecord", "Store"]
+__all__ = ["Artifacts", "DatasetRecord", "ModelRecord", "RunRecord", "Store"]

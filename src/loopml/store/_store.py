@@ -9,25 +9,25 @@ PostgreSQL, checked by one test suite):
 - **Concurrent writers are safe.** Version numbers come from ``max(version) + 1`` under unique
   constraints; a writer that loses a race retries and sees the winner's row.
 - **Records are plain frozen dataclasses**, detached from any session.
+
+The class is assembled from one module per concept: this one connects and records datasets,
+``_runs`` tracks runs, ``_models`` holds the registry's versions and aliases; all of them write
+through ``_base.StoreBase``.
 """
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
-import orjson
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from loopml.config import Settings
 from loopml.errors import NotFoundError, StoreError, did_you_mean
+from loopml.store._base import check_json
 from loopml.store._engine import (
     SQLITE_BEGIN_OPTION,
     create_store_engine,
@@ -35,31 +35,23 @@ from loopml.store._engine import (
     mask_url,
 )
 from loopml.store._migrate import ensure_schema
+from loopml.store._models import ModelsMixin
+from loopml.store._runs import RunsMixin
 from loopml.store._tables import Dataset
 from loopml.store.artifacts import Artifacts
 from loopml.store.records import DatasetRecord, check_name, parse_ref
 
-_WRITE_ATTEMPTS = 8
-T = TypeVar("T")
 
-
-def _check_json(value: Any, field: str) -> Any:
-    try:
-        orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
-    except TypeError as exc:
-        raise StoreError(
-            f"{field} must be JSON-serializable (dicts, lists, str, numbers), got: {exc}"
-        ) from exc
-    return value
-
-
-class Store:
+class Store(RunsMixin, ModelsMixin):
     """The metadata database (SQLAlchemy) and the artifact folder (fsspec) of one project.
 
     ``Store(db_url, artifact_root)`` connects, upgrades the schema if needed, and raises
     :class:`StoreError` naming the URL and the fix when the database cannot be reached.
     Use :meth:`open` to take both locations from ``LOOPML_*`` settings. Thread-safe: sessions are
     per call; close the store (or use it as a context manager) to release connections.
+
+    Datasets are below; runs (experiment tracking) come from :class:`RunsMixin` and models (the
+    registry's versions and aliases) from :class:`ModelsMixin`.
     """
 
     def __init__(self, db_url: str, artifact_root: str | Path) -> None:
@@ -109,41 +101,6 @@ class Store:
     ) -> None:
         self.close()
 
-    @contextmanager
-    def session(self, *, write: bool = True) -> Iterator[Session]:
-        """A session that commits when the block ends cleanly and rolls back on any error.
-
-        ``write=True`` (the default) takes SQLite's write lock at the start of the transaction
-        (``BEGIN IMMEDIATE``), which is what makes read-then-write blocks safe across processes;
-        pass ``write=False`` for read-only work so it never waits on writers. Do not nest write
-        sessions (or call writing store methods inside one): on SQLite the inner one waits for
-        the outer one's lock and fails after the 30 s busy timeout.
-        """
-        factory = self._writer if write else self._reader
-        with factory() as session, session.begin():
-            yield session
-
-    def _write_with_retry(self, what: str, fn: Callable[[Session], T]) -> T:
-        """Run ``fn(session)`` in a write session, retrying when a concurrent writer wins a race."""
-        for attempt in range(_WRITE_ATTEMPTS):
-            try:
-                with self.session() as session:
-                    return fn(session)
-            except OperationalError as exc:
-                reason = (str(exc.orig).strip().splitlines() or ["unknown error"])[0]
-                raise StoreError(
-                    f"could not {what} in {mask_url(self._db_url)!r}: {reason}; another process "
-                    "may have held the write lock for over 30 s, or the server went away; retry"
-                ) from exc
-            except IntegrityError as exc:
-                if attempt == _WRITE_ATTEMPTS - 1:
-                    raise StoreError(
-                        f"could not {what} after {_WRITE_ATTEMPTS} attempts because other writers "
-                        f"kept conflicting: {exc.orig}; retry, or check for a runaway writer"
-                    ) from exc
-                time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
-        raise AssertionError("unreachable")  # pragma: no cover
-
     # -- datasets ----------------------------------------------------------------------------
 
     def add_dataset(
@@ -170,8 +127,8 @@ class Store:
         for field, count in (("n_rows", n_rows), ("n_columns", n_columns)):
             if not isinstance(count, int) or count < 0:
                 raise StoreError(f"{field} must be a non-negative integer, got {count!r}")
-        _check_json(schema, "schema")
-        _check_json(profile, "profile")
+        check_json(schema, "schema")
+        check_json(profile, "profile")
 
         def add(session: Session) -> tuple[DatasetRecord, bool]:
             existing = session.scalars(

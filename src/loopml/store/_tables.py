@@ -109,17 +109,23 @@ class Dataset(Base):
 
 
 class Run(Base):
-    """One training, tuning or retraining run and everything needed to reproduce it."""
+    """One training, tuning or retraining run and everything needed to reproduce it.
+
+    A run may have a parent: a training run records one child run per candidate or tuning trial.
+    ``dataset_ref`` (``flights@3``) repeats what ``dataset_id`` points at so listings need no join.
+    """
 
     __tablename__ = "runs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(128), index=True)
-    kind: Mapped[str] = mapped_column(String(32))  # train / tune / retrain
+    kind: Mapped[str] = mapped_column(String(32))  # train / tune / retrain / candidate / trial
     status: Mapped[str] = mapped_column(String(32))  # running / finished / failed
     params: Mapped[Json] = mapped_column(JSONType, default=dict)
     metrics: Mapped[Json] = mapped_column(JSONType, default=dict)
     dataset_id: Mapped[int | None] = mapped_column(ForeignKey("datasets.id"))
+    dataset_ref: Mapped[str | None] = mapped_column(String(160))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), index=True)
     code_version: Mapped[str | None] = mapped_column(String(128))
     environment: Mapped[Json] = mapped_column(JSONType, default=dict)
     spec: Mapped[Json] = mapped_column(JSONType, default=dict)

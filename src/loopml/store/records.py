@@ -7,14 +7,16 @@ trip over detached-instance errors and never mutate the database by accident.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from loopml.errors import StoreError
-from loopml.store._tables import Dataset
+from loopml.store._tables import Dataset, Model, Run
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+ALIAS_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 def check_name(name: str, *, what: str = "dataset") -> str:
@@ -29,6 +31,31 @@ def check_name(name: str, *, what: str = "dataset") -> str:
             "starting with a letter or digit (e.g. 'flights' or 'flights_2024-q1')"
         )
     return name
+
+
+def check_alias(alias: str) -> str:
+    """Return ``alias`` if it is a valid model alias, else raise :class:`StoreError`.
+
+    An alias (``champion``, ``challenger``) follows ``@`` in a model reference, where digits mean
+    a version and ``latest`` the newest version; so an alias is 1-64 letters, digits, ``_`` or
+    ``-`` starting with a letter or digit, not all digits, and not ``latest``.
+    """
+    if isinstance(alias, str) and ALIAS_PATTERN.fullmatch(alias):
+        if alias.isdigit():
+            raise StoreError(
+                f"invalid alias {alias!r}: an alias cannot be all digits, which would read as a "
+                f"version number; use e.g. 'v{alias}' or 'champion'"
+            )
+        if alias.lower() == "latest":
+            raise StoreError(
+                f"invalid alias {alias!r}: 'latest' always means the newest active version; "
+                "choose another alias, e.g. 'champion' or 'challenger'"
+            )
+        return alias
+    raise StoreError(
+        f"invalid alias {alias!r}: expected 1-64 letters, digits, '_' or '-', starting with a "
+        "letter or digit (e.g. 'champion' or 'challenger')"
+    )
 
 
 @dataclass(frozen=True)
@@ -67,6 +94,96 @@ class DatasetRecord:
             snapshot_uri=row.snapshot_uri,
             source=row.source,
             created_at=row.created_at,
+        )
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run (training, tuning, a candidate or trial within one), as stored."""
+
+    id: int
+    name: str
+    kind: str
+    status: str  # running / finished / failed
+    params: dict[str, Any]
+    metrics: dict[str, Any]
+    dataset_id: int | None
+    dataset_ref: str | None
+    code_version: str | None
+    environment: dict[str, Any]
+    spec: dict[str, Any]
+    artifacts: dict[str, Any]
+    started_at: datetime
+    ended_at: datetime | None
+    error: str | None
+    parent_id: int | None
+
+    @property
+    def duration_s(self) -> float | None:
+        """Seconds from start to end, or ``None`` while the run is still running."""
+        if self.ended_at is None:
+            return None
+        return (self.ended_at - self.started_at).total_seconds()
+
+    @classmethod
+    def from_row(cls, row: Run) -> RunRecord:
+        """Copy an ORM row into a record (while its session is still open)."""
+        return cls(
+            id=row.id,
+            name=row.name,
+            kind=row.kind,
+            status=row.status,
+            params=row.params,
+            metrics=row.metrics,
+            dataset_id=row.dataset_id,
+            dataset_ref=row.dataset_ref,
+            code_version=row.code_version,
+            environment=row.environment,
+            spec=row.spec,
+            artifacts=row.artifacts,
+            started_at=row.started_at,
+            ended_at=row.ended_at,
+            error=row.error,
+            parent_id=row.parent_id,
+        )
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """One registered model version and the aliases that point at it, as stored."""
+
+    id: int
+    name: str
+    version: int
+    run_id: int | None
+    package_uri: str
+    sha256: str
+    metrics: dict[str, Any]
+    status: str  # registered / archived
+    note: str | None
+    created_at: datetime
+    aliases: tuple[str, ...]
+
+    @property
+    def ref(self) -> str:
+        """The reference that names exactly this version, e.g. ``delays@3``."""
+        return f"{self.name}@{self.version}"
+
+    @classmethod
+    def from_row(cls, row: Model, aliases: Iterable[str] = ()) -> ModelRecord:
+        """Copy an ORM row and its aliases into a record (while its session is still open)."""
+        return cls(
+            id=row.id,
+            name=row.name,
+            version=row.version,
+            run_id=row.run_id,
+            package_uri=row.package_uri,
+            sha256=row.sha256,
+            metrics=row.metrics,
+            status=row.status,
+            note=row.note,
+            created_at=row.created_at,
+            aliases=tuple(sorted(aliases)),
         )
 
 

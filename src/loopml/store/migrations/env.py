@@ -10,20 +10,31 @@ comes from the ``sqlalchemy.url`` option or ``LOOPML_DB_URL``. To add a revision
     config = alembic_config(url="sqlite:////tmp/dev.db")  # a database at the current head
     command.revision(config, "add runs.tags", autogenerate=True)
 
-``render_as_batch`` is on so ALTERs work on SQLite (which rebuilds the table).
+``render_as_batch`` is on so ALTERs work on SQLite (which rebuilds the table). The revision is
+kept in ``loopml_alembic_version`` (see ``_migrate``), not Alembic's default table.
 """
 
 from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Any
 
 from alembic import context
 from sqlalchemy.engine import Connection
 
 from loopml.config import Settings
 from loopml.store._engine import create_store_engine
+from loopml.store._migrate import VERSION_TABLE
 from loopml.store._tables import Base
 
 config = context.config
 target_metadata = Base.metadata
+
+
+def include_name(name: str | None, type_: str, parent_names: MutableMapping[Any, Any]) -> bool:
+    """Autogenerate compares only loopml's tables: the database is shared (Optuna keeps its
+    studies there), and another tool's tables must never show up as tables to drop."""
+    return type_ != "table" or name in target_metadata.tables
 
 
 def _configure(connection: Connection) -> None:
@@ -31,6 +42,8 @@ def _configure(connection: Connection) -> None:
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=True,
+        version_table=VERSION_TABLE,
+        include_name=include_name,
         compare_type=True,
     )
     with context.begin_transaction():
@@ -45,6 +58,7 @@ def run_migrations_offline() -> None:
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
+        version_table=VERSION_TABLE,
         dialect_opts={"paramstyle": "named"},
     )
     with context.begin_transaction():
