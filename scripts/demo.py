@@ -79,9 +79,12 @@ def main() -> None:
     run("models", "show", "flights@champion")
     run("predict", "flights_april.parquet", "--out", "predictions/april.parquet")
     reports = sorted((WORK / ".loopml" / "reports").glob("*.htm*"))
-    summary = [f"spec: {WORK / 'loopml.yaml'}", f"store: {WORK / '.loopml'}",
-               *(f"report: {path}" for path in reports),
-               f"took {time.perf_counter() - started:.1f} s"]
+    summary = [
+        f"spec: {WORK / 'loopml.yaml'}",
+        f"store: {WORK / '.loopml'}",
+        *(f"report: {path}" for path in reports),
+        f"took {time.perf_counter() - started:.1f} s",
+    ]
     console.print(Panel.fit("\n".join(summary), title="demo done"))
 
 

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -195,3 +196,23 @@ def flights_sample(flights: pl.DataFrame) -> pl.DataFrame:
     """20,000 January–March flights in time order: real data, small enough for quick tests."""
     q1 = flights.filter(pl.col("month") <= 3)
     return q1.gather_every(q1.height // 20_000 + 1)
+
+
+CliResult = tuple[int, str, str]
+
+
+@pytest.fixture()
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Run ``loopml ARGS`` in-process through the real entry point: ``(exit code, out, err)``."""
+    import sys
+
+    from loopml.cli import main
+
+    def run(*args: str) -> CliResult:
+        monkeypatch.setattr(sys, "argv", ["loopml", *args])
+        with pytest.raises(SystemExit) as info:
+            main()
+        out, err = capsys.readouterr()
+        return int(info.value.code or 0), out, err
+
+    return run

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
+from typing import Any
 
 import orjson
 import polars as pl
 import pytest
-
-from loopml.cli import main
 
 
 @pytest.fixture()
@@ -23,64 +21,48 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flights: pl.DataFra
     return tmp_path
 
 
-def loopml(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str
-) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["loopml", *args])
-    with pytest.raises(SystemExit) as info:
-        main()
-    out, err = capsys.readouterr()
-    return int(info.value.code or 0), out, err
-
-
-def test_the_data_stage(
-    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    code, out, _ = loopml(capsys, monkeypatch, "init", "jan.parquet", "--target", "late", "--json")
+def test_the_data_stage(project: Path, cli: Any) -> None:
+    code, out, _ = cli("init", "jan.parquet", "--target", "late", "--json")
     assert code == 0 and (project / "loopml.yaml").exists()
     assert orjson.loads(out)["proposal"]["id_column"] == "flight_id"
 
-    code, _, err = loopml(capsys, monkeypatch, "init", "jan.parquet", "--target", "late")
+    code, _, err = cli("init", "jan.parquet", "--target", "late")
     assert code == 2 and "--force" in err
 
-    code, out, _ = loopml(capsys, monkeypatch, "data", "add", "jan.parquet", "--json")
+    code, out, _ = cli("data", "add", "jan.parquet", "--json")
     added = orjson.loads(out)
     assert code == 0 and added["ref"] == "jan@1" and added["created"] is True
-    code, out, _ = loopml(capsys, monkeypatch, "data", "add", "jan.parquet", "--json")
+    code, out, _ = cli("data", "add", "jan.parquet", "--json")
     assert orjson.loads(out)["created"] is False
 
-    code, out, _ = loopml(capsys, monkeypatch, "data", "list", "--json")
+    code, out, _ = cli("data", "list", "--json")
     assert [d["ref"] for d in orjson.loads(out)] == ["jan@1"]
-    code, out, _ = loopml(capsys, monkeypatch, "data", "list")
+    code, out, _ = cli("data", "list")
     assert "jan@1" in out
 
-    code, out, _ = loopml(capsys, monkeypatch, "data", "show", "jan@1")
+    code, out, _ = cli("data", "show", "jan@1")
     assert code == 0 and "jan@1" in out
-    code, out, _ = loopml(capsys, monkeypatch, "data", "show", "jan@1", "--json")
+    code, out, _ = cli("data", "show", "jan@1", "--json")
     shown = orjson.loads(out)
     assert [c["name"] for c in shown["schema"]["columns"]][:3] == [
         "flight_id",
         "scheduled_departure",
         "year",
     ]
-    code, out, _ = loopml(capsys, monkeypatch, "data", "profile", "april.csv", "--json")
+    code, out, _ = cli("data", "profile", "april.csv", "--json")
     assert orjson.loads(out)["n_rows"] == 20_000
 
-    code, out, _ = loopml(
-        capsys, monkeypatch, "data", "validate", "april.csv", "--against", "jan@1", "--json"
-    )
+    code, out, _ = cli("data", "validate", "april.csv", "--against", "jan@1", "--json")
     result = orjson.loads(out)
     assert code == (0 if result["ok"] else 1)
     assert any(v["column"] == "temp" and v["rule"] == "range" for v in result["violations"])
 
     broken = pl.read_csv(project / "april.csv").drop("carrier")
     broken.write_csv(project / "broken.csv")
-    code, out, _ = loopml(capsys, monkeypatch, "data", "validate", "broken.csv")
+    code, out, _ = cli("data", "validate", "broken.csv")
     assert code == 1 and "carrier" in out and "validation failed" in out
 
-    code, out, _ = loopml(
-        capsys, monkeypatch, "data", "report", "jan@1", "--compare", "april.csv", "--json"
-    )
+    code, out, _ = cli("data", "report", "jan@1", "--compare", "april.csv", "--json")
     path = Path(orjson.loads(out)["report"])
     assert code == 0 and path.exists() and path.stat().st_size > 1_000_000  # plotly.js inlined
 
@@ -97,40 +79,33 @@ def test_the_data_stage(
 )
 def test_errors_exit_2_with_a_message(
     project: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    cli: Any,
     args: list[str],
     message: str,
 ) -> None:
-    loopml(capsys, monkeypatch, "data", "add", "jan.parquet")
-    code, _, err = loopml(capsys, monkeypatch, *args)
+    cli("data", "add", "jan.parquet")
+    code, _, err = cli(*args)
     assert code == 2
     assert "error:" in err and message in err
     assert "Traceback" not in err
 
 
-def test_a_bad_spec_is_reported_with_its_line(
-    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_bad_spec_is_reported_with_its_line(project: Path, cli: Any) -> None:
     (project / "loopml.yaml").write_text(
         "name: p\ntask: binary\ntarget: late\nfeatures: {numeric: [temp]}\n"
         "metric: {nmae: roc_auc}\n"
     )
-    code, _, err = loopml(capsys, monkeypatch, "data", "add", "jan.parquet")
+    code, _, err = cli("data", "add", "jan.parquet")
     assert code == 2 and "loopml.yaml:5" in err and "did you mean 'name'" in err
 
 
-def test_unreachable_database_url(
-    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_unreachable_database_url(project: Path, cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOOPML_DB_URL", "postgresql+psycopg://u:pw@127.0.0.1:1/db")
-    code, _, err = loopml(capsys, monkeypatch, "data", "list")
+    code, _, err = cli("data", "list")
     assert code == 2 and "127.0.0.1:1" in err and ":pw@" not in err
 
 
-def test_help_on_every_command(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_help_on_every_command(cli: Any) -> None:
     for args in (
         ["--help"],
         ["init", "--help"],
@@ -139,5 +114,5 @@ def test_help_on_every_command(
         ["data", "validate", "--help"],
         ["data", "report", "--help"],
     ):
-        code, out, _ = loopml(capsys, monkeypatch, *args)
+        code, out, _ = cli(*args)
         assert code == 0 and "Usage" in out

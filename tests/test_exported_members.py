@@ -5,10 +5,30 @@ from __future__ import annotations
 import loopml
 
 EXPECTED = {
-    "DataError", "DatasetVersion", "LoopmlError", "NotFoundError", "Profile", "Schema", "Spec",
-    "SpecError", "Store", "StoreError", "ValidationReport", "Violation", "add_dataset", "add_frame",
-    "get_version", "infer_schema", "load_frame", "load_spec", "merge_profiles", "parse_spec",
-    "profile_frame", "propose_spec", "read_source", "validate",
+    "DataError",
+    "DatasetVersion",
+    "LoopmlError",
+    "NotFoundError",
+    "Profile",
+    "Schema",
+    "Spec",
+    "SpecError",
+    "Store",
+    "StoreError",
+    "ValidationReport",
+    "Violation",
+    "add_dataset",
+    "add_frame",
+    "get_version",
+    "infer_schema",
+    "load_frame",
+    "load_spec",
+    "merge_profiles",
+    "parse_spec",
+    "profile_frame",
+    "propose_spec",
+    "read_source",
+    "validate",
 }
 
 

@@ -42,9 +42,7 @@ from loopml.errors import DataError
 
 SMALL = {"capacity": 16, "k": 8, "top_k": 3}
 LEVELS = np.linspace(0.0, 1.0, 41)
-PROPERTY = settings(
-    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+PROPERTY = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 # --- checking a profile against the data --------------------------------------------------------
@@ -117,8 +115,10 @@ def assert_honest(profile: Profile, frame: pl.DataFrame) -> None:
                 low, high = counts.bounds(value)
                 assert low <= count <= high, (value, count, counts)
             assert set(counts.counts) <= set(truth)
-        distinct = len(set(present)) if column.kind != "numeric" else len(
-            {("nan" if v != v else float(v)) for v in present}
+        distinct = (
+            len(set(present))
+            if column.kind != "numeric"
+            else len({("nan" if v != v else float(v)) for v in present})
         )
         sketch = column.distinct_sketch
         if sketch.exact:

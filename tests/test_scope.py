@@ -23,6 +23,9 @@ def test_flights_proposal(flights_sample: pl.DataFrame) -> None:
     assert {"distance", "temp", "hour"} <= set(spec.features.numeric)
     reasons = {f.column: f.reason for f in proposal.flagged}
     assert reasons["year"].startswith("constant")
+    # month and day of month name dates in a quarter of data; hour and weekday repeat often
+    assert reasons["month"].startswith("time proxy") and reasons["day"].startswith("time proxy")
+    assert {"hour", "day_of_week"} <= set(spec.features.numeric)
     # the written text is a valid, commented spec equal to the proposal
     assert parse_spec(proposal.text).model_dump() == spec.model_dump()
     assert "# Excluded by init" in proposal.text and "year: constant" in proposal.text

@@ -191,3 +191,16 @@ def test_sample_weights_change_the_model(sqlite_store: Store, flights_sample: pl
     a = plain.best.model.output(plain.data.X["test"])[:, 1]
     b = heavy.best.model.output(heavy.data.X["test"])[:, 1]
     assert not np.allclose(a, b)
+
+
+def test_parallel_trials_share_one_study(sqlite_store: Store, flights_sample: pl.DataFrame) -> None:
+    spec = parse_spec(
+        FLIGHTS_SPEC.replace("[linear, random_forest, lightgbm]", "[linear]")
+        + "  parallel_trials: 2\n"
+    )
+    version = add_frame(sqlite_store, flights_sample.head(3000), name="flights", source="test")
+    result = train(sqlite_store, spec, version, tune_trials=12)  # linear gets 12 // 4 = 3 trials
+    linear = next(r for r in result.results if r.name == "linear")
+    assert linear.tuning is not None and linear.tuning.n_trials == 3
+    study = optuna.load_study(study_name=linear.tuning.study_name, storage=sqlite_store.db_url)
+    assert len(study.trials) == 3  # two workers split the trials of one study, none lost

@@ -496,11 +496,10 @@ def train_command(
         table.add_column(name, justify="left" if name == "candidate" else "right")
     human = project.targets.human_level
     for row in leaderboard:
-        label = (
-            row["candidate"]
-            + (" (baseline)" if row["baseline"] else "")
-            + (" ★" if row["best"] else "")
-        )
+        name = row["candidate"]
+        if name == "baseline":
+            name = "mean" if project.task == "regression" else "majority class"
+        label = name + (" (baseline)" if row["baseline"] else "") + (" ★" if row["best"] else "")
         table.add_row(
             label,
             *(

@@ -67,7 +67,11 @@ class GateDecision:
     @property
     def reason(self) -> str:
         failed = [c["message"] for c in self.checks if not c["passed"]]
-        return "; ".join(failed) if failed else "meets every target and beats the champion"
+        if failed:
+            return "; ".join(failed)
+        if any(c["check"] == "beats champion" for c in self.checks):
+            return "meets every target and beats the champion"
+        return "meets every target (no champion before it)"
 
 
 def _sha(data: bytes) -> str:
@@ -300,12 +304,15 @@ def register(store: Store, spec: Spec, result: TrainResult) -> tuple[ModelRecord
         "metrics": best.metrics,
         "feature_names": best.model.pipeline.feature_names_,
         "input_columns": best.model.pipeline.input_columns_,
+        "baselines": {r.name: r.metrics for r in result.results if r.baseline},
         "lineage": {
             "run_id": result.run_id,
             "candidate_run_id": best.run_id,
             "dataset": result.dataset.ref,
             "dataset_hash": result.dataset.record.content_hash,
             "split": result.data.split.method,
+            "sizes": result.data.split.sizes(),
+            "code_version": store.get_run(result.run_id).code_version,
             "spec": spec.model_dump(mode="json"),
         },
         "gate": {

@@ -108,10 +108,11 @@ def train_model(
     )
     package = load_package(store, record.ref)
     card = folder / f"model-{record.name}-{record.version}.md"
-    card.write_text(model_card(package.meta, analysis, spec), encoding="utf-8")
+    card.write_text(model_card(package.meta, analysis, spec, profile=package.profile), "utf-8")
     card.with_suffix(".html").write_text(
-        model_card_html(package.meta, analysis, spec), encoding="utf-8"
+        model_card_html(package.meta, analysis, spec, profile=package.profile), "utf-8"
     )
+    emit("stage", text="done")
     store.log_run(
         result.run_id,
         artifacts={
@@ -187,7 +188,8 @@ def predict(
     else:
         columns["prediction"] = pl.Series(package.model.labels(decisions))
         for i, label in enumerate(package.model.classes):
-            columns[f"probability_{label}"] = output[:, i]
+            shown = str(label).lower() if isinstance(label, bool) else str(label)
+            columns[f"probability_{shown}"] = output[:, i]
     result = pl.DataFrame(columns)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() in (".parquet", ".pq"):

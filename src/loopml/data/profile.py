@@ -107,8 +107,15 @@ class NumericStats:
         if not other.count or not self.count:
             base = self if self.count else other
             return NumericStats(
-                base.count, nan_count, base.min, base.max, base.mean, base.m2, sketch,
-                base.min_iso, base.max_iso,
+                base.count,
+                nan_count,
+                base.min,
+                base.max,
+                base.mean,
+                base.m2,
+                sketch,
+                base.min_iso,
+                base.max_iso,
             )
         assert self.mean is not None and other.mean is not None
         n = self.count + other.count
@@ -201,8 +208,14 @@ class ColumnProfile:
         if self.kind != other.kind:
             base, empty = (other, self) if other.count else (self, other)
             return ColumnProfile(
-                self.name, base.dtype, base.kind, base.count, base.nulls + empty.nulls,
-                base.distinct_sketch, base.numeric, base.categories,
+                self.name,
+                base.dtype,
+                base.kind,
+                base.count,
+                base.nulls + empty.nulls,
+                base.distinct_sketch,
+                base.numeric,
+                base.categories,
             )
         numeric = (
             self.numeric.merge(other.numeric)
@@ -504,8 +517,12 @@ def _numeric_stats(
     else:
         _, weights, error = evenly_spaced_ranks(valid, capacity)
         sketch = QuantileSketch(
-            points.cast(pl.Float64).to_numpy(), weights, capacity=capacity, rank_error=error,
-            min=float(low), max=float(high),
+            points.cast(pl.Float64).to_numpy(),
+            weights,
+            capacity=capacity,
+            rank_error=error,
+            min=float(low),
+            max=float(high),
         )
     var = row[column.key("var")]
     return NumericStats(

@@ -8,6 +8,11 @@ Flags (each excluded from the features with the reason written beside it):
 - *identifier*: (almost) unique per row and named or shaped like an id; the first becomes
   ``id_column``.
 - *constant*: a single value; *all missing*: no value at all.
+- *time proxy*: a calendar part of the time column that repeats fewer than ``MIN_CYCLES`` times in
+  the data (month over one quarter, day of month over three months). Such a column names dates:
+  with a time-based split, a model learns what happened on those dates and scores worse on the
+  future (flights, January–March: day of month cost LightGBM 0.03 test ROC AUC). Hour of day and
+  day of week repeat often enough and stay.
 - *likely leak*: the column alone predicts the target almost perfectly, the mark of a column
   computed from the outcome. Measured as a one-feature score on a sample: the column is cut into
   up to 100 equal-count bins (categories as they are), and the score is the share of the baseline's
@@ -41,6 +46,7 @@ from loopml.spec import (
 SAMPLE_ROWS = 200_000
 LEAK_SCORE = 0.9
 LEAK_BINS = 100
+MIN_CYCLES = 6
 _ID_NAME = re.compile(r"(^id$|_id$|^id_|uuid|guid)", re.IGNORECASE)
 
 
@@ -159,6 +165,25 @@ def leak_score(frame: pl.DataFrame, column: str, target: str, task: Task) -> flo
     return 1 - (1 - _float(hits) / data.height) / base_error
 
 
+def calendar_cycles(frame: pl.DataFrame, column: str, time_column: str) -> int | None:
+    """How many times ``column`` runs through its values along time, if time determines it.
+
+    ``None`` when ``column`` is not a function of ``time_column`` (one value per time).
+    Otherwise the number of cycles: 1 plus how often the value falls back along time (a month
+    column over one quarter: 1; day of month: 3; hour of day: one per day).
+    """
+    if not frame[column].dtype.is_numeric() or frame[column].null_count():
+        return None
+    data = frame.select(time_column, column).drop_nulls(time_column)
+    if data.height == 0:
+        return None
+    per_time = data.group_by(time_column).agg(pl.col(column).n_unique()).get_column(column)
+    if _float(per_time.max()) > 1:
+        return None
+    ordered = data.unique(time_column).sort(time_column).get_column(column)
+    return int(_float((ordered.diff() < 0).sum())) + 1
+
+
 def propose_spec(
     frame: pl.DataFrame,
     *,
@@ -206,6 +231,16 @@ def propose_spec(
             score = leak_score(sample, column, target, task)
             if score is not None and score >= LEAK_SCORE:
                 kind, reason = None, f"likely target leak (alone it scores {score:.2f} of 1)"
+        if kind is not None and time_column is not None:
+            cycles = calendar_cycles(sample, column, time_column)
+            if cycles is not None and cycles < MIN_CYCLES:
+                kind, reason = (
+                    None,
+                    (
+                        f"time proxy (a calendar part of {time_column} with only {cycles} cycle(s) "
+                        "in the data: a model would memorise dates, not learn patterns)"
+                    ),
+                )
         if kind is None:
             exclude.append(column)
             findings.append(Finding(column, "excluded", reason=reason))

@@ -197,8 +197,12 @@ class QuantileSketch:
             return cls(distinct, counts, capacity=capacity)
         positions, weights, error = evenly_spaced_ranks(data.size, capacity)
         return cls(
-            data[positions], weights, capacity=capacity, rank_error=error,
-            min=float(data[0]), max=float(data[-1]),
+            data[positions],
+            weights,
+            capacity=capacity,
+            rank_error=error,
+            min=float(data[0]),
+            max=float(data[-1]),
         )
 
     @property

@@ -75,6 +75,8 @@ class FeaturePipeline:
         ``scheduled_departure__hour``.
     categorical_indices_:
         Output columns holding integer category codes (for LightGBM's ``categorical_feature``).
+    categorical_levels_:
+        How many training levels each of those columns has (same order).
     input_columns_:
         The raw columns read, in the spec's order by kind.
     n_features_out_:
@@ -154,12 +156,14 @@ class FeaturePipeline:
         """Set the learned attributes and precompute the record path's plan."""
         names: list[str] = []
         categorical: list[int] = []
+        levels: list[int] = []
         plan: list[tuple[str, Any, int]] = []
         blocks: list[tuple[Encoder, int, int]] = []
         for encoder in encoders:
             start = len(names)
             names.extend(encoder.names)
             categorical.extend(start + offset for offset in encoder.categorical_offsets)
+            levels.extend(len(getattr(encoder, "levels", ())) for _ in encoder.categorical_offsets)
             blocks.append((encoder, start, len(names)))
             if encoder.scalar:
                 plan.append((encoder.column, encoder.encode, start))
@@ -172,6 +176,7 @@ class FeaturePipeline:
         self.encoders_ = encoders
         self.feature_names_ = names
         self.categorical_indices_ = categorical
+        self.categorical_levels_ = levels
         self.input_columns_ = [encoder.column for encoder in encoders]
         self.n_features_out_ = len(names)
         self._plan = plan

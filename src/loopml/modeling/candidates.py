@@ -45,9 +45,10 @@ def _linear_space(trial: optuna.Trial) -> dict[str, Any]:
 
 def _forest_space(trial: optuna.Trial) -> dict[str, Any]:
     return {
-        "n_estimators": trial.suggest_int("n_estimators", 100, 400, step=50),
+        "n_estimators": trial.suggest_int("n_estimators", 50, 300, step=50),
         "min_samples_leaf": trial.suggest_int("min_samples_leaf", 1, 50, log=True),
         "max_features": trial.suggest_float("max_features", 0.2, 1.0),
+        "max_samples": trial.suggest_float("max_samples", 0.2, 1.0),
     }
 
 
@@ -69,7 +70,7 @@ CANDIDATES: dict[str, Candidate] = {
     "random_forest": Candidate(
         "random_forest",
         False,
-        {"n_estimators": 200, "min_samples_leaf": 5, "max_features": 0.5},
+        {"n_estimators": 100, "min_samples_leaf": 5, "max_features": 0.5, "max_samples": 0.5},
         _forest_space,
     ),
     "lightgbm": Candidate(

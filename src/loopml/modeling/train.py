@@ -40,6 +40,10 @@ from loopml.store import Store
 
 Event = Callable[..., None]
 SPLITS = ("train", "validation", "test")
+#: LightGBM treats a categorical column natively only up to this many levels: beyond it, native
+#: splits overfit (measured on flights' ~4,000 tail numbers: test ROC AUC 0.65 natively vs 0.70
+#: with the frequency-ordered codes as a number).
+MAX_NATIVE_LEVELS = 200
 
 
 @dataclass
@@ -205,13 +209,20 @@ def _fit_candidate(
     estimator = build(
         name, spec.task, extra, pipeline.categorical_indices_, X.shape[1], spec.model.seed
     )
+    native = pipeline.categorical_indices_
+    if name == "lightgbm":  # codes of high-cardinality columns stay ordinal (by frequency)
+        native = [
+            index
+            for index, levels in zip(native, pipeline.categorical_levels_, strict=True)
+            if levels <= MAX_NATIVE_LEVELS
+        ]
     estimator = fit(
         estimator,
         name,
         X,
         y,
         w,
-        categorical=pipeline.categorical_indices_,
+        categorical=native,
         X_valid=X_valid,
         y_valid=y_valid,
         callbacks=callbacks,
