@@ -100,3 +100,14 @@ def test_train_needs_a_spec_and_data(project: Path, cli: Any) -> None:
     assert code == 2 and "loopml init" in err
     code, _, err = cli("runs", "show", "99")
     assert code == 2 and "99" in err
+
+
+def test_python_api_lists_the_same_runs(project: Path, cli: Any) -> None:
+    import loopml
+
+    cli("data", "add", "q1.parquet", "--name", "flights")
+    code, out, _ = cli("train", "--json")
+    assert code == 0
+    listed = loopml.runs()
+    assert [r.id for r in listed] == [orjson.loads(out)["run_id"]]
+    assert len(loopml.runs(kind=None)) == 4  # the training run and its three candidates

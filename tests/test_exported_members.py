@@ -29,6 +29,16 @@ EXPECTED = {
     "propose_spec",
     "read_source",
     "validate",
+    "FeaturePipeline",
+    "ModelRecord",
+    "Package",
+    "PackageError",
+    "RunRecord",
+    "TrainedModel",
+    "load_package",
+    "predict",
+    "runs",
+    "train_model",
 }
 
 

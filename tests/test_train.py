@@ -204,3 +204,22 @@ def test_parallel_trials_share_one_study(sqlite_store: Store, flights_sample: pl
     assert linear.tuning is not None and linear.tuning.n_trials == 3
     study = optuna.load_study(study_name=linear.tuning.study_name, storage=sqlite_store.db_url)
     assert len(study.trials) == 3  # two workers split the trials of one study, none lost
+
+
+def test_cross_validation_scores_time_ordered_folds(
+    sqlite_store: Store, flights_sample: pl.DataFrame
+) -> None:
+    spec = parse_spec(
+        FLIGHTS_SPEC.replace("[linear, random_forest, lightgbm]", "[linear, lightgbm]")
+        + "  cv_folds: 3\n"
+    )
+    version = add_frame(sqlite_store, flights_sample, name="flights", source="test")
+    result = train(sqlite_store, spec, version)
+    for candidate in result.results:
+        assert candidate.cv is not None and candidate.cv["method"] == "TimeSeriesSplit"
+        assert len(candidate.cv["folds"]) == 3
+    board = result.leaderboard()
+    assert board[0]["candidate"] == result.best.name  # selected by the cross-validated mean
+    assert board[0]["cv"] == max(r["cv"] for r in board if r["candidate"] != "baseline")
+    child = sqlite_store.get_run(result.best.run_id)  # type: ignore[arg-type]
+    assert child.metrics["cv"]["mean"] == pytest.approx(board[0]["cv"])

@@ -492,7 +492,10 @@ def train_command(
         title=f"leaderboard ({primary}; run {outcome.result.run_id}, "
         f"{outcome.result.data.split.method})"
     )
-    for name in ("candidate", "validation", "test", "train", "trials", "seconds"):
+    scores = ["validation", "test", "train"]
+    if any(row["cv"] is not None for row in leaderboard):
+        scores.insert(0, "cv")
+    for name in ("candidate", *scores, "trials", "seconds"):
         table.add_column(name, justify="left" if name == "candidate" else "right")
     human = project.targets.human_level
     for row in leaderboard:
@@ -502,16 +505,13 @@ def train_command(
         label = name + (" (baseline)" if row["baseline"] else "") + (" ★" if row["best"] else "")
         table.add_row(
             label,
-            *(
-                f"{row[k]:.4f}" if row[k] is not None else ""
-                for k in ("validation", "test", "train")
-            ),
+            *(f"{row[k]:.4f}" if row[k] is not None else "" for k in scores),
             str(row["trials"]),
             f"{row['seconds']:.1f}",
             style="bold" if row["best"] else None,
         )
     if human is not None:
-        table.add_row("human level", f"{human:.4f}", "", "", "", "", style="dim")
+        table.add_row("human level", *[f"{human:.4f}"] * len(scores), "", "", style="dim")
     console.print(table)
     verdict = "[green]champion[/]" if decision.blessed else "[yellow]challenger[/]"
     console.print(

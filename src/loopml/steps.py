@@ -25,7 +25,7 @@ from loopml.registry import GateDecision, load_package, register
 from loopml.reports.model_card import model_card, model_card_html
 from loopml.reports.run_report import build_run_report, write_html
 from loopml.spec import Spec
-from loopml.store import ModelRecord, Store
+from loopml.store import ModelRecord, RunRecord, Store
 
 
 class ValidationFailed(DataError):
@@ -202,3 +202,19 @@ def predict(
         "out": str(out),
         "warnings": len(report.warnings),
     }
+
+
+def runs(
+    *,
+    home: str | Path | None = None,
+    kind: str | None = "train",
+    name: str | None = None,
+    limit: int | None = None,
+) -> list[RunRecord]:
+    """Runs of the project at ``home`` (default ``LOOPML_HOME`` or ``./.loopml``), newest first.
+
+    ``kind="train"`` (the default) lists training runs; ``kind=None`` lists every run, candidate
+    runs included. The Python twin of ``loopml runs list``.
+    """
+    with Store.open(home) as store:
+        return store.list_runs(kind=kind, name=name, limit=limit)
