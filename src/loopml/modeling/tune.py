@@ -116,10 +116,17 @@ def tune(
     if on_trial is not None:
         on_trial(done, n_trials, _best_value(study))
     if remaining and parallel is not None and parallel[0] > 1:
+        # Enqueued (warm-start) trials run here first: two workers popping the same waiting
+        # trial from a SQLite study race, and the loser fails with "Cannot tell a COMPLETE trial".
+        waiting = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)))
+        if waiting:
+            run_trials(study, space, objective, min(waiting, remaining), timeout, [report])
+            remaining = max(0, n_trials - len(_finished(study)))
         workers, run_shares = parallel
         shares = [remaining // workers + (i < remaining % workers) for i in range(workers)]
-        run_shares([share for share in shares if share])
-        report(study, study.trials[-1])
+        if remaining:
+            run_shares([share for share in shares if share])
+            report(study, study.trials[-1])
     elif remaining:
         run_trials(study, space, objective, remaining, timeout, [report])
     finished = _finished(study)
