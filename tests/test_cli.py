@@ -116,3 +116,25 @@ def test_help_on_every_command(cli: Any) -> None:
     ):
         code, out, _ = cli(*args)
         assert code == 0 and "Usage" in out
+
+
+def test_read_only_commands_do_not_create_a_store(
+    tmp_path: Path, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("LOOPML_DB_URL", "LOOPML_HOME", "LOOPML_ARTIFACTS"):
+        monkeypatch.delenv(name, raising=False)
+    for args in (["data", "list"], ["runs", "list"], ["models", "show", "x@1"]):
+        code, _, err = cli(*args)
+        assert code == 2 and "no loopml store" in err
+    assert not (tmp_path / ".loopml").exists()
+    code, _, err = cli("data", "profile", "missing.csv")
+    assert code == 2 and "no such file" in err
+
+
+def test_init_writes_into_a_new_folder(project: Path, cli: Any) -> None:
+    code, out, _ = cli(
+        "init", "jan.parquet", "--target", "late", "--name", "delays", "--out", "specs/delays.yaml"
+    )
+    assert code == 0 and (project / "specs" / "delays.yaml").exists()
+    assert "--name delays" in " ".join(out.split())

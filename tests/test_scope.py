@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -71,3 +72,15 @@ def test_bad_targets(flights_sample: pl.DataFrame) -> None:
         propose_spec(flights_sample, target="lat")
     with pytest.raises(DataError, match="1 distinct value"):
         propose_spec(flights_sample, target="year")
+
+
+def test_positive_class_and_a_bounded_pr_auc_target() -> None:
+    rng = np.random.default_rng(0)
+    frame = pl.DataFrame({"x": rng.normal(size=3000), "z": rng.normal(size=3000)})
+    mostly_ones = frame.with_columns(y=pl.Series((rng.random(3000) < 0.95).astype(int)))
+    spec = propose_spec(mostly_ones, target="y").spec
+    assert spec.positive_class == 1 and spec.metric.name == "roc_auc"
+    rare_yes = frame.with_columns(y=pl.Series(np.where(rng.random(3000) < 0.05, "yes", "no")))
+    spec = propose_spec(rare_yes, target="y").spec
+    assert spec.positive_class == "yes" and spec.metric.name == "pr_auc"
+    assert spec.metric.target is not None and 0 < spec.metric.target < 0.2

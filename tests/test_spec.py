@@ -145,3 +145,8 @@ def test_garbage_durations_are_rejected_with_a_clear_message(text: str) -> None:
     else:
         assert value.total_seconds() >= 0
         assert text.strip()[-1] in "smhdw"
+
+
+def test_bounded_metric_targets() -> None:
+    message = _problems(GOOD.replace("  target: 0.7", "  target: 1.9"))
+    assert "metric.target: roc_auc lies between 0 and 1, got a target of 1.9" in message

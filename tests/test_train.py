@@ -223,3 +223,34 @@ def test_cross_validation_scores_time_ordered_folds(
     assert board[0]["cv"] == max(r["cv"] for r in board if r["candidate"] != "baseline")
     child = sqlite_store.get_run(result.best.run_id)  # type: ignore[arg-type]
     assert child.metrics["cv"]["mean"] == pytest.approx(board[0]["cv"])
+
+
+def test_float_target_with_an_integer_positive_class(sqlite_store: Store) -> None:
+    from sklearn.datasets import load_breast_cancer
+
+    bunch = load_breast_cancer()
+    names = [f"f{i}" for i in range(bunch.data.shape[1])]
+    frame = pl.DataFrame(bunch.data, schema=names, orient="row").with_columns(
+        target=pl.Series(bunch.target.astype(float))  # 0.0 / 1.0
+    )
+    spec = parse_spec(
+        f"name: cancer\ntask: binary\ntarget: target\npositive_class: 1\n"
+        f"features: {{numeric: [{', '.join(names)}]}}\nmetric: {{name: roc_auc}}\n"
+        "model: {candidates: [linear]}\n"
+    )
+    result = train(sqlite_store, spec, add_frame(sqlite_store, frame, name="c", source="sk"))
+    assert result.classes == [0.0, 1.0]
+    assert result.best.metrics["test"]["roc_auc"] > 0.95
+
+
+def test_editing_the_features_starts_a_new_study(
+    sqlite_store: Store, flights_sample: pl.DataFrame
+) -> None:
+    version = add_frame(sqlite_store, flights_sample.head(4000), name="flights", source="t")
+    spec = flights_spec(**{"[linear, random_forest, lightgbm]": "[linear]"})
+    first = train(sqlite_store, spec, version, tune_trials=8)
+    fewer = flights_spec(**{"[linear, random_forest, lightgbm]": "[linear]", ", seats": ""})
+    second = train(sqlite_store, fewer, version, tune_trials=8)
+    a, b = (next(r for r in x.results if r.name == "linear").tuning for x in (first, second))
+    assert a is not None and b is not None
+    assert a.study_name != b.study_name and b.n_trials == 2  # ran its own trials

@@ -7,6 +7,7 @@ Every command that prints results takes ``--json`` for scripts.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -68,10 +69,38 @@ def _spec(path: Path | None, *, required: bool = False) -> Any:
     return load_spec(path)
 
 
-def _store() -> Any:
+def _store(*, create: bool = False) -> Any:
+    """The project's store; only commands that add things may create a new one."""
+    from loopml.errors import NotFoundError
     from loopml.store import Store
 
+    settings = Settings.from_env()
+    default_db = settings.home / "loopml.db"
+    if not create and not os.environ.get("LOOPML_DB_URL") and not default_db.exists():
+        raise NotFoundError(
+            f"no loopml store at {settings.home}/ (looked for {default_db}): run this in the "
+            "project's folder, set LOOPML_HOME, or start one with 'loopml data add FILE'"
+        )
     return Store.open()
+
+
+def _number(value: Any) -> str:
+    """A metric for a table: 4 decimals, or '—' when missing or undefined."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"
+    return f"{value:.4f}" if isinstance(value, int | float) else str(value)
+
+
+def _metrics_table(title: str, splits: dict[str, dict[str, Any]]) -> Table:
+    """Metrics (rows) by split (columns)."""
+    table = Table(title=title)
+    table.add_column("metric")
+    for split in splits:
+        table.add_column(split, justify="right")
+    names = list(dict.fromkeys(m for values in splits.values() for m in values))
+    for metric in names:
+        table.add_row(metric, *(_number(splits[s].get(metric)) for s in splits))
+    return table
 
 
 # --- init ----------------------------------------------------------------------------------
@@ -117,6 +146,7 @@ def init(
         name=name or default_name(data),
         source=describe_source(data),
     )
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(proposal.text, encoding="utf-8")
     if json:
         _emit(
@@ -137,7 +167,10 @@ def init(
         style = "yellow" if finding.role == "excluded" else None
         table.add_row(finding.column, finding.role, finding.kind or "", finding.reason, style=style)
     console.print(table)
-    console.print(f"wrote [bold]{out}[/]; review it, then run [bold]loopml data add {data}[/]")
+    console.print(
+        f"wrote [bold]{out}[/]; review it, then run "
+        f"[bold]loopml data add {data} --name {spec.name}[/]"
+    )
 
 
 # --- data ----------------------------------------------------------------------------------
@@ -172,7 +205,7 @@ def data_add(
     from loopml.data.versions import add_dataset
 
     project = _spec(spec)
-    with console.status("reading, hashing and profiling…"), _store() as store:
+    with console.status("reading, hashing and profiling…"), _store(create=True) as store:
         version = add_dataset(store, source, name=name, query=query, spec=project)
     if json:
         _emit({**_version_dict(version), "created": version.created})
@@ -280,7 +313,9 @@ def _profile_of(source: str, query: str | None) -> Any:
     from loopml.data.profile import profile_frame
     from loopml.data.versions import get_version
 
-    if Path(source).exists() or is_sql_url(source):
+    path = Path(source)
+    looks_like_file = path.suffix.lower() in (".csv", ".tsv", ".txt", ".parquet", ".pq")
+    if path.exists() or looks_like_file or "/" in source or is_sql_url(source):
         return profile_frame(read_source(source, query=query))
     with _store() as store:
         return get_version(store, source).profile
@@ -323,13 +358,14 @@ def data_validate(
 def _default_reference(store: Any, project: Any) -> str:
     from loopml.errors import NotFoundError
 
-    records = store.list_datasets(project.name if project is not None else None)
-    if not records and project is not None:
-        records = store.list_datasets()
+    name = project.name if project is not None else None
+    records = store.list_datasets(name)
     if not records:
+        named = f" named '{name}' (the project's name)" if name else ""
         raise NotFoundError(
-            "no dataset version to validate against: add one with 'loopml data add FILE' "
-            "or pass --against NAME@VERSION"
+            f"no dataset version{named} to compare with: add one with "
+            f"'loopml data add FILE{f' --name {name}' if name else ''}' "
+            "or pass the version (NAME@VERSION)"
         )
     return max(records, key=lambda r: r.created_at).ref
 
@@ -463,7 +499,7 @@ def train_command(
 
     project = _spec(spec, required=True)
     reporter = _TrainProgress()
-    with _store() as store:
+    with _store(create=True) as store:
         if json:
             outcome = train_model(store, project, dataset, tune_trials=tune)
         else:
@@ -505,7 +541,7 @@ def train_command(
         label = name + (" (baseline)" if row["baseline"] else "") + (" ★" if row["best"] else "")
         table.add_row(
             label,
-            *(f"{row[k]:.4f}" if row[k] is not None else "" for k in scores),
+            *(_number(row[k]) for k in scores),
             str(row["trials"]),
             f"{row['seconds']:.1f}",
             style="bold" if row["best"] else None,
@@ -538,14 +574,16 @@ def _run_row(run: Any) -> dict[str, Any]:
     }
 
 
+def _test_metrics(run: Any) -> dict[str, Any]:
+    """Test metrics of a run: the best candidate's for a training run, else its own."""
+    if run.kind == "train":
+        return dict(run.metrics.get("best_metrics", {}).get("test", {}))
+    return dict(run.metrics.get("test", {}))
+
+
 def _primary_of(run: Any) -> tuple[str | None, Any]:
     metric = (run.spec or {}).get("metric", {}).get("name")
-    best = (
-        run.metrics.get("best_metrics", {}).get("test", {})
-        if run.kind == "train"
-        else run.metrics.get("test", {})
-    )
-    return metric, best.get(metric) if metric else None
+    return metric, _test_metrics(run).get(metric) if metric else None
 
 
 @runs_app.command("list")
@@ -584,7 +622,7 @@ def runs_list(
             r.status,
             r.dataset_ref or "",
             best,
-            f"{metric} {value:.4f}" if value is not None else "",
+            f"{metric} {_number(value)}" if metric else "",
             f"{r.duration_s:.1f}" if r.duration_s else "",
             (r.code_version or "")[:12],
             r.started_at.strftime("%Y-%m-%d %H:%M"),
@@ -616,15 +654,8 @@ def runs_show(
         console.print(f"[red]error:[/] {escape(run.error)}")
     for child in [run, *children]:
         splits = {k: v for k, v in child.metrics.items() if k in ("train", "validation", "test")}
-        if not splits:
-            continue
-        table = Table(title=child.name)
-        table.add_column("metric")
-        for split in splits:
-            table.add_column(split, justify="right")
-        for metric in next(iter(splits.values())):
-            table.add_row(metric, *(f"{splits[s].get(metric, float('nan')):.4f}" for s in splits))
-        console.print(table)
+        if splits:
+            console.print(_metrics_table(child.name, splits))
     console.print(f"packages: {run.environment.get('packages', {})}")
 
 
@@ -638,11 +669,7 @@ def runs_compare(
         runs = [store.get_run(r) for r in run_ids]
     rows = []
     for run in runs:
-        test = (
-            run.metrics.get("best_metrics", {}).get("test", {})
-            if run.kind == "train"
-            else run.metrics.get("test", {})
-        )
+        test = _test_metrics(run)
         rows.append(
             {
                 "id": run.id,
@@ -664,7 +691,7 @@ def runs_compare(
         table.add_row(key, *(str(row[key] or "")[:14] for row in rows))
     metrics = sorted({m for row in rows for m in row["test"]})
     for metric in metrics:
-        table.add_row(metric, *(f"{row['test'].get(metric, float('nan')):.4f}" for row in rows))
+        table.add_row(metric, *(_number(row["test"].get(metric)) for row in rows))
     console.print(table)
 
 
@@ -739,14 +766,7 @@ def models_show(
         f"({lineage['dataset_hash'][:12]}), split {lineage['split']}"
     )
     console.print(f"gate: {escape(record.note or '')}")
-    table = Table(title="metrics")
-    table.add_column("metric")
-    splits = package.meta["metrics"]
-    for split in splits:
-        table.add_column(split, justify="right")
-    for metric in next(iter(splits.values())):
-        table.add_row(metric, *(f"{splits[s].get(metric, float('nan')):.4f}" for s in splits))
-    console.print(table)
+    console.print(_metrics_table("metrics", package.meta["metrics"]))
 
 
 @models_app.command("alias")

@@ -30,7 +30,7 @@ import polars as pl
 
 from loopml.data.profile import Profile
 from loopml.data.schema import Schema
-from loopml.errors import LoopmlError
+from loopml.errors import LoopmlError, NotFoundError
 from loopml.features.pipeline import FeaturePipeline
 from loopml.modeling import metrics as M
 from loopml.modeling.model import TrainedModel
@@ -272,20 +272,36 @@ def register(store: Store, spec: Spec, result: TrainResult) -> tuple[ModelRecord
     test_rows = result.data.split.test
     champion_metrics = None
     champion_ref = None
+    problem = None
     try:
         champion = load_package(store, f"{spec.name}@champion")
-    except LoopmlError:
+    except NotFoundError:
         champion = None
+    except LoopmlError as exc:  # a damaged champion package
+        champion, problem = None, f"could not load the champion: {exc}"
     if champion is not None:
         champion_ref = champion.record.ref
         try:
             champion_metrics = score_package(
                 champion, result.data.frame[test_rows], result.data.y[test_rows], spec
             )
-        except LoopmlError as exc:  # e.g. the spec's features changed since
-            champion_metrics = None
-            champion_ref = f"{champion_ref} (could not score: {exc})"
+        except Exception as exc:  # e.g. the spec's features changed since it was trained
+            problem = f"could not score the champion {champion_ref} on the same test data: {exc}"
     decision = gate(spec, best.metrics["test"], champion_metrics)
+    if problem is not None:  # never replace a champion that could not be compared
+        decision = GateDecision(
+            False,
+            [
+                *decision.checks,
+                {
+                    "check": "beats champion",
+                    "value": None,
+                    "threshold": None,
+                    "passed": False,
+                    "message": f"{problem}; promote by hand: loopml models alias REF champion",
+                },
+            ],
+        )
     profile = result.dataset.profile
     schema = Schema(
         {

@@ -297,6 +297,14 @@ def _consistency(spec: Spec) -> list[tuple[tuple[str | int, ...], str]]:
                 f"expected one of {', '.join(fitting)}",
             )
         )
+    bounded = {"roc_auc", "pr_auc", "accuracy", "balanced_accuracy", "f1", "precision", "recall"}
+    targets: list[tuple[tuple[str | int, ...], str, float | None]] = [
+        (("metric", "target"), spec.metric.name, spec.metric.target)
+    ]
+    targets += [(("targets", "metrics", n), n, v) for n, v in spec.targets.metrics.items()]
+    for path, name, value in targets:
+        if name in bounded and value is not None and not 0 <= value <= 1:
+            problems.append((path, f"{name} lies between 0 and 1, got a target of {value}"))
     for name in spec.targets.metrics:
         if name not in METRICS:
             problems.append(

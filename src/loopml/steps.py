@@ -137,7 +137,7 @@ def run_report(store: Store, spec: Spec, run_id: int | str, out: Path | None = N
         analysis = Analysis.from_dict(
             orjson.loads(store.artifacts.get_bytes(f"runs/{run.id}/analysis.json"))
         )
-    except (OSError, LoopmlError) as exc:
+    except (OSError, LoopmlError, orjson.JSONDecodeError) as exc:
         raise NotFoundError(
             f"run {run.id} has no stored analysis (it failed or was interrupted): train again"
         ) from exc
@@ -169,7 +169,10 @@ def predict(
         model = f"{spec.name}@champion"
     package = load_package(store, model)
     frame = read_source(source, query=query)
-    report = validate(frame, package.schema)
+    # only the model's inputs are checked: ids, targets and other columns ride along
+    report = validate(
+        frame.select(c for c in frame.columns if c in package.schema.columns), package.schema
+    )
     if not report.ok:
         raise ValidationFailed(
             f"{describe_source(source)} does not match the input schema of {package.record.ref}: "

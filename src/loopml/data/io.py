@@ -14,6 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from loopml.errors import DataError, did_you_mean
+from loopml.store import mask_url
 
 _CSV = {".csv", ".tsv", ".txt"}
 _PARQUET = {".parquet", ".pq"}
@@ -53,10 +54,8 @@ def describe_source(source: str) -> str:
 
 def _mask(url: str) -> str:
     try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
+        return mask_url(url)
+    except Exception:  # not even a URL: show only what follows any credentials
         return url.split("@")[-1]
 
 

@@ -249,10 +249,12 @@ def propose_spec(
             findings.append(Finding(column, "feature", kind=kind))
     metric = DEFAULT_METRIC[task]
     positive: Any = None
+    share = None
     if task == "binary":
         values = sample[target].drop_nulls()
-        positive = True if values.dtype == pl.Boolean else values.value_counts(sort=True)[-1, 0]
-        if _float((values == positive).mean()) < 0.1:
+        positive = _positive_class(values)
+        share = _float((values == positive).mean())
+        if share < 0.1:
             metric = "pr_auc"
     slices = [
         {"name": c, "column": c} for c in kinds["categorical"] if 2 <= sample[c].n_unique() <= 20
@@ -265,19 +267,38 @@ def propose_spec(
         "id_column": id_column,
         "time_column": time_column,
         "features": {**kinds, "exclude": exclude},
-        "metric": {"name": metric, "target": _metric_target(metric, sample[target]), "margin": 0.0},
+        "metric": {
+            "name": metric,
+            "target": _metric_target(metric, sample[target], share),
+            "margin": 0.0,
+        },
         "slices": slices,
     }
     text = _render(raw, findings, source)
     return Proposal(parse_spec(text, source="loopml.yaml (proposed)"), findings, text)
 
 
-def _metric_target(metric: str, target: pl.Series) -> float | None:
+_POSITIVE = ("true", "1", "yes", "y", "positive", "pos")
+
+
+def _positive_class(values: pl.Series) -> Any:
+    """The class a binary model reports: 1/True/yes when present, else the rarer class."""
+    if values.dtype == pl.Boolean:
+        return True
+    for value in values.unique().to_list():
+        text = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+        if text.strip().lower() in _POSITIVE:
+            return value
+    return values.value_counts(sort=True)[-1, 0]
+
+
+def _metric_target(metric: str, target: pl.Series, positive_share: float | None) -> float | None:
+    """A first target to edit: ROC AUC 0.7; PR AUC twice the positive share; 80 % of the
+    spread for RMSE/MAE (a fifth better than predicting the mean)."""
     if metric == "roc_auc":
         return 0.7
     if metric == "pr_auc":
-        share = _float(target.drop_nulls().cast(pl.Float64, strict=False).mean(), 0.1)
-        return round(2 * share, 3)
+        return round(min(0.9, 2 * (positive_share or 0.1)), 3)
     if metric in ("rmse", "mae"):
         std = _float(target.cast(pl.Float64, strict=False).std())
         return round(0.8 * std, 4) if std else None

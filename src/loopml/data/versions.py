@@ -25,11 +25,9 @@ import polars as pl
 from loopml.data.io import describe_source, is_sql_url, read_source
 from loopml.data.profile import Profile, profile_frame
 from loopml.data.schema import Schema, infer_schema
-from loopml.errors import DataError
+from loopml.errors import DataError, StoreError
 from loopml.spec import Spec
-from loopml.store import DatasetRecord, Store
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+from loopml.store import DatasetRecord, Store, check_name
 
 
 @dataclass(frozen=True)
@@ -64,12 +62,10 @@ def default_name(source: str) -> str:
 
 
 def _check_name(name: str) -> str:
-    if not _NAME.match(name):
-        raise DataError(
-            f"invalid dataset name {name!r}: expected letters, digits, '_', '.' or '-', "
-            "starting with a letter or digit (at most 128 characters)"
-        )
-    return name
+    try:
+        return check_name(name)
+    except StoreError as exc:  # bad input from the user, not a store failure
+        raise DataError(str(exc)) from exc
 
 
 def add_frame(

@@ -17,25 +17,17 @@ from typing import Any
 PACKAGES = ("loopml", "polars", "numpy", "scipy", "scikit-learn", "lightgbm", "optuna", "skops")
 
 
+def _git(path: str | Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=path, capture_output=True, text=True, timeout=5, check=True
+    ).stdout.strip()
+
+
 def code_version(path: str | Path = ".") -> str | None:
     """``<commit>`` or ``<commit>-dirty`` for the git repository at ``path``, else ``None``."""
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=path,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=path,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
+        commit = _git(path, "rev-parse", "HEAD")
+        dirty = _git(path, "status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return None
     return f"{commit}-dirty" if dirty else commit

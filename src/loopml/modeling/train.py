@@ -71,6 +71,7 @@ class TrainingData:
     split: Split
     X: dict[str, np.ndarray]
     dropped_rows: int
+    classes: list[Any] = field(default_factory=list)
 
     def part(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         rows = getattr(self.split, name)
@@ -126,7 +127,15 @@ def encode_target(series: pl.Series, spec: Spec) -> tuple[np.ndarray, list[Any],
                 f"target '{spec.target}' must be numeric for a regression task, got {values.dtype}"
             )
         return values.cast(pl.Float64).to_numpy(), [], keep
-    text = values.cast(pl.String)
+    if values.dtype.is_float():  # 1.0 and 1 are one class, named "1"
+        integral = values == values.round()
+        text = pl.select(
+            pl.when(integral)
+            .then(values.cast(pl.Int64, strict=False).cast(pl.String))
+            .otherwise(values.cast(pl.String))
+        ).to_series()
+    else:
+        text = values.cast(pl.String)
     labels = sorted(text.unique().to_list())
     if len(labels) < 2:
         raise DataError(
@@ -147,21 +156,26 @@ def encode_target(series: pl.Series, spec: Spec) -> tuple[np.ndarray, list[Any],
             )
         labels = [label for label in labels if label != positive] + [positive]
     codes = {label: i for i, label in enumerate(labels)}
-    y = np.array([codes[v] for v in text.to_list()], dtype=np.int64)
-    originals = {str(_canonical(v)): v for v in values.unique().to_list()}
+    y = text.replace_strict(codes, return_dtype=pl.Int64).to_numpy()
+    first = pl.DataFrame({"text": text, "value": values}).unique("text", keep="first")
+    originals = dict(zip(first["text"].to_list(), first["value"].to_list(), strict=True))
     return y, [originals.get(label, label) for label in labels], keep
 
 
 def _canonical(value: Any) -> str:
-    return str(value).lower() if isinstance(value, bool) else str(value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def prepare(frame: pl.DataFrame, spec: Spec) -> TrainingData:
     """Check, encode and split the data; fit nothing yet."""
     spec.check_columns(frame.columns, where="the training data")
-    y_all, _, keep = encode_target(frame[spec.target], spec)
+    y_all, classes, keep = encode_target(frame[spec.target], spec)
     frame = frame.filter(pl.Series(keep))
-    empty = [c for c in spec.features.all if frame[c].null_count() == frame.height]
+    empty = [c for c in spec.features.all if _all_missing(frame[c])]
     if empty:
         raise DataError(
             f"feature(s) {', '.join(empty)} have no values at all in the training data: "
@@ -179,7 +193,14 @@ def prepare(frame: pl.DataFrame, spec: Spec) -> TrainingData:
     split = split_frame(frame, spec, y_all)
     if spec.task != "regression" and len(np.unique(y_all[split.train])) < 2:
         raise DataError("the training split holds a single class: add data or shuffle the split")
-    return TrainingData(frame, y_all, weight, split, {}, int((~keep).sum()))
+    return TrainingData(frame, y_all, weight, split, {}, int((~keep).sum()), classes)
+
+
+def _all_missing(series: pl.Series) -> bool:
+    missing = series.is_null()
+    if series.dtype.is_float():
+        missing |= series.is_nan()
+    return bool(missing.all())
 
 
 def _evaluate(model: TrainedModel, data: TrainingData, spec: Spec) -> dict[str, dict[str, float]]:
@@ -250,7 +271,7 @@ def train(
     frame = load_frame(store, version)
     emit("stage", text=f"preparing {version.ref}: {frame.height:,} rows")
     data = prepare(frame, spec)
-    _, classes, _ = encode_target(data.frame[spec.target], spec)
+    classes = data.classes
     spec_json = spec.model_dump(mode="json")
     parent = store.start_run(
         name=spec.name,
@@ -288,7 +309,7 @@ def train(
                 emit,
                 (warm_start or {}).get(name),
             )
-            for name in ["baseline", *[c for c in spec.model.candidates if c != "baseline"]]
+            for name in ["baseline", *spec.model.candidates]
         ]
         pool = [r for r in results if r.name != "baseline"] or results
         metric = spec.metric.name
@@ -338,8 +359,9 @@ def cross_validate(
 
     k = spec.model.cv_folds or 5
     rows = np.concatenate([data.split.train, data.split.validation])
-    if spec.time_column:
-        rows = np.sort(rows)
+    if spec.time_column:  # in time order, so each fold scores rows after the ones it fits on
+        times = data.frame[spec.time_column].to_numpy()[rows]
+        rows = rows[np.argsort(times, kind="stable")]
     X = pipeline.transform(data.frame[rows])
     y = data.y[rows]
     w = None if data.weight is None else data.weight[rows]
@@ -504,6 +526,27 @@ def _tune_worker(job: _TuneJob) -> int:
     return job.n_trials
 
 
+def _search_key(spec: Spec, name: str) -> str:
+    """A short hash of what makes trials comparable: task, target, features, metric, space.
+
+    A study is resumed only when these are unchanged; editing the spec starts a new study.
+    """
+    import hashlib
+
+    import orjson
+
+    what = {
+        "task": spec.task,
+        "target": spec.target,
+        "features": spec.features.model_dump(mode="json"),
+        "metric": spec.metric.name,
+        "weight": spec.weight_column,
+        "split": [spec.model.validation_fraction, spec.model.test_fraction, spec.time_column],
+        "defaults": CANDIDATES[name].defaults,
+    }
+    return hashlib.sha256(orjson.dumps(what, option=orjson.OPT_SORT_KEYS)).hexdigest()[:8]
+
+
 def _tune(
     store: Store,
     spec: Spec,
@@ -519,7 +562,7 @@ def _tune(
     space = CANDIDATES[name].space
     if space is None:
         raise LoopmlError(f"candidate '{name}' has no tuning space")
-    study_name = f"{spec.name}.{version.ref}.{name}"
+    study_name = f"{spec.name}.{version.ref}.{name}.{_search_key(spec, name)}"
     parallel = None
     if spec.model.parallel_trials > 1:
         lean = replace(data, frame=data.frame.clear())

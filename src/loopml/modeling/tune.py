@@ -45,6 +45,13 @@ def _finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     return [t for t in study.get_trials(deepcopy=False) if t.state in states]
 
 
+def _storage(url: str) -> str | optuna.storages.RDBStorage:
+    """Optuna's storage on the store's database; SQLite waits for the write lock like loopml."""
+    if url.startswith("sqlite"):
+        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 30}})
+    return url
+
+
 def create_study(
     storage: str, study_name: str, metric: str, seed: int, n_trials: int
 ) -> optuna.Study:
@@ -53,7 +60,7 @@ def create_study(
     logging.getLogger("alembic").setLevel(logging.WARNING)
     return optuna.create_study(
         study_name=study_name,
-        storage=storage,
+        storage=_storage(storage),
         load_if_exists=True,
         direction="maximize" if greater_is_better(metric) else "minimize",
         sampler=optuna.samplers.TPESampler(

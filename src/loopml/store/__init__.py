@@ -6,8 +6,17 @@ frozen records (``DatasetRecord``, ``RunRecord``, ``ModelRecord``) and exposes
 SQLite (WAL) is the default; PostgreSQL via ``LOOPML_DB_URL``.
 """
 
+from loopml.store._engine import mask_url
 from loopml.store._store import Store
 from loopml.store.artifacts import Artifacts
-from loopml.store.records import DatasetRecord, ModelRecord, RunRecord
+from loopml.store.records import DatasetRecord, ModelRecord, RunRecord, check_name
 
-__all__ = ["Artifacts", "DatasetRecord", "ModelRecord", "RunRecord", "Store"]
+__all__ = [
+    "Artifacts",
+    "DatasetRecord",
+    "ModelRecord",
+    "RunRecord",
+    "Store",
+    "check_name",
+    "mask_url",
+]
