@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -34,6 +36,60 @@ def run(*args: str, ok_codes: tuple[int, ...] = (0,)) -> int:
         console.print(f"[red]demo step failed with exit code {code}[/]")
         sys.exit(code)
     return code
+
+
+def serve_april(requests: int = 1500) -> None:
+    """Start `loopml serve`, send April flights one by one, feed labels back, stop gracefully."""
+    import httpx
+    import polars as pl
+    from rich.progress import Progress
+
+    from loopml.serving.log import read_log
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    console.print(f"\n[bold cyan]$ loopml serve --port {port} &[/]")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "loopml", "serve", "--port", str(port)], cwd=WORK
+    )
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
+    try:
+        for _ in range(300):
+            try:
+                if client.get("/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        april = pl.read_parquet(WORK / "flights_april.parquet").head(requests)
+        records = [
+            {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()}
+            for r in april.drop("late").to_dicts()
+        ]
+        labels = april["late"].to_list()
+        latencies, feedback = [], []
+        with Progress(console=console) as progress:
+            task = progress.add_task("POST /predict (one flight per request)", total=len(records))
+            for record, label in zip(records, labels, strict=True):
+                started = time.perf_counter()
+                response = client.post("/predict", json=record)
+                latencies.append(time.perf_counter() - started)
+                response.raise_for_status()
+                feedback.append({"request_id": response.json()["request_id"], "label": label})
+                progress.advance(task)
+        stored = client.post("/feedback", json={"feedback": feedback}).json()
+        latencies.sort()
+        console.print(
+            f"{len(records):,} requests: p50 {latencies[len(latencies) // 2] * 1e3:.1f} ms, "
+            f"p99 {latencies[int(len(latencies) * 0.99)] * 1e3:.1f} ms (client-side, "
+            f"one connection); feedback stored for {stored['stored']:,} of them"
+        )
+    finally:
+        client.close()
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    logged = read_log(WORK / ".loopml" / "artifacts" / "predictions", "flights")
+    console.print(f"server stopped (SIGTERM); the prediction log holds {logged.height:,} rows")
 
 
 def main() -> None:
@@ -78,6 +134,8 @@ def main() -> None:
     run("models", "list")
     run("models", "show", "flights@champion")
     run("predict", "flights_april.parquet", "--out", "predictions/april.parquet")
+    console.print(Rule("8. serve: the champion answers April's flights over HTTP"))
+    serve_april()
     reports = sorted((WORK / ".loopml" / "reports").glob("*.htm*"))
     summary = [
         f"spec: {WORK / 'loopml.yaml'}",

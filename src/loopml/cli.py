@@ -858,6 +858,44 @@ def report_run(
     console.print(f"wrote [bold]{path}[/]")
 
 
+# --- serving -------------------------------------------------------------------------------
+
+
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to bind.")] = 8000,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Server processes.")] = 1,
+    model: Annotated[
+        str | None, typer.Option("--model", help="NAME@VERSION (default: the champion).")
+    ] = None,
+    prediction_token: Annotated[
+        str | None,
+        typer.Option("--prediction-token", help="Require this bearer token for predictions."),
+    ] = None,
+    spec: SpecOpt = None,
+) -> None:
+    """Serve the project's model over HTTP (loopml JSON, MLflow /invocations, KServe V2)."""
+    from loopml.registry import load_package
+    from loopml.serving.server import serve
+
+    project = _spec(spec, required=True)
+    with _store() as store:  # fail fast, with a clear message, before binding the port
+        package = load_package(store, model or f"{project.name}@champion")
+    console.print(
+        f"serving [bold]{package.record.ref}[/] as '{project.name}' on http://{host}:{port} "
+        f"({workers} worker{'s' if workers > 1 else ''}); docs at /docs, metrics at /metrics"
+    )
+    serve(
+        host=host,
+        port=port,
+        workers=workers,
+        spec=spec or Path("loopml.yaml"),
+        model=model,
+        prediction_token=prediction_token,
+    )
+
+
 def _slug(label: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in Path(label).name)
 

@@ -30,3 +30,28 @@ class Settings:
         db_url = os.environ.get("LOOPML_DB_URL") or f"sqlite:///{(base / 'loopml.db').resolve()}"
         artifacts = os.environ.get("LOOPML_ARTIFACTS") or str((base / "artifacts").resolve())
         return cls(home=base, db_url=db_url, artifact_root=artifacts)
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """What ``loopml serve`` passes to each server process (workers read it back).
+
+    - ``LOOPML_SPEC``: the project spec (default ``loopml.yaml``).
+    - ``LOOPML_SERVE_MODEL``: the model to serve (default: the project's champion).
+    - ``LOOPML_ADMIN_TOKEN``: bearer token for admin endpoints (off when unset).
+    - ``LOOPML_PREDICTION_TOKEN``: bearer token for prediction endpoints (open when unset).
+    """
+
+    spec: Path
+    model: str | None
+    admin_token: str | None
+    prediction_token: str | None
+
+    @classmethod
+    def from_env(cls) -> ServeSettings:
+        return cls(
+            spec=Path(os.environ.get("LOOPML_SPEC") or "loopml.yaml"),
+            model=os.environ.get("LOOPML_SERVE_MODEL") or None,
+            admin_token=os.environ.get("LOOPML_ADMIN_TOKEN") or None,
+            prediction_token=os.environ.get("LOOPML_PREDICTION_TOKEN") or None,
+        )

@@ -7,6 +7,7 @@ SQLite (WAL) is the default; PostgreSQL via ``LOOPML_DB_URL``.
 """
 
 from loopml.store._engine import mask_url
+from loopml.store._feedback import FeedbackRecord
 from loopml.store._store import Store
 from loopml.store.artifacts import Artifacts
 from loopml.store.records import DatasetRecord, ModelRecord, RunRecord, check_name
@@ -14,6 +15,7 @@ from loopml.store.records import DatasetRecord, ModelRecord, RunRecord, check_na
 __all__ = [
     "Artifacts",
     "DatasetRecord",
+    "FeedbackRecord",
     "ModelRecord",
     "RunRecord",
     "Store",

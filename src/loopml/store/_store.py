@@ -34,6 +34,7 @@ from loopml.store._engine import (
     describe_connect_error,
     mask_url,
 )
+from loopml.store._feedback import FeedbackMixin
 from loopml.store._migrate import ensure_schema
 from loopml.store._models import ModelsMixin
 from loopml.store._runs import RunsMixin
@@ -42,7 +43,7 @@ from loopml.store.artifacts import Artifacts
 from loopml.store.records import DatasetRecord, check_name, parse_ref
 
 
-class Store(RunsMixin, ModelsMixin):
+class Store(RunsMixin, ModelsMixin, FeedbackMixin):
     """The metadata database (SQLAlchemy) and the artifact folder (fsspec) of one project.
 
     ``Store(db_url, artifact_root)`` connects, upgrades the schema if needed, and raises

@@ -1,0 +1,78 @@
+"""Prometheus metrics of one server, in the app's own registry (no process globals).
+
+Requests, errors and latency per endpoint, model version and route; rows scored; missing values
+and unseen categories per feature; feedback; and the prediction log's queue depth.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from loopml.serving.inputs import InputStats
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class ServerMetrics:
+    """The server's metrics; ``registry`` is what ``/metrics`` exposes."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        labels = ("endpoint", "model_version", "route")
+        self.requests = Counter(
+            "loopml_requests", "Scored requests", labels, registry=self.registry
+        )
+        self.rows = Counter("loopml_rows", "Scored records", labels, registry=self.registry)
+        self.latency = Histogram(
+            "loopml_latency_seconds",
+            "Validation + scoring time",
+            labels,
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.responses = Counter(
+            "loopml_error_responses",
+            "Requests answered with an error",
+            ("endpoint", "status"),
+            registry=self.registry,
+        )
+        self.model_errors = Counter(
+            "loopml_model_errors",
+            "Model exceptions (HTTP 500)",
+            ("model_version",),
+            registry=self.registry,
+        )
+        self.missing = Counter(
+            "loopml_missing_values",
+            "Missing feature values received",
+            ("feature",),
+            registry=self.registry,
+        )
+        self.unseen = Counter(
+            "loopml_unseen_categories",
+            "Categories the model never saw",
+            ("feature",),
+            registry=self.registry,
+        )
+        self.feedback = Counter(
+            "loopml_feedback", "Labels received", ("outcome",), registry=self.registry
+        )
+        self.log_queue = Gauge(
+            "loopml_prediction_log_queue_depth",
+            "Predictions waiting to be written",
+            registry=self.registry,
+        )
+
+    def observe(self, endpoint: str, version: str, route: str, seconds: float, rows: int) -> None:
+        self.requests.labels(endpoint, version, route).inc()
+        self.rows.labels(endpoint, version, route).inc(rows)
+        self.latency.labels(endpoint, version, route).observe(seconds)
+
+    def count_status(self, endpoint: str, status: int) -> None:
+        self.responses.labels(endpoint, str(status)).inc()
+
+    def count_inputs(self, stats: InputStats) -> None:
+        for name, count in stats.missing.items():
+            self.missing.labels(name).inc(count)
+        for name, count in stats.unseen.items():
+            self.unseen.labels(name).inc(count)

@@ -1,0 +1,658 @@
+"""Protocol adapters: MLflow's ``/invocations`` and the Open Inference Protocol (KServe V2).
+
+Pure functions: request bodies in, records out (one ``dict`` per row, keyed by feature name), and
+predictions in, response bodies out. No I/O, no web framework: the server validates and scores the
+records; this module only translates. A body that cannot be read raises :class:`RequestError`
+with the HTTP status to answer with and a message naming the field, what was expected and what
+was got.
+
+Decisions, written here because clients will ask:
+
+MLflow (the MLflow ≥ 2 scoring protocol of ``mlflow models serve``)
+- A JSON body holds exactly one of ``dataframe_split``, ``dataframe_records``, ``instances`` and
+  ``inputs``; ``params`` is accepted and ignored. Unlike MLflow, any other top-level key is a 400
+  (MLflow ignores it silently), so a misspelt key cannot drop data.
+- ``instances``/``inputs`` are TF-serving style; a tabular model takes a list of objects (rows) or
+  an object of column → list of values (columns). Unnamed tensors (lists of lists) are a 400: a
+  tabular model needs column names, which ``dataframe_split`` carries.
+- Content types: ``application/json`` and ``text/csv`` with an optional ``charset=utf-8``. Any
+  other type, charset or parameter, or no Content-Type at all, is a 415, as in MLflow.
+- CSV (stdlib ``csv``, strict quoting): a header row, then rows. Values stay strings (validation
+  coerces them); empty fields, quoted or not, become ``None`` as pandas reads them; blank lines
+  are skipped; a UTF-8 BOM is ignored; a first column with an empty header (the index pandas'
+  ``to_csv()`` writes) is dropped.
+- Every value must be a scalar (number, string, boolean, null). Zero rows is a 400; more than
+  ``max_rows`` rows is a 413.
+
+Open Inference Protocol (REST)
+- One input tensor per feature, named after it, of shape ``[N]`` or ``[N, 1]`` (MLServer's pandas
+  codec convention); ``data`` flat or nested one level; every tensor has the same N. Missing
+  features are left to the server; unknown names are a 400 with a close-match suggestion.
+- ``null`` is accepted in any tensor as a missing value (JSON has no NaN). Values are returned as
+  sent: the datatype is checked (an INT8 tensor holds integers in [-128, 127]), not applied.
+- Binary tensor data (Triton's extension and tritonclient's default) is read when the server
+  passes the ``Inference-Header-Content-Length`` request header as ``header_length``.
+- Outputs: ``predictions`` (shape [N], datatype from the values) and, for classifiers,
+  ``probabilities`` (FP64, shape [N, n_classes], row-major, ``parameters.classes``). Outputs are
+  always JSON; a client asking for binary outputs reads the JSON ``data`` just as well.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import orjson
+
+from loopml.errors import LoopmlError, did_you_mean
+
+if TYPE_CHECKING:
+    from loopml.data.schema import Schema
+
+CONTENT_TYPE_JSON = "application/json"
+CONTENT_TYPE_CSV = "text/csv"
+MLFLOW_FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+MLFLOW_KEYS = (*MLFLOW_FORMATS, "params")
+
+V2_DATATYPES = {"numeric": "FP64", "categorical": "BYTES", "boolean": "BOOL", "datetime": "BYTES"}
+_BITS = (8, 16, 32, 64)
+_INT_RANGES = {
+    **{f"INT{bits}": (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) for bits in _BITS},
+    **{f"UINT{bits}": (0, 2**bits - 1) for bits in _BITS},
+}
+_NUMPY_DTYPES = {  # little-endian, as Triton's binary tensor data is laid out
+    "BOOL": "?",
+    "FP16": "<f2",
+    "FP32": "<f4",
+    "FP64": "<f8",
+    **{f"INT{bits}": f"<i{bits // 8}" for bits in _BITS},
+    **{f"UINT{bits}": f"<u{bits // 8}" for bits in _BITS},
+}
+V2_ACCEPTED_DATATYPES = frozenset({*_NUMPY_DTYPES, "BYTES"})
+V2_OUTPUTS = ("predictions", "probabilities")
+
+_SCALARS = (str, int, float, bool, type(None))
+_MISSING: Any = object()
+
+
+class RequestError(LoopmlError):
+    """A request body the server cannot read; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, *, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+# -- shared helpers ------------------------------------------------------------------------------
+
+
+def _what(value: Any) -> str:
+    """Describe a JSON value the way an error message should: its JSON type, strings shown."""
+    if value is _MISSING:
+        return "nothing"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return f"a string ({value if len(value) <= 40 else value[:37] + '...'!r})"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _quoted(names: Sequence[str]) -> str:
+    return ", ".join(f"'{name}'" for name in names)
+
+
+def _check_scalar(value: Any, where: str) -> None:
+    if not isinstance(value, _SCALARS):
+        raise RequestError(
+            f"{where}: expected a scalar (number, string, boolean or null), got {_what(value)}"
+        )
+
+
+def _check_rows(count: int, max_rows: int, where: str) -> None:
+    if count == 0:
+        raise RequestError(f"{where}: expected at least one row, got none")
+    if count > max_rows:
+        raise RequestError(
+            f"{where}: expected at most {max_rows} rows per request, got {count}; "
+            "split the request into smaller batches",
+            status=413,
+        )
+
+
+def _check_unique(names: list[str], where: str) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise RequestError(f"{where}: expected unique column names, got '{name}' twice")
+        seen.add(name)
+
+
+def _load_json(body: bytes, hint: str = "") -> Any:
+    try:
+        return orjson.loads(body.removeprefix(b"\xef\xbb\xbf"))
+    except orjson.JSONDecodeError as exc:
+        raise RequestError(f"body: expected valid JSON, got a parse error: {exc}{hint}") from exc
+
+
+def _plain(value: Any) -> Any:
+    """A NumPy scalar as the Python value JSON encoders understand; anything else unchanged."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+# -- MLflow /invocations -------------------------------------------------------------------------
+
+
+def _media_type(content_type: str | None) -> str:
+    expected = f"expected {CONTENT_TYPE_JSON} or {CONTENT_TYPE_CSV}"
+    if not content_type or not content_type.strip():
+        raise RequestError(f"Content-Type: {expected}, got none", status=415)
+    mime, *parameters = (part.strip() for part in content_type.split(";"))
+    mime = mime.lower()
+    if mime not in (CONTENT_TYPE_JSON, CONTENT_TYPE_CSV):
+        raise RequestError(f"Content-Type: {expected}, got '{mime}'", status=415)
+    for parameter in filter(None, parameters):
+        key, _, value = parameter.partition("=")
+        key, value = key.strip().lower(), value.strip().strip('"').lower()
+        if key != "charset":
+            raise RequestError(
+                f"Content-Type: expected no parameter but charset=utf-8, got '{key}'", status=415
+            )
+        if value not in ("utf-8", "utf8"):
+            raise RequestError(f"Content-Type: expected charset=utf-8, got '{value}'", status=415)
+    return mime
+
+
+def parse_invocations(
+    body: bytes, content_type: str | None, *, max_rows: int
+) -> list[dict[str, Any]]:
+    """Read an MLflow ``/invocations`` body (JSON or CSV) into records, one dict per row."""
+    if _media_type(content_type) == CONTENT_TYPE_CSV:
+        return _parse_csv(body, max_rows)
+    document = _load_json(body)
+    expected = f"exactly one of {_quoted(MLFLOW_FORMATS)} (and optionally 'params')"
+    if not isinstance(document, dict):
+        raise RequestError(f"body: expected a JSON object with {expected}, got {_what(document)}")
+    for key in document:
+        if key not in MLFLOW_KEYS:
+            hint = did_you_mean(key, MLFLOW_KEYS)
+            raise RequestError(f"body: unknown key '{key}'{hint}; expected {expected}")
+    formats = [key for key in MLFLOW_FORMATS if key in document]
+    if len(formats) != 1:
+        got = f"several: {_quoted(formats)}" if formats else "none"
+        raise RequestError(f"body: expected {expected}, got {got}")
+    params = document.get("params")
+    if params is not None and not isinstance(params, dict):
+        raise RequestError(f"params: expected an object, got {_what(params)}")
+    key = formats[0]
+    if key == "dataframe_split":
+        return _split(document[key], max_rows)
+    if key == "dataframe_records":
+        return _rows(document[key], key, max_rows)
+    return _tensor_style(document[key], key, max_rows)
+
+
+def _split(value: Any, max_rows: int) -> list[dict[str, Any]]:
+    where = "dataframe_split"
+    if not isinstance(value, dict):
+        raise RequestError(
+            f"{where}: expected an object with 'columns' and 'data', got {_what(value)}"
+        )
+    for key in value:
+        if key not in ("columns", "data", "index"):
+            hint = did_you_mean(key, ("columns", "data", "index"))
+            raise RequestError(
+                f"{where}: unknown key '{key}'{hint}; expected 'columns', 'data' and "
+                "optionally 'index'"
+            )
+    columns = value.get("columns", _MISSING)
+    if not isinstance(columns, list):
+        raise RequestError(
+            f"{where}.columns: expected a list of column names, got {_what(columns)}"
+        )
+    for index, name in enumerate(columns):
+        if not isinstance(name, str):
+            raise RequestError(
+                f"{where}.columns[{index}]: expected a column name (a string), got {_what(name)}"
+            )
+    _check_unique(columns, f"{where}.columns")
+    data = value.get("data", _MISSING)
+    if not isinstance(data, list):
+        raise RequestError(f"{where}.data: expected a list of rows, got {_what(data)}")
+    _check_rows(len(data), max_rows, f"{where}.data")
+    row_index = value.get("index")
+    if row_index is not None and (not isinstance(row_index, list) or len(row_index) != len(data)):
+        got = f"{len(row_index)} labels" if isinstance(row_index, list) else _what(row_index)
+        raise RequestError(
+            f"{where}.index: expected a list of {len(data)} row labels (one per row), got {got}"
+        )
+    width, records = len(columns), []
+    for i, row in enumerate(data):
+        if not isinstance(row, list) or len(row) != width:
+            got = f"{len(row)} values" if isinstance(row, list) else _what(row)
+            raise RequestError(
+                f"{where}.data[{i}]: expected a list of {width} values (one per column), got {got}"
+            )
+        for j, item in enumerate(row):
+            _check_scalar(item, f"{where}.data[{i}][{j}] (column '{columns[j]}')")
+        records.append(dict(zip(columns, row, strict=True)))
+    return records
+
+
+def _rows(value: Any, where: str, max_rows: int) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        raise RequestError(f"{where}: expected a list of objects (one per row), got {_what(value)}")
+    _check_rows(len(value), max_rows, where)
+    for i, row in enumerate(value):
+        if not isinstance(row, dict):
+            raise RequestError(
+                f"{where}[{i}]: expected an object mapping column names to values, got {_what(row)}"
+            )
+        for name, item in row.items():
+            _check_scalar(item, f"{where}[{i}]['{name}']")
+    return value
+
+
+def _tensor_style(value: Any, where: str, max_rows: int) -> list[dict[str, Any]]:
+    if isinstance(value, dict):
+        return _columns(value, where, max_rows)
+    if not isinstance(value, list) or all(isinstance(row, dict) for row in value):
+        return _rows(value, where, max_rows)
+    index, item = next((i, row) for i, row in enumerate(value) if not isinstance(row, dict))
+    raise RequestError(
+        f"{where}: expected a list of objects (one per row) or an object mapping each column to "
+        f"a list of values, got a list holding {_what(item)} at index {index}; a tabular model "
+        "needs column names (send unnamed rows as dataframe_split with 'columns')"
+    )
+
+
+def _columns(value: dict[str, Any], where: str, max_rows: int) -> list[dict[str, Any]]:
+    if not value:
+        raise RequestError(f"{where}: expected at least one column, got an empty object")
+    first = next(iter(value))
+    for name, column in value.items():
+        if not isinstance(column, list):
+            raise RequestError(
+                f"{where}['{name}']: expected a list of values (one per row), got {_what(column)}"
+            )
+        if len(column) != len(value[first]):
+            raise RequestError(
+                f"{where}: expected columns of equal length, got {len(value[first])} values "
+                f"in '{first}' and {len(column)} in '{name}'"
+            )
+    _check_rows(len(value[first]), max_rows, where)
+    for name, column in value.items():
+        for i, item in enumerate(column):
+            _check_scalar(item, f"{where}['{name}'][{i}]")
+    names = list(value)
+    return [dict(zip(names, row, strict=True)) for row in zip(*value.values(), strict=True)]
+
+
+def _parse_csv(body: bytes, max_rows: int) -> list[dict[str, Any]]:
+    where = "text/csv body"
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RequestError(
+            f"{where}: expected UTF-8 text, got an invalid byte at position {exc.start}"
+        ) from exc
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records: list[dict[str, Any]] = []
+    try:
+        header = next((row for row in reader if row), None)
+        if header is None:
+            raise RequestError(f"{where}: expected a header row of column names, got no lines")
+        skip = 1 if header[0] == "" and len(header) > 1 else 0
+        columns = header[skip:]
+        if "" in columns:
+            raise RequestError(
+                f"text/csv header: expected a name for every column, got an empty name "
+                f"in column {columns.index('') + skip + 1}"
+            )
+        _check_unique(columns, "text/csv header")
+        for row in reader:
+            if not row:
+                continue
+            if len(row) != len(header):
+                raise RequestError(
+                    f"text/csv line {reader.line_num}: expected {len(header)} fields "
+                    f"(one per header column), got {len(row)}"
+                )
+            if len(records) == max_rows:
+                raise RequestError(
+                    f"{where}: expected at most {max_rows} rows per request, got more; "
+                    "split the request into smaller batches",
+                    status=413,
+                )
+            records.append(
+                {name: field or None for name, field in zip(columns, row[skip:], strict=True)}
+            )
+    except csv.Error as exc:
+        raise RequestError(
+            f"text/csv line {reader.line_num}: expected valid CSV, got an error: {exc}"
+        ) from exc
+    _check_rows(len(records), max_rows, where)
+    return records
+
+
+def invocations_response(predictions: Sequence[Any]) -> dict[str, Any]:
+    """The ``/invocations`` response body, as MLflow writes it: ``{"predictions": [...]}``."""
+    return {"predictions": [_plain(value) for value in predictions]}
+
+
+# -- Open Inference Protocol (V2) -----------------------------------------------------------------
+
+
+def v2_server_metadata(version: str) -> dict[str, Any]:
+    """The ``GET /v2`` body."""
+    return {"name": "loopml", "version": version, "extensions": []}
+
+
+def v2_model_inputs(schema: Schema) -> list[tuple[str, str]]:
+    """(name, V2 datatype) per feature of an input schema, for :func:`v2_model_metadata`."""
+    return [(column.name, V2_DATATYPES[column.kind]) for column in schema.columns.values()]
+
+
+def v2_model_metadata(
+    name: str,
+    versions: list[str],
+    platform: str,
+    inputs: list[tuple[str, str]],
+    outputs: list[tuple[str, str, list[int]]],
+) -> dict[str, Any]:
+    """The ``GET /v2/models/{name}`` body; every input is a column of shape ``[-1]``."""
+    return {
+        "name": name,
+        "versions": list(versions),
+        "platform": platform,
+        "inputs": [{"name": n, "datatype": d, "shape": [-1]} for n, d in inputs],
+        "outputs": [{"name": n, "datatype": d, "shape": list(s)} for n, d, s in outputs],
+    }
+
+
+def parse_v2_infer(
+    body: bytes, *, input_names: list[str], max_rows: int, header_length: int | None = None
+) -> tuple[list[dict[str, Any]], str | None, list[str] | None]:
+    """Read a V2 inference request into (records, request id, requested output names or None).
+
+    ``header_length`` is the ``Inference-Header-Content-Length`` request header: the size of the
+    JSON part when binary tensor data follows it.
+    """
+    binary: bytes | None = None
+    if header_length is not None:
+        if not 0 <= header_length <= len(body):
+            raise RequestError(
+                f"Inference-Header-Content-Length: expected at most the body size "
+                f"({len(body)}), got {header_length}"
+            )
+        body, binary = body[:header_length], body[header_length:]
+    hint = ""
+    if binary is None and b'"binary_data_size"' in body:
+        hint = "; binary tensor data needs the Inference-Header-Content-Length header"
+    document = _load_json(body, hint)
+    if not isinstance(document, dict):
+        raise RequestError(f"body: expected a JSON object with 'inputs', got {_what(document)}")
+    request_id = document.get("id")
+    if request_id is not None and not isinstance(request_id, str):
+        raise RequestError(f"id: expected a string, got {_what(request_id)}")
+    tensors = document.get("inputs", _MISSING)
+    if not isinstance(tensors, list) or not tensors:
+        got = "an empty list" if tensors == [] else _what(tensors)
+        raise RequestError(f"inputs: expected a non-empty list of input tensors, got {got}")
+    columns: dict[str, list[Any]] = {}
+    offset = 0
+    for i, tensor in enumerate(tensors):
+        if not isinstance(tensor, dict):
+            raise RequestError(f"inputs[{i}]: expected a tensor object, got {_what(tensor)}")
+        name = tensor.get("name", _MISSING)
+        if not isinstance(name, str):
+            raise RequestError(f"inputs[{i}].name: expected a string, got {_what(name)}")
+        if name not in input_names:
+            shown = _quoted(input_names[:12]) + (", …" if len(input_names) > 12 else "")
+            raise RequestError(
+                f"inputs[{i}].name: unknown input '{name}'{did_you_mean(name, input_names)} "
+                f"(model inputs: {shown})"
+            )
+        if name in columns:
+            raise RequestError(f"inputs[{i}].name: expected each input once, got '{name}' twice")
+        where = f"inputs[{i}] '{name}'"
+        datatype = tensor.get("datatype", _MISSING)
+        if not isinstance(datatype, str) or datatype not in V2_ACCEPTED_DATATYPES:
+            raise RequestError(
+                f"{where}.datatype: expected one of {', '.join(sorted(V2_ACCEPTED_DATATYPES))}, "
+                f"got {_what(datatype)}"
+            )
+        rows = _v2_rows(tensor.get("shape", _MISSING), where, max_rows)
+        first = next(iter(columns), None)
+        if first is not None and rows != len(columns[first]):
+            raise RequestError(
+                f"{where}.shape: expected {len(columns[first])} rows like input '{first}' "
+                f"(every input has one value per row), got {rows}"
+            )
+        parameters = tensor.get("parameters") or {}
+        size = parameters.get("binary_data_size") if isinstance(parameters, dict) else None
+        if size is None:
+            values = _v2_json_values(tensor.get("data", _MISSING), where, rows)
+        else:
+            values = _v2_binary_values(binary, offset, size, datatype, rows, where)
+            offset += size
+        _check_datatype(values, datatype, where)
+        columns[name] = values
+    if binary is not None and offset != len(binary):
+        raise RequestError(
+            f"body: expected {offset} bytes of binary tensor data (the sum of binary_data_size), "
+            f"got {len(binary)}"
+        )
+    names = list(columns)
+    records = [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+    return records, request_id, _v2_requested(document.get("outputs"))
+
+
+def _v2_rows(shape: Any, where: str, max_rows: int) -> int:
+    if not isinstance(shape, list) or not all(
+        isinstance(dim, int) and not isinstance(dim, bool) and dim >= 0 for dim in shape
+    ):
+        got = shape if isinstance(shape, list) else _what(shape)
+        raise RequestError(f"{where}.shape: expected a list of non-negative integers, got {got}")
+    if not (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)):
+        raise RequestError(
+            f"{where}.shape: expected [N] or [N, 1] (one tensor per feature, one value per row), "
+            f"got {shape}"
+        )
+    _check_rows(shape[0], max_rows, f"{where}.shape")
+    return int(shape[0])
+
+
+def _v2_json_values(data: Any, where: str, rows: int) -> list[Any]:
+    if not isinstance(data, list):
+        raise RequestError(f"{where}.data: expected a list of {rows} values, got {_what(data)}")
+    values: list[Any] = []
+    for item in data:
+        if isinstance(item, list):
+            values.extend(item)
+        else:
+            values.append(item)
+    if len(values) != rows:
+        raise RequestError(
+            f"{where}.data: expected {rows} values (one per row, as the shape says), "
+            f"got {len(values)}"
+        )
+    return values
+
+
+def _v2_binary_values(
+    binary: bytes | None, offset: int, size: Any, datatype: str, rows: int, where: str
+) -> list[Any]:
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise RequestError(
+            f"{where}.parameters.binary_data_size: expected a byte count, got {_what(size)}"
+        )
+    if binary is None:
+        raise RequestError(
+            f"{where}: binary_data_size is set but the request has no binary part; send the "
+            "Inference-Header-Content-Length header, or JSON data"
+        )
+    chunk = binary[offset : offset + size]
+    if len(chunk) != size:
+        raise RequestError(
+            f"{where}.parameters.binary_data_size: expected {size} bytes of binary data, "
+            f"got {len(chunk)}"
+        )
+    if datatype == "BYTES":
+        values = _decode_bytes_tensor(chunk, where)
+    else:
+        dtype = np.dtype(_NUMPY_DTYPES[datatype])
+        if size != rows * dtype.itemsize:
+            raise RequestError(
+                f"{where}.parameters.binary_data_size: expected {rows * dtype.itemsize} bytes "
+                f"({rows} {datatype} values), got {size}"
+            )
+        values = np.frombuffer(chunk, dtype=dtype).tolist()
+    if len(values) != rows:
+        raise RequestError(f"{where}: expected {rows} values (one per row), got {len(values)}")
+    return values
+
+
+def _decode_bytes_tensor(chunk: bytes, where: str) -> list[Any]:
+    """Triton's BYTES serialisation: each element is a 4-byte little-endian length, then bytes."""
+    values: list[Any] = []
+    position = 0
+    while position < len(chunk):
+        length = int.from_bytes(chunk[position : position + 4], "little")
+        item = chunk[position + 4 : position + 4 + length]
+        if position + 4 > len(chunk) or len(item) != length:
+            raise RequestError(
+                f"{where}: expected length-prefixed BYTES elements, got a truncated element "
+                f"at index {len(values)}"
+            )
+        try:
+            values.append(item.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise RequestError(
+                f"{where}: expected UTF-8 text at index {len(values)}, got undecodable bytes"
+            ) from exc
+        position += 4 + length
+    return values
+
+
+def _check_datatype(values: list[Any], datatype: str, where: str) -> None:
+    low, high = _INT_RANGES.get(datatype, (0, 0))
+    if datatype == "BYTES":
+        expected = "a string"
+    elif datatype == "BOOL":
+        expected = "a boolean"
+    elif datatype.startswith("FP"):
+        expected = "a number"
+    else:
+        expected = f"an integer in [{low}, {high}]"
+    for index, value in enumerate(values):
+        if value is None:
+            continue
+        if datatype == "BYTES":
+            ok = isinstance(value, str)
+        elif datatype == "BOOL":
+            ok = isinstance(value, bool)
+        elif isinstance(value, bool):
+            ok = False
+        elif datatype.startswith("FP"):
+            ok = isinstance(value, int | float)
+        else:
+            ok = isinstance(value, int) and low <= value <= high
+        if not ok:
+            raise RequestError(
+                f"{where} ({datatype}): expected {expected} at data index {index}, "
+                f"got {_what(value)}"
+            )
+
+
+def _v2_requested(outputs: Any) -> list[str] | None:
+    if outputs is None:
+        return None
+    if not isinstance(outputs, list):
+        raise RequestError(f"outputs: expected a list of requested outputs, got {_what(outputs)}")
+    names = []
+    for i, output in enumerate(outputs):
+        name = output.get("name", _MISSING) if isinstance(output, dict) else _MISSING
+        if not isinstance(name, str):
+            got = _what(name) if isinstance(output, dict) else _what(output)
+            raise RequestError(f"outputs[{i}]: expected an object with a 'name' string, got {got}")
+        if name not in V2_OUTPUTS:
+            raise RequestError(
+                f"outputs[{i}].name: unknown output '{name}'{did_you_mean(name, V2_OUTPUTS)} "
+                f"(outputs: {_quoted(V2_OUTPUTS)})"
+            )
+        names.append(name)
+    return names or None
+
+
+def _prediction_tensor(values: list[Any]) -> tuple[str, list[Any]]:
+    """The datatype the values fit and the values in that type (integers with nulls → FP64)."""
+    present = [value for value in values if value is not None]
+    if all(isinstance(value, bool) for value in present) and present:
+        return "BOOL", values
+    if all(isinstance(value, int | float) and not isinstance(value, bool) for value in present):
+        if present and len(present) == len(values) and all(isinstance(v, int) for v in present):
+            return "INT64", values
+        return "FP64", [None if value is None else float(value) for value in values]
+    return "BYTES", [
+        value if value is None or isinstance(value, str) else str(value) for value in values
+    ]
+
+
+def v2_infer_response(
+    *,
+    model_name: str,
+    model_version: str,
+    request_id: str,
+    predictions: Sequence[Any],
+    probabilities: Sequence[Sequence[float]] | None,
+    classes: Sequence[str] | None,
+    outputs: list[str] | None = None,
+) -> dict[str, Any]:
+    """The V2 inference response body; ``outputs`` (from :func:`parse_v2_infer`) filters it."""
+    datatype, values = _prediction_tensor([_plain(value) for value in predictions])
+    tensors: list[dict[str, Any]] = [
+        {"name": "predictions", "datatype": datatype, "shape": [len(values)], "data": values}
+    ]
+    if probabilities is not None:
+        matrix = np.asarray(probabilities, dtype=np.float64)
+        width = len(classes) if classes is not None else (matrix.shape[-1] if matrix.ndim else 0)
+        if matrix.shape != (len(values), width):
+            raise ValueError(
+                f"probabilities: expected shape ({len(values)}, {width}) (rows × classes), "
+                f"got {matrix.shape}"
+            )
+        tensor: dict[str, Any] = {
+            "name": "probabilities",
+            "datatype": "FP64",
+            "shape": [len(values), width],
+            "data": matrix.ravel().tolist(),
+        }
+        if classes is not None:
+            tensor["parameters"] = {"classes": [_plain(label) for label in classes]}
+        tensors.append(tensor)
+    if outputs is not None:
+        available = [tensor["name"] for tensor in tensors]
+        for name in outputs:
+            if name not in available:
+                raise RequestError(
+                    f"outputs: '{name}' is not produced by this model (probabilities come only "
+                    f"from classifiers); available outputs: {_quoted(available)}"
+                )
+        tensors = [tensor for tensor in tensors if tensor["name"] in outputs]
+    return {
+        "model_name": model_name,
+        "model_version": model_version,
+        "id": request_id,
+        "outputs": tensors,
+    }

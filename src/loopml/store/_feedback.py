@@ -1,0 +1,75 @@
+"""Feedback: ground truth that arrives after the prediction, keyed by its request id.
+
+The first label for a request id wins: a later one for the same id is a duplicate, counted and
+ignored (labels are facts; a correction is a new prediction's business). Writes are one
+transaction per batch, so a batch is stored whole or not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from loopml.errors import StoreError
+from loopml.store._base import StoreBase
+from loopml.store._tables import Feedback
+
+
+@dataclass(frozen=True)
+class FeedbackRecord:
+    """One stored label."""
+
+    request_id: str
+    label: Any
+    received_at: datetime
+
+
+def _check_request_id(value: Any) -> str:
+    if not isinstance(value, str) or not value or len(value) > 64:
+        raise StoreError(f"expected a request id (1-64 characters), got {value!r}")
+    return value
+
+
+class FeedbackMixin(StoreBase):
+    """The feedback part of :class:`~loopml.store.Store`."""
+
+    def add_feedback(self, items: list[tuple[str, Any]]) -> tuple[int, int]:
+        """Store ``(request_id, label)`` pairs; return ``(added, duplicates)``.
+
+        A request id already labelled (stored before, or earlier in ``items``) is a duplicate.
+        """
+        ids = [_check_request_id(request_id) for request_id, _ in items]
+
+        def add(session: Session) -> tuple[int, int]:
+            known: set[str] = set()
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                known.update(
+                    session.scalars(
+                        select(Feedback.request_id).where(Feedback.request_id.in_(chunk))
+                    )
+                )
+            added = 0
+            for request_id, label in items:
+                if request_id in known:
+                    continue
+                known.add(request_id)
+                session.add(Feedback(request_id=request_id, label=label))
+                added += 1
+            return added, len(items) - added
+
+        return self._write_with_retry("store feedback", add)
+
+    def list_feedback(self, *, since: datetime | None = None) -> list[FeedbackRecord]:
+        """Stored labels, oldest first (optionally only those received since ``since``)."""
+        query = select(Feedback).order_by(Feedback.id)
+        if since is not None:
+            query = query.where(Feedback.received_at >= since)
+        with self.session(write=False) as session:
+            return [
+                FeedbackRecord(r.request_id, r.label, r.received_at) for r in session.scalars(query)
+            ]

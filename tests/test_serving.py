@@ -1,0 +1,322 @@
+"""The model server, for real: `loopml serve` in its own process on 127.0.0.1, real HTTP clients
+(httpx, and tritonclient for the Open Inference Protocol), bad input, feedback, metrics, and a
+graceful stop that loses no logged prediction."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import polars as pl
+import pytest
+
+from loopml.data.versions import add_frame
+from loopml.modeling.train import train
+from loopml.registry import load_package, register
+from loopml.serving.log import read_log
+from loopml.spec import parse_spec
+from loopml.store import Store
+
+SPEC = """\
+name: flights
+task: binary
+target: late
+positive_class: true
+id_column: flight_id
+time_column: scheduled_departure
+features:
+  numeric: [distance, hour, temp, humid, wind_speed, visib]
+  categorical: [carrier, origin, dest]
+metric: {name: roc_auc, target: 0.55}
+model: {candidates: [lightgbm]}
+serving: {max_batch: 500}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory, flights_sample: pl.DataFrame) -> Path:
+    root = tmp_path_factory.mktemp("serve")
+    (root / "loopml.yaml").write_text(SPEC)
+    spec = parse_spec(SPEC)
+    with Store(
+        f"sqlite:///{root / '.loopml' / 'loopml.db'}", root / ".loopml" / "artifacts"
+    ) as store:
+        version = add_frame(store, flights_sample, name="flights", source="test")
+        register(store, spec, train(store, spec, version))
+    return root
+
+
+class Server:
+    def __init__(self, root: Path, port: int, process: subprocess.Popen[bytes]) -> None:
+        self.root, self.port, self.process = root, port, process
+        self.url = f"http://127.0.0.1:{port}"
+        self.client = httpx.Client(base_url=self.url, timeout=10)
+
+    def stop(self) -> int:
+        """SIGTERM, then wait; uvicorn re-raises the signal after its graceful shutdown."""
+        self.client.close()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        return self.process.returncode
+
+
+def start(root: Path, *args: str) -> Server:
+    port = _free_port()
+    env = {**os.environ, "LOOPML_HOME": str(root / ".loopml")}
+    for name in ("LOOPML_DB_URL", "LOOPML_ARTIFACTS", "LOOPML_ADMIN_TOKEN"):
+        env.pop(name, None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "loopml", "serve", "--port", str(port), *args],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    server = Server(root, port, process)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            out = process.stdout.read().decode() if process.stdout else ""
+            server.stop()
+            raise RuntimeError(f"server exited early ({process.returncode}): {out}")
+        try:
+            if server.client.get("/readyz").status_code == 200:
+                return server
+        except httpx.TransportError:
+            time.sleep(0.2)
+    server.stop()
+    raise RuntimeError("server did not become ready within 60 s")
+
+
+@pytest.fixture(scope="module")
+def server(project: Path) -> Iterator[Server]:
+    running = start(project)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def april(flights: pl.DataFrame) -> list[dict[str, Any]]:
+    rows = flights.filter(pl.col("month") == 4).head(300)
+    return [
+        {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
+        for row in rows.to_dicts()
+    ]
+
+
+def test_predict_one_and_many_match_the_registered_model(
+    server: Server, project: Path, april: list[dict[str, Any]]
+) -> None:
+    one = server.client.post("/predict", json=april[0])
+    assert one.status_code == 200, one.text
+    body = one.json()
+    assert body["model_version"] == "flights@1" and body["route"] == "stable"
+    assert isinstance(body["prediction"], bool) and len(body["request_id"]) == 32
+    assert sum(body["probabilities"].values()) == pytest.approx(1.0)
+    with Store(
+        f"sqlite:///{project / '.loopml' / 'loopml.db'}", project / ".loopml" / "artifacts"
+    ) as store:
+        model = load_package(store, "flights@1").model
+    expected = model.score_records([april[0]])[1][0, 1]
+    assert body["probabilities"]["true"] == pytest.approx(expected, abs=1e-12)
+    many = server.client.post("/predict", json={"records": april[:50], "entity": "JFK"})
+    assert many.status_code == 200
+    assert len(many.json()["predictions"]) == 50
+    as_list = server.client.post("/predict", json=april[:3]).json()
+    assert [p["prediction"] for p in as_list["predictions"]] == [
+        p["prediction"] for p in many.json()["predictions"][:3]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "fragment"),
+    [
+        (b"{not json", "application/json", 400, "not valid JSON"),
+        (b'{"distance": "far", "carrier": "UA"}', "application/json", 422, "field 'distance'"),
+        (b"[]", "application/json", 422, "at least one record"),
+        (b"[1, 2]", "application/json", 422, "record 0"),
+        (b'{"records": "x"}', "application/json", 400, "records: expected a list"),
+        (b'{"carrier": ["UA"]}', "application/json", 422, "field 'carrier'"),
+    ],
+)
+def test_bad_requests_get_4xx_with_the_field(
+    server: Server, body: bytes, content_type: str, status: int, fragment: str
+) -> None:
+    response = server.client.post("/predict", content=body, headers={"content-type": content_type})
+    assert response.status_code == status, response.text
+    assert fragment in response.json()["error"]["message"]
+
+
+def test_oversized_batch_and_unseen_values_are_handled(
+    server: Server, april: list[dict[str, Any]]
+) -> None:
+    too_many = server.client.post("/predict", json=[april[0]] * 501)
+    assert too_many.status_code == 422 and "max_batch" in too_many.text
+    odd = {**april[1], "carrier": "ZZ", "temp": None}
+    del odd["humid"]
+    accepted = server.client.post("/predict", json=odd)
+    assert accepted.status_code == 200
+    metrics = server.client.get("/metrics").text
+    assert 'loopml_unseen_categories_total{feature="carrier"}' in metrics
+    assert 'loopml_missing_values_total{feature="humid"}' in metrics
+
+
+def test_mlflow_invocations_formats(server: Server, april: list[dict[str, Any]]) -> None:
+    columns = [
+        "distance",
+        "hour",
+        "temp",
+        "humid",
+        "wind_speed",
+        "visib",
+        "carrier",
+        "origin",
+        "dest",
+    ]
+    rows = [[record[c] for c in columns] for record in april[:5]]
+    split = server.client.post(
+        "/invocations", json={"dataframe_split": {"columns": columns, "data": rows}}
+    )
+    assert split.status_code == 200, split.text
+    predictions = split.json()["predictions"]
+    assert len(predictions) == 5 and all(isinstance(p, bool) for p in predictions)
+    records = server.client.post("/invocations", json={"dataframe_records": april[:5]})
+    assert records.json()["predictions"] == predictions
+    csv = "\n".join([",".join(columns), *(",".join(str(v) for v in row) for row in rows)])
+    as_csv = server.client.post("/invocations", content=csv, headers={"content-type": "text/csv"})
+    assert as_csv.status_code == 200, as_csv.text
+    assert as_csv.json()["predictions"] == predictions
+    wrong = server.client.post("/invocations", content=b"x", headers={"content-type": "image/png"})
+    assert wrong.status_code == 415
+    assert server.client.get("/ping").status_code == 200
+    assert server.client.get("/version").json()["model"] == "flights@1"
+
+
+def test_open_inference_protocol_with_tritonclient(
+    server: Server, april: list[dict[str, Any]]
+) -> None:
+    import tritonclient.http as triton
+
+    client = triton.InferenceServerClient(url=f"127.0.0.1:{server.port}")
+    try:
+        assert client.is_server_live() and client.is_model_ready("flights")
+        metadata = client.get_model_metadata("flights")
+        assert {i["name"] for i in metadata["inputs"]} >= {"distance", "carrier"}
+        inputs = []
+        for name, datatype in [
+            ("distance", "FP64"),
+            ("hour", "FP64"),
+            ("temp", "FP64"),
+            ("carrier", "BYTES"),
+            ("origin", "BYTES"),
+            ("dest", "BYTES"),
+        ]:
+            values = [april[i][name] for i in range(4)]
+            tensor = triton.InferInput(name, [4], datatype)
+            array = np.array(values, dtype=object if datatype == "BYTES" else np.float64)
+            tensor.set_data_from_numpy(array, binary_data=False)
+            inputs.append(tensor)
+        outputs = [
+            triton.InferRequestedOutput("predictions", binary_data=False),
+            triton.InferRequestedOutput("probabilities", binary_data=False),
+        ]
+        result = client.infer("flights", inputs, outputs=outputs, request_id="abc")
+        assert result.as_numpy("predictions").shape == (4,)
+        assert result.as_numpy("probabilities").shape == (4, 2)
+        assert result.get_response()["id"] == "abc"
+    finally:
+        client.close()
+    assert server.client.get("/v2/models/nope").status_code == 404
+
+
+def test_feedback_counts_stored_duplicate_and_unmatched(
+    server: Server, april: list[dict[str, Any]]
+) -> None:
+    request_id = server.client.post("/predict", json=april[2]).json()["request_id"]
+    first = server.client.post("/feedback", json={"request_id": request_id, "label": True}).json()
+    assert first == {
+        "received": 1,
+        "stored": 1,
+        "duplicates": 0,
+        "matched_recent": 1,
+        "unmatched": 0,
+    }
+    batch = server.client.post(
+        "/feedback",
+        json={
+            "feedback": [
+                {"request_id": request_id, "label": False},
+                {"request_id": "never-seen", "label": True},
+            ]
+        },
+    ).json()
+    assert batch["stored"] == 1 and batch["duplicates"] == 1 and batch["unmatched"] == 1
+    bad = server.client.post("/feedback", json={"feedback": [{"label": 1}]})
+    assert bad.status_code == 400 and "request_id" in bad.text
+
+
+def test_openapi_health_and_admin(server: Server) -> None:
+    paths = server.client.get("/openapi.json").json()["paths"]
+    for path in (
+        "/predict",
+        "/invocations",
+        "/feedback",
+        "/metrics",
+        "/healthz",
+        "/readyz",
+        "/v2/models/{name}/infer",
+        "/ping",
+        "/version",
+    ):
+        assert path in paths
+    assert server.client.get("/healthz").json() == {"status": "ok"}
+    assert server.client.post("/admin/reload").status_code == 403  # no admin token: off
+
+
+def test_graceful_stop_logs_every_prediction(project: Path, april: list[dict[str, Any]]) -> None:
+    running = start(project, "--model", "flights@1")
+    acknowledged: set[str] = set()
+    try:
+        for i in range(40):
+            response = running.client.post("/predict", json={"records": april[i * 5 : (i + 1) * 5]})
+            assert response.status_code == 200
+            acknowledged.update(p["request_id"] for p in response.json()["predictions"])
+    finally:
+        code = running.stop()
+    assert code in (0, -signal.SIGTERM) and len(acknowledged) == 200
+    logged = read_log(project / ".loopml" / "artifacts" / "predictions", "flights")
+    assert acknowledged <= set(logged["request_id"].to_list())  # SIGTERM flushed every one
+
+
+def test_prediction_token(project: Path, april: list[dict[str, Any]]) -> None:
+    running = start(project, "--prediction-token", "s3cret")
+    try:
+        assert running.client.post("/predict", json=april[0]).status_code == 401
+        ok = running.client.post(
+            "/predict", json=april[0], headers={"authorization": "Bearer s3cret"}
+        )
+        assert ok.status_code == 200
+    finally:
+        running.stop()
