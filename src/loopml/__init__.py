@@ -3,7 +3,7 @@
 The library API does what the CLI does; each name below is a step a user can call from Python.
 """
 
-from loopml._version import __version__
+from loopml._version import __version__ as __version__
 from loopml.data.io import read_source
 from loopml.data.profile import Profile, merge_profiles, profile_frame
 from loopml.data.schema import Schema, infer_schema
