@@ -117,7 +117,7 @@ def _binary_curves(
             "ap": skm.average_precision_score(y, score, sample_weight=w),
         },
         "calibration": _calibration(y, score, w),
-        "thresholds": M.threshold_table(y, score, grid),
+        "thresholds": M.threshold_table(y, score, grid, w),
     }
 
 

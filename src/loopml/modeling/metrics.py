@@ -38,19 +38,23 @@ def choose_threshold(y: np.ndarray, score: np.ndarray, weight: np.ndarray | None
 
 
 def threshold_table(
-    y: np.ndarray, score: np.ndarray, thresholds: np.ndarray | None = None
+    y: np.ndarray,
+    score: np.ndarray,
+    thresholds: np.ndarray | None = None,
+    weight: np.ndarray | None = None,
 ) -> list[dict[str, float]]:
-    """Precision, recall, F1 and the share flagged at each threshold."""
+    """Precision, recall, F1 and the (weighted) share flagged at each threshold."""
     rows = []
     for threshold in THRESHOLD_GRID[::4] if thresholds is None else thresholds:
         decided = score >= threshold
+        w = {"sample_weight": weight, "zero_division": 0}
         rows.append(
             {
                 "threshold": float(threshold),
-                "precision": float(skm.precision_score(y, decided, zero_division=0)),
-                "recall": float(skm.recall_score(y, decided, zero_division=0)),
-                "f1": float(skm.f1_score(y, decided, zero_division=0)),
-                "flagged": float(decided.mean()),
+                "precision": float(skm.precision_score(y, decided, **w)),
+                "recall": float(skm.recall_score(y, decided, **w)),
+                "f1": float(skm.f1_score(y, decided, **w)),
+                "flagged": float(np.average(decided, weights=weight)),
             }
         )
     return rows
