@@ -35,6 +35,7 @@ bench: $(STAMP) $(PEERS)
 	@$(BIN)/python -c "import pandera.polars" 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[dev,bench]' 2>&1 | grep -v "^WARNING: Location" || true
 	$(BIN)/python benchmarks/bench_data.py
 	$(BIN)/python benchmarks/bench_model.py
+	$(BIN)/python benchmarks/bench_serve.py
 
 clean:
 	rm -rf $(VENV) .venv-peers build .loopml .pytest_cache .mypy_cache .ruff_cache
