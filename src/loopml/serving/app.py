@@ -62,6 +62,20 @@ class Served:
         return self.package.record.ref
 
 
+@dataclass
+class Scored:
+    """One scored request: its id, the model that answered, raw outputs, and per-row outputs."""
+
+    request_id: str
+    served: Served
+    output: np.ndarray
+    rows: list[dict[str, Any]]
+
+    @property
+    def predictions(self) -> list[Any]:
+        return [row["prediction"] for row in self.rows]
+
+
 def _json(payload: Any, status: int = 200) -> Response:
     return Response(
         orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY),
@@ -133,10 +147,9 @@ def create_app(
         if request.headers.get("authorization", "") != f"Bearer {token}":
             raise AuthError("this endpoint needs 'Authorization: Bearer <token>'")
 
-    def score(
-        records: list[dict[str, Any]], endpoint: str
-    ) -> tuple[str, Served, np.ndarray, np.ndarray, float]:
-        """Validate, score and log ``records``: (request id, served, decisions, output, ms)."""
+    def score(records: list[dict[str, Any]], endpoint: str) -> Scored:
+        """Validate, score and log ``records``; each row's outputs are built once, for both
+        the prediction log and the response."""
         started = time.perf_counter()
         current = served()
         stats = InputStats()
@@ -154,6 +167,7 @@ def create_app(
         request_id = uuid.uuid4().hex
         latency = (time.perf_counter() - started) * 1000
         now = datetime.now(UTC)
+        rows = [_outputs(current, decisions[i], output[i]) for i in range(len(records))]
         entries = [
             LogEntry(
                 now,
@@ -162,7 +176,7 @@ def create_app(
                 current.version,
                 "stable",
                 record,
-                _outputs(current, decisions[i], output[i]),
+                rows[i],
                 latency,
             )
             for i, record in enumerate(records)
@@ -174,7 +188,7 @@ def create_app(
             recent.popitem(last=False)
         metrics.observe(endpoint, current.version, "stable", latency / 1000, len(records))
         metrics.log_queue.set(app.state.log.queue_depth)
-        return request_id, current, decisions, output, latency
+        return Scored(request_id, current, output, rows)
 
     def _outputs(current: Served, decision: Any, output: Any) -> dict[str, Any]:
         if current.package.model.task == "regression":
@@ -256,9 +270,9 @@ def create_app(
             records, single = body, False
         else:
             records = [body]
-        request_id, current, decisions, output, _ = score(records, "/predict")
-        rows = [_outputs(current, decisions[i], output[i]) for i in range(len(records))]
-        head = {"request_id": request_id, "model_version": current.version, "route": "stable"}
+        scored = score(records, "/predict")
+        request_id, rows = scored.request_id, scored.rows
+        head = {"request_id": request_id, "model_version": scored.served.version, "route": "stable"}
         if single:
             return _json({**head, **rows[0]})
         return _json(
@@ -284,12 +298,8 @@ def create_app(
             request.headers.get("content-type"),
             max_rows=spec.serving.max_batch,
         )
-        _, current, decisions, output, _ = score(records, "/invocations")
-        if current.package.model.task == "regression":
-            predictions: list[Any] = [float(v) for v in output]
-        else:
-            predictions = [current.labels[int(d)] for d in decisions]
-        return _json(protocols.invocations_response(predictions))
+        scored = score(records, "/invocations")
+        return _json(protocols.invocations_response(scored.predictions))
 
     @app.get("/ping", summary="MLflow health check")
     async def ping() -> Response:
@@ -353,17 +363,15 @@ def create_app(
             max_rows=spec.serving.max_batch,
             header_length=_header_length(request),
         )
-        request_id, current, decisions, output, _ = score(records, "/v2/infer")
-        regression = current.package.model.task == "regression"
+        scored = score(records, "/v2/infer")
+        regression = scored.served.package.model.task == "regression"
         body = protocols.v2_infer_response(
             model_name=spec.name,
-            model_version=str(current.package.record.version),
-            request_id=client_id or request_id,
-            predictions=[float(v) for v in output]
-            if regression
-            else [current.labels[int(d)] for d in decisions],
-            probabilities=None if regression else output.tolist(),
-            classes=None if regression else [str(c) for c in current.labels],
+            model_version=str(scored.served.package.record.version),
+            request_id=client_id or scored.request_id,
+            predictions=scored.predictions,
+            probabilities=None if regression else scored.output.tolist(),
+            classes=None if regression else [str(c) for c in scored.served.labels],
             outputs=wanted,
         )
         return _json(body)
