@@ -18,7 +18,7 @@ import orjson
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from loopml.errors import StoreError
+from loopml.errors import NotFoundError, StoreError, did_you_mean
 from loopml.store._engine import mask_url
 
 WRITE_ATTEMPTS = 8
@@ -105,3 +105,14 @@ class StoreBase:
                     ) from exc
                 time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def unknown_name(kind: str, name: str, names: list[str], first_step: str) -> NotFoundError:
+    """A :class:`NotFoundError` for a ``kind`` (dataset, model) called ``name`` that does not
+    exist: the known names with a close match, or ``first_step`` when there are none yet."""
+    if not names:
+        return NotFoundError(f"no {kind} named '{name}': {first_step}")
+    shown = ", ".join(names[:20]) + (", …" if len(names) > 20 else "")
+    return NotFoundError(
+        f"no {kind} named '{name}'{did_you_mean(name, names)} (known {kind}s: {shown})"
+    )

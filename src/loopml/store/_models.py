@@ -25,7 +25,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from loopml.errors import NotFoundError, StoreError, did_you_mean
-from loopml.store._base import StoreBase, check_dict, check_text
+from loopml.store._base import StoreBase, check_dict, check_text, unknown_name
 from loopml.store._runs import check_id, run_not_found
 from loopml.store._tables import Model, ModelAlias, Run, utcnow
 from loopml.store.records import ModelRecord, check_alias, check_name
@@ -86,14 +86,11 @@ def _not_found(session: Session, name: str, selector: Selector) -> NotFoundError
     ).all()
     if not rows:
         names = list(session.scalars(select(Model.name).distinct().order_by(Model.name)))
-        if not names:
-            return NotFoundError(
-                f"no model named '{name}': the registry has no models yet; "
-                "training registers them (`loopml train`)"
-            )
-        shown = ", ".join(names[:20]) + (", …" if len(names) > 20 else "")
-        return NotFoundError(
-            f"no model named '{name}'{did_you_mean(name, names)} (known models: {shown})"
+        return unknown_name(
+            "model",
+            name,
+            names,
+            "the registry has no models yet; training registers them (`loopml train`)",
         )
     versions = ", ".join(
         f"{version} (archived)" if status == "archived" else str(version)

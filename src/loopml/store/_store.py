@@ -26,8 +26,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from loopml.config import Settings
-from loopml.errors import NotFoundError, StoreError, did_you_mean
-from loopml.store._base import check_json
+from loopml.errors import NotFoundError, StoreError
+from loopml.store._base import check_json, unknown_name
 from loopml.store._engine import (
     SQLITE_BEGIN_OPTION,
     create_store_engine,
@@ -180,14 +180,11 @@ class Store(RunsMixin, ModelsMixin, FeedbackMixin):
                     f"use '{name}@{versions[-1]}' or '{name}@latest'"
                 )
             names = list(session.scalars(select(Dataset.name).distinct().order_by(Dataset.name)))
-        if not names:
-            raise NotFoundError(
-                f"no dataset named '{name}': the store has no datasets yet; "
-                "add one with `loopml data add PATH --name NAME`"
-            )
-        shown = ", ".join(names[:20]) + (", …" if len(names) > 20 else "")
-        raise NotFoundError(
-            f"no dataset named '{name}'{did_you_mean(name, names)} (known datasets: {shown})"
+        raise unknown_name(
+            "dataset",
+            name,
+            names,
+            "the store has no datasets yet; add one with `loopml data add PATH --name NAME`",
         )
 
     def list_datasets(self, name: str | None = None) -> list[DatasetRecord]:

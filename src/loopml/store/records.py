@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -82,19 +82,7 @@ class DatasetRecord:
     @classmethod
     def from_row(cls, row: Dataset) -> DatasetRecord:
         """Copy an ORM row into a record (while its session is still open)."""
-        return cls(
-            id=row.id,
-            name=row.name,
-            version=row.version,
-            content_hash=row.content_hash,
-            n_rows=row.n_rows,
-            n_columns=row.n_columns,
-            schema=row.schema,
-            profile=row.profile,
-            snapshot_uri=row.snapshot_uri,
-            source=row.source,
-            created_at=row.created_at,
-        )
+        return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})
 
 
 @dataclass(frozen=True)
@@ -128,24 +116,7 @@ class RunRecord:
     @classmethod
     def from_row(cls, row: Run) -> RunRecord:
         """Copy an ORM row into a record (while its session is still open)."""
-        return cls(
-            id=row.id,
-            name=row.name,
-            kind=row.kind,
-            status=row.status,
-            params=row.params,
-            metrics=row.metrics,
-            dataset_id=row.dataset_id,
-            dataset_ref=row.dataset_ref,
-            code_version=row.code_version,
-            environment=row.environment,
-            spec=row.spec,
-            artifacts=row.artifacts,
-            started_at=row.started_at,
-            ended_at=row.ended_at,
-            error=row.error,
-            parent_id=row.parent_id,
-        )
+        return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})
 
 
 @dataclass(frozen=True)
