@@ -7,6 +7,7 @@ command before its output, so the transcript doubles as a tutorial.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.panel import Panel
@@ -38,58 +40,141 @@ def run(*args: str, ok_codes: tuple[int, ...] = (0,)) -> int:
     return code
 
 
-def serve_april(requests: int = 1500) -> None:
-    """Start `loopml serve`, send April flights one by one, feed labels back, stop gracefully."""
-    import httpx
-    import polars as pl
-    from rich.progress import Progress
+def records_of(frame: Any) -> tuple[list[dict[str, Any]], list[Any]]:
+    """JSON-ready feature records (no label) and the labels of ``frame``."""
+    records = [
+        {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()}
+        for r in frame.drop("late").to_dicts()
+    ]
+    return records, frame["late"].to_list()
 
-    from loopml.serving.log import read_log
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    console.print(f"\n[bold cyan]$ loopml serve --port {port} &[/]")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "loopml", "serve", "--port", str(port)], cwd=WORK
-    )
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
-    try:
+class Server:
+    """`loopml serve` in the background, with an HTTP client for the demo's traffic."""
+
+    def __init__(self) -> None:
+        import httpx
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        console.print(f"\n[bold cyan]$ loopml serve --port {self.port} &[/]")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "loopml", "serve", "--port", str(self.port)], cwd=WORK
+        )
+        self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=10)
         for _ in range(300):
             try:
-                if client.get("/readyz").status_code == 200:
-                    break
+                if self.client.get("/readyz").status_code == 200:
+                    return
             except httpx.TransportError:
                 time.sleep(0.2)
-        april = pl.read_parquet(WORK / "flights_april.parquet").head(requests)
-        records = [
-            {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()}
-            for r in april.drop("late").to_dicts()
-        ]
-        labels = april["late"].to_list()
-        latencies, feedback = [], []
-        with Progress(console=console) as progress:
-            task = progress.add_task("POST /predict (one flight per request)", total=len(records))
-            for record, label in zip(records, labels, strict=True):
-                started = time.perf_counter()
-                response = client.post("/predict", json=record)
-                latencies.append(time.perf_counter() - started)
-                response.raise_for_status()
-                feedback.append({"request_id": response.json()["request_id"], "label": label})
-                progress.advance(task)
-        stored = client.post("/feedback", json={"feedback": feedback}).json()
-        latencies.sort()
-        console.print(
-            f"{len(records):,} requests: p50 {latencies[len(latencies) // 2] * 1e3:.1f} ms, "
-            f"p99 {latencies[int(len(latencies) * 0.99)] * 1e3:.1f} ms (client-side, "
-            f"one connection); feedback stored for {stored['stored']:,} of them"
+        self.stop()
+        raise SystemExit("the server did not become ready in 60 s")
+
+    def stop(self) -> None:
+        self.client.close()
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=30)
+
+
+def serve_april(server: Server, april: Any) -> None:
+    """Send April flights one by one and feed their labels back."""
+    from rich.progress import Progress
+
+    records, labels = records_of(april)
+    latencies, feedback = [], []
+    with Progress(console=console) as progress:
+        task = progress.add_task("POST /predict (one flight per request)", total=len(records))
+        for record, label in zip(records, labels, strict=True):
+            started = time.perf_counter()
+            response = server.client.post("/predict", json=record)
+            latencies.append(time.perf_counter() - started)
+            response.raise_for_status()
+            feedback.append({"request_id": response.json()["request_id"], "label": label})
+            progress.advance(task)
+    stored = server.client.post("/feedback", json={"feedback": feedback}).json()
+    latencies.sort()
+    console.print(
+        f"{len(records):,} requests: p50 {latencies[len(latencies) // 2] * 1e3:.1f} ms, "
+        f"p99 {latencies[int(len(latencies) * 0.99)] * 1e3:.1f} ms (client-side, "
+        f"one connection); feedback stored for {stored['stored']:,} of them"
+    )
+
+
+def watch_rollout(server: Server, traffic: Any, version: str) -> str:
+    """Start a rollout of ``version`` with `loopml rollout start`, keep April traffic flowing
+    (labels fed back in batches, as they would arrive later), and show the canary's steps until
+    the controller in the server promotes or rolls it back. Returns the outcome."""
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    from loopml.serving import controller
+    from loopml.spec import load_spec
+    from loopml.store import Store
+
+    records, labels = records_of(traffic)
+    spec = load_spec(WORK / "loopml.yaml")
+    run("rollout", "start", version)
+    codes: dict[int, int] = {}
+    routes: dict[str, int] = {}
+    feedback: list[dict[str, Any]] = []
+    outcome, i = "running", 0
+    deadline = time.monotonic() + 180
+    with (
+        Store.open(WORK / ".loopml") as store,
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[note]}"),
+            console=console,
+        ) as progress,
+    ):
+        task = progress.add_task(f"canary {version}", total=100, note="")
+        while outcome == "running" and time.monotonic() < deadline:
+            for _ in range(100):
+                record, label = records[i % len(records)], labels[i % len(labels)]
+                i += 1
+                response = server.client.post("/predict", json=record)
+                codes[response.status_code] = codes.get(response.status_code, 0) + 1
+                if response.status_code == 200:
+                    body = response.json()
+                    routes[body["route"]] = routes.get(body["route"], 0) + 1
+                    feedback.append({"request_id": body["request_id"], "label": label})
+            if len(feedback) >= 400:  # labels arrive later, in batches
+                server.client.post("/feedback", json={"feedback": feedback})
+                feedback = []
+            status = controller.status(store, spec, limit=1)
+            rollout = status.rollout or {}
+            outcome = rollout.get("status", "running")
+            outcome = "running" if outcome in ("running", "paused") else outcome
+            last = status.events[-1].message if status.events else ""
+            progress.update(task, completed=status.deployment.canary_weight, note=last[:70])
+    errors = sum(n for code, n in codes.items() if code != 200)
+    console.print(
+        f"{i:,} requests during the rollout: {routes.get('canary', 0):,} answered by the "
+        f"canary, {routes.get('stable', 0):,} by stable; [bold]{errors} errors[/] returned to "
+        f"clients; outcome: [bold]{outcome}[/]"
+    )
+    run("rollout", "status", "--limit", "8")
+    return outcome
+
+
+def quick_rollouts() -> None:
+    """Shorten the spec's rollout policy so each step takes seconds, not minutes."""
+    spec = (WORK / "loopml.yaml").read_text()
+    for key, value in [
+        ("steps", "[10, 50, 100]"),
+        ("min_requests", "150"),
+        ("min_duration", "3s"),
+        ("interval", "1s"),
+    ]:
+        spec, found = re.subn(
+            rf"(?m)^(rollout:\n(?:  .*\n)*?)  {key}: .*$", rf"\1  {key}: {value}", spec
         )
-    finally:
-        client.close()
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
-    logged = read_log(WORK / ".loopml" / "artifacts" / "predictions", "flights")
-    console.print(f"server stopped (SIGTERM); the prediction log holds {logged.height:,} rows")
+        if not found:
+            raise SystemExit(f"the spec has no rollout.{key} to shorten")
+    (WORK / "loopml.yaml").write_text(spec)
+    console.print("rollout policy for the demo: steps 10, 50, 100 %; 150 requests and 3 s each")
 
 
 def main() -> None:
@@ -135,7 +220,36 @@ def main() -> None:
     run("models", "show", "flights@champion")
     run("predict", "flights_april.parquet", "--out", "predictions/april.parquet")
     console.print(Rule("8. serve: the champion answers April's flights over HTTP"))
-    serve_april()
+    import polars as pl
+
+    april = pl.read_parquet(WORK / "flights_april.parquet")
+    first, rest = april.filter(pl.col("day") <= 15), april.filter(pl.col("day") > 15)
+    quick_rollouts()
+    server = Server()
+    try:
+        serve_april(server, first.head(1500))
+        console.print(Rule("9. canary: a model retrained with early April rolls out step by step"))
+        pl.concat([pl.read_parquet(WORK / "flights_q1.parquet"), first]).write_parquet(
+            WORK / "flights_q1_april.parquet"
+        )
+        run("data", "add", "flights_q1_april.parquet", "--name", "flights")
+        run("train", "flights@2")
+        run("models", "list")
+        watch_rollout(server, rest, "2")
+        console.print(Rule("10. a broken model: trained on shuffled labels, rolled back"))
+        pl.read_parquet(WORK / "flights_q1_april.parquet").with_columns(
+            pl.col("late").shuffle(seed=7)
+        ).write_parquet(WORK / "flights_shuffled.parquet")
+        run("data", "add", "flights_shuffled.parquet", "--name", "flights-shuffled")
+        run("train", "flights-shuffled@1")
+        watch_rollout(server, rest, "3")
+        run("models", "list")
+    finally:
+        server.stop()
+    from loopml.serving.log import read_log
+
+    logged = read_log(WORK / ".loopml" / "artifacts" / "predictions", "flights")
+    console.print(f"server stopped (SIGTERM); the prediction log holds {logged.height:,} rows")
     reports = sorted((WORK / ".loopml" / "reports").glob("*.htm*"))
     summary = [
         f"spec: {WORK / 'loopml.yaml'}",

@@ -42,6 +42,7 @@ FRAME_SCHEMA = {
     "outputs": pl.String,
     "latency_ms": pl.Float64,
     "error": pl.String,
+    "score": pl.Float64,
 }
 
 

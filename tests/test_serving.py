@@ -82,11 +82,13 @@ class Server:
         return self.process.returncode
 
 
-def start(root: Path, *args: str) -> Server:
+def start(root: Path, *args: str, admin_token: str | None = None) -> Server:
     port = _free_port()
     env = {**os.environ, "LOOPML_HOME": str(root / ".loopml")}
     for name in ("LOOPML_DB_URL", "LOOPML_ARTIFACTS", "LOOPML_ADMIN_TOKEN"):
         env.pop(name, None)
+    if admin_token is not None:
+        env["LOOPML_ADMIN_TOKEN"] = admin_token
     process = subprocess.Popen(
         [sys.executable, "-m", "loopml", "serve", "--port", str(port), *args],
         cwd=root,

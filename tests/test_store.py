@@ -31,7 +31,16 @@ from loopml.store._migrate import VERSION_TABLE, alembic_config, current_revisio
 from loopml.store._tables import Base, Dataset, utcnow
 from loopml.store.artifacts import check_key
 
-TABLES = {"datasets", "runs", "models", "model_aliases", "deployments", "alerts", "feedback"}
+TABLES = {
+    "datasets",
+    "runs",
+    "models",
+    "model_aliases",
+    "deployments",
+    "alerts",
+    "feedback",
+    "rollout_events",
+}
 
 
 def add(store: Store, name: str, content_hash: str, **overrides: Any) -> tuple[DatasetRecord, bool]:

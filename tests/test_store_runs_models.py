@@ -469,3 +469,40 @@ def test_an_alias_set_that_loses_a_race_moves_the_winner(store: Store) -> None:
         event.remove(Session, "before_flush", commit_a_rival_alias_first)
     assert raced and moved.aliases == ("champion",)
     assert alias_rows(store) == [("delays", "champion", 2)]
+
+
+# -- deployments ------------------------------------------------------------------------------
+
+
+def test_deployment_changes_are_compare_and_set_with_their_event(store: Store) -> None:
+    one, two = register(store), register(store)
+    fresh = store.get_deployment("delays")
+    assert fresh.revision == 0 and fresh.stable is None
+    saved = store.save_deployment(fresh, stable=one.ref)
+    assert saved is not None and saved.revision == 1 and saved.stable == "delays@1"
+    assert store.save_deployment(fresh, stable=two.ref) is None  # read before the first save
+    event = {
+        "rollout_id": "r1",
+        "action": "start",
+        "model_ref": two.ref,
+        "weight": 5.0,
+        "message": "started",
+        "checks": [{"name": "requests", "verdict": "wait", "measured": 0, "threshold": 200}],
+        "actor": "test",
+    }
+    state = {"rollout": {"id": "r1", "status": "running"}}
+    canary = store.save_deployment(
+        saved, stable=one.ref, canary=two.ref, canary_weight=5, state=state, event=event
+    )
+    assert canary is not None and canary.canary == "delays@2" and canary.canary_weight == 5
+    assert canary.state == state and store.get_deployment("delays") == canary
+    promoted = store.save_deployment(canary, stable=two.ref, champion=two.ref)
+    assert promoted is not None and promoted.canary is None
+    assert store.get_model("delays@champion").ref == "delays@2"
+    events = store.list_rollout_events("delays", rollout_id="r1")
+    assert [e.action for e in events] == ["start"] and events[0].checks == event["checks"]
+    with pytest.raises(StoreError, match="percentage"):
+        store.save_deployment(promoted, stable=two.ref, canary_weight=150)
+    with pytest.raises(NotFoundError):
+        store.save_deployment(promoted, stable="delays@9")
+    assert store.get_deployment("delays") == promoted  # failed writes left nothing behind

@@ -180,15 +180,29 @@ class Monitoring(_Section):
 
 
 class Rollout(_Section):
+    """How a canary moves through its steps, and the limits that roll it back.
+
+    At each step the controller waits for ``min_requests`` canary requests and ``min_duration``,
+    evaluating every ``interval``. A check fails on its absolute limit (``max_error_rate``,
+    ``min_non_null``, ``max_latency_ratio`` with stable's p99, ``max_prediction_psi``, the spec's
+    latency target, quality within the metric's margin) or when a one-sided test says the canary
+    is worse than stable with ``confidence``. ``max_failed_checks`` failing evaluations in one
+    rollout, or ``max_consecutive_failures`` in a row, roll it back.
+    """
+
     steps: list[Annotated[float, Field(gt=0, le=100)]] = [5, 25, 50, 100]
     min_requests: int = Field(200, ge=1)
     min_duration: Duration = timedelta(seconds=60)
+    interval: Duration = timedelta(seconds=5)
     max_error_rate: Fraction = 0.01
+    min_non_null: Fraction = 0.99
     max_latency_ratio: float = Field(1.5, gt=0)
     max_prediction_psi: float = Field(0.25, gt=0)
+    min_labels: int = Field(100, ge=1)
     confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
     max_failed_checks: int = Field(3, ge=1)
     max_consecutive_failures: int = Field(2, ge=1)
+    shadow_fraction: Annotated[float, Field(gt=0, le=1)] = 1.0
 
 
 class Retrain(_Section):

@@ -78,6 +78,20 @@ def compute(
         return _multiclass(y, output, weight)
 
 
+def one(name: str, task: Task, y: np.ndarray, output: np.ndarray) -> float:
+    """Just metric ``name`` (threshold 0.5 for binary decisions): cheap enough to bootstrap."""
+    score = output[:, 1] if task == "binary" and output.ndim == 2 else output
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if task == "binary" and name == "roc_auc":
+            return _safe(skm.roc_auc_score, y, score)
+        if task == "binary" and name == "pr_auc":
+            return _safe(skm.average_precision_score, y, score)
+        if task == "regression" and name == "mae":
+            return float(skm.mean_absolute_error(y, score))
+    return compute(task, y, output).get(name, float("nan"))
+
+
 def _safe(fn: Any, *args: Any, **kwargs: Any) -> float:
     try:
         return float(fn(*args, **kwargs))

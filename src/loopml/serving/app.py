@@ -2,21 +2,30 @@
 ``/invocations`` and the Open Inference Protocol (KServe V2), with feedback intake, Prometheus
 metrics and health probes.
 
-No globals: :func:`create_app` builds everything an app needs (model, checker, metrics registry,
-prediction log) and keeps it on ``app.state``. Bodies are read as bytes and parsed with orjson;
-the single-record path validates the dict and encodes it straight into the model's feature row
-(no DataFrame). Bad input is always a 4xx naming the field; a model failure is a 500 carrying an
-error id that is also logged and counted. Every prediction is logged off the hot path.
+No globals: :func:`create_app` builds everything an app needs (models, checkers, metrics
+registry, prediction log) and keeps it on ``app.state``. Bodies are read as bytes and parsed with
+orjson; the single-record path validates the dict and encodes it straight into the model's
+feature row (no DataFrame). Bad input is always a 4xx naming the field; a model failure is a 500
+carrying an error id that is also logged and counted. Every prediction is logged off the hot path.
+
+The app follows its deployment in the store (:mod:`loopml.serving.routing`): a canary answers its
+share of requests, and when it fails on one (an exception, input its schema refuses, or a
+non-finite answer) stable answers instead and the failure is logged against the canary; a
+shadow scores copies in a background thread and is never returned. Each process also runs the
+rollout controller when an evaluation is due; the store's compare-and-set keeps one decision.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,19 +38,23 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from loopml._version import __version__
-from loopml.errors import LoopmlError
+from loopml.errors import LoopmlError, NotFoundError
 from loopml.features import FeatureError
-from loopml.registry import Package, load_package
-from loopml.serving import protocols
-from loopml.serving.inputs import InputError, InputStats, RecordChecker
+from loopml.registry import load_package
+from loopml.serving import controller, protocols
+from loopml.serving.inputs import InputError, InputStats
 from loopml.serving.log import LogEntry, PredictionLog
 from loopml.serving.metrics import ServerMetrics
+from loopml.serving.routing import Routing, Served, routing_for
+from loopml.serving.routing import served as served_model
 from loopml.serving.schemas import OPENAPI_BODIES, ErrorBody, PredictResponse
 from loopml.spec import Spec
 from loopml.store import Store
 
 log = logging.getLogger("loopml.serving")
 RECENT_IDS = 200_000
+POLL_SECONDS = 0.5  # how often a process re-reads its deployment from the store
+SHADOW_QUEUE = 256  # shadow copies waiting at most; more are skipped and counted
 
 
 class AuthError(LoopmlError):
@@ -49,24 +62,12 @@ class AuthError(LoopmlError):
 
 
 @dataclass
-class Served:
-    """The deployment one app serves: the stable model and everything derived from it once."""
-
-    name: str
-    package: Package
-    checker: RecordChecker
-    labels: list[Any]
-
-    @property
-    def version(self) -> str:
-        return self.package.record.ref
-
-
-@dataclass
 class Scored:
-    """One scored request: its id, the model that answered, raw outputs, and per-row outputs."""
+    """One answered request: its id, the route taken, the model that answered, raw outputs
+    and per-row outputs."""
 
     request_id: str
+    route: str
     served: Served
     output: np.ndarray
     rows: list[dict[str, Any]]
@@ -88,12 +89,6 @@ def _error(status: int, kind: str, message: str, **extra: Any) -> Response:
     return _json({"error": {"type": kind, "message": message, **extra}}, status)
 
 
-def _label(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 def create_app(
     store: Store,
     spec: Spec,
@@ -103,31 +98,81 @@ def create_app(
     prediction_token: str | None = None,
     admin_token: str | None = None,
 ) -> FastAPI:
-    """An app serving ``model`` (default: the project's champion) of ``spec``'s deployment."""
-    ref = model or f"{spec.name}@champion"
+    """An app serving ``spec``'s deployment: its stable version with any canary or shadow, as
+    the store says (followed every ``POLL_SECONDS``, with the rollout controller run when due).
+    ``model`` pins the app to that one version instead: no deployment, no rollouts."""
     folder = Path(log_folder) if log_folder else Path(store.artifacts.root) / "predictions"
     metrics = ServerMetrics()
     recent: OrderedDict[str, None] = OrderedDict()
+    packages: dict[str, Served] = {}
+    following = threading.Lock()  # one re-read of the deployment at a time
 
-    def load() -> Served:
-        package = load_package(store, ref)
-        return Served(
+    def load(ref: str) -> Served:
+        if ref not in packages:
+            packages[ref] = served_model(load_package(store, ref), spec)
+        return packages[ref]
+
+    def follow_store() -> Routing:
+        """The routing the store describes now (loading any new version; runs in a thread)."""
+        with following:
+            return _follow()
+
+    def _follow() -> Routing:
+        record = store.get_deployment(spec.name)
+        if record.stable is None:
+            record = controller.ensure_deployment(store, spec)
+        current = getattr(app.state, "routing", None)
+        if current is not None and current.revision == record.revision:
+            return current
+        routing = routing_for(record, spec, load)
+        for ref in [r for r in packages if r not in {record.stable, record.canary, record.shadow}]:
+            del packages[ref]
+        log.info(
+            "deployment '%s' revision %d: stable %s, canary %s at %g%%, shadow %s",
             spec.name,
-            package,
-            RecordChecker(package.schema, spec.serving),
-            [_label(c) for c in package.model.classes],
+            record.revision,
+            record.stable,
+            record.canary,
+            record.canary_weight,
+            record.shadow,
         )
+        return routing
+
+    def apply(routing: Routing) -> None:
+        app.state.routing = routing
+        metrics.canary_weight.set(routing.weight)
+
+    async def follow() -> None:
+        """Keep this process on the store's deployment and run the controller when due."""
+        while True:
+            await asyncio.sleep(POLL_SECONDS)
+            try:
+                apply(await asyncio.to_thread(follow_store))
+                await asyncio.to_thread(controller.evaluate, store, spec, folder)
+            except Exception:  # the store may be briefly unreachable: keep serving, retry
+                log.exception("could not follow deployment '%s'; retrying", spec.name)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.served = load()
+        if model is not None:
+            apply(Routing(stable=load(model)))
+        else:
+            apply(follow_store())
         app.state.log = PredictionLog(
             folder, spec.name, flush_interval=spec.serving.log_flush_interval.total_seconds()
         ).start()
-        log.info("serving %s as %s", app.state.served.version, spec.name)
+        app.state.shadow = ThreadPoolExecutor(1, thread_name_prefix="loopml-shadow")
+        app.state.shadow_pending = 0
+        follower = None if model is not None else asyncio.create_task(follow())
+        log.info("serving %s as %s", app.state.routing.stable.version, spec.name)
         try:
             yield
         finally:
+            if follower is not None:
+                follower.cancel()
+                with suppress(asyncio.CancelledError):
+                    await follower
+            app.state.shadow.shutdown(wait=True, cancel_futures=True)
             app.state.log.close()
 
     app = FastAPI(
@@ -138,8 +183,8 @@ def create_app(
         redoc_url=None,
     )
 
-    def served() -> Served:
-        return app.state.served
+    def routing() -> Routing:
+        return app.state.routing
 
     def authorize(request: Request, token: str | None) -> None:
         if token is None:
@@ -147,59 +192,129 @@ def create_app(
         if request.headers.get("authorization", "") != f"Bearer {token}":
             raise AuthError("this endpoint needs 'Authorization: Bearer <token>'")
 
-    def score(records: list[dict[str, Any]], endpoint: str) -> Scored:
-        """Validate, score and log ``records``; each row's outputs are built once, for both
-        the prediction log and the response."""
-        started = time.perf_counter()
-        current = served()
-        stats = InputStats()
-        current.checker.check(records, stats)
-        metrics.count_inputs(stats)
+    def run(current: Served, records: list[dict[str, Any]], route: str) -> tuple[Any, Any]:
+        """``current``'s decisions and outputs; a model failure becomes :class:`ModelFailure`
+        (logged with an error id and counted)."""
         try:
-            decisions, output = current.package.model.score_records(records)
+            return current.package.model.score_records(records)
         except FeatureError:
             raise
         except Exception as exc:
             error_id = uuid.uuid4().hex[:12]
-            log.exception("model error %s on %s", error_id, endpoint)
-            metrics.model_errors.labels(current.version).inc()
+            if route == "stable":
+                log.exception("model error %s in %s", error_id, current.version)
+            else:  # answered by stable instead; counted, and logged in the prediction log
+                log.warning("%s model %s failed: %r", route, current.version, exc)
+            metrics.model_errors.labels(current.version, route).inc()
             raise ModelFailure(error_id) from exc
-        request_id = uuid.uuid4().hex
+
+    def entries(
+        current: Served,
+        route: str,
+        ids: list[str],
+        records: list[dict[str, Any]],
+        rows: list[dict[str, Any]] | None,
+        scores: np.ndarray | None,
+        started: float,
+        error: str | None = None,
+    ) -> list[LogEntry]:
         latency = (time.perf_counter() - started) * 1000
         now = datetime.now(UTC)
-        rows = [_outputs(current, decisions[i], output[i]) for i in range(len(records))]
-        entries = [
+        return [
             LogEntry(
                 now,
-                request_id if len(records) == 1 else f"{request_id}-{i}",
+                ids[i],
                 spec.name,
                 current.version,
-                "stable",
+                route,
                 record,
-                rows[i],
+                rows[i] if rows is not None else {},
                 latency,
+                error,
+                float(scores[i]) if scores is not None else None,
             )
             for i, record in enumerate(records)
         ]
-        app.state.log.log(entries)
-        for entry in entries:
-            recent[entry.request_id] = None
+
+    def try_candidate(
+        current: Served, route: str, records: list[dict[str, Any]], ids: list[str]
+    ) -> tuple[Any, np.ndarray] | None:
+        """Score on a canary or shadow: its outputs, or ``None`` after logging its failure (an
+        exception, records its schema refuses, or outputs that are not finite numbers)."""
+        started = time.perf_counter()
+        try:
+            current.checker.check(records, InputStats())
+            decisions, output = run(current, records, route)
+            if not np.all(np.isfinite(output)):
+                raise ValueError("the model answered NaN or infinity")
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            app.state.log.log(entries(current, route, ids, records, None, None, started, error))
+            return None
+        rows = [current.outputs(decisions[i], output[i]) for i in range(len(records))]
+        scores = current.scores(output)
+        app.state.log.log(entries(current, route, ids, records, rows, scores, started))
+        return decisions, output
+
+    def copy_to_shadow(current: Served, records: list[dict[str, Any]], ids: list[str]) -> None:
+        if app.state.shadow_pending >= SHADOW_QUEUE:
+            metrics.shadow_dropped.inc()
+            return
+        app.state.shadow_pending += 1
+
+        def job() -> None:
+            started = time.perf_counter()
+            try:
+                try_candidate(current, "shadow", records, ids)
+                seconds = time.perf_counter() - started
+                metrics.observe("shadow", current.version, "shadow", seconds, len(ids))
+            finally:
+                app.state.shadow_pending -= 1
+
+        app.state.shadow.submit(job)
+
+    def score(records: list[dict[str, Any]], endpoint: str, entity: Any = None) -> Scored:
+        """Validate, route, score and log ``records``. A canary that fails is logged against
+        the canary and the request is answered by stable; a shadow gets a copy off this path."""
+        started = time.perf_counter()
+        snapshot = routing()
+        stable = snapshot.stable
+        stats = InputStats()
+        stable.checker.check(records, stats)
+        metrics.count_inputs(stats)
+        request_id = uuid.uuid4().hex
+        ids = (
+            [request_id]
+            if len(records) == 1
+            else [f"{request_id}-{i}" for i in range(len(records))]
+        )
+        if entity is None and spec.entity_column and spec.entity_column in records[0]:
+            entity = records[0][spec.entity_column]
+        route, current, answer = "stable", stable, None
+        if snapshot.route(None if entity is None else str(entity)) == "canary":
+            assert snapshot.canary is not None
+            answer = try_candidate(snapshot.canary, "canary", records, ids)
+            if answer is None:
+                metrics.fallbacks.labels(snapshot.canary.version).inc()
+            else:
+                route, current = "canary", snapshot.canary
+        if answer is None:
+            answer = run(stable, records, "stable")
+        decisions, output = answer
+        rows = [current.outputs(decisions[i], output[i]) for i in range(len(records))]
+        if route == "stable":
+            app.state.log.log(
+                entries(stable, "stable", ids, records, rows, stable.scores(output), started)
+            )
+        if snapshot.shadow is not None and snapshot.shadows():
+            copy_to_shadow(snapshot.shadow, records, ids)
+        for request in ids:
+            recent[request] = None
         while len(recent) > RECENT_IDS:
             recent.popitem(last=False)
-        metrics.observe(endpoint, current.version, "stable", latency / 1000, len(records))
+        metrics.observe(endpoint, current.version, route, time.perf_counter() - started, len(ids))
         metrics.log_queue.set(app.state.log.queue_depth)
-        return Scored(request_id, current, output, rows)
-
-    def _outputs(current: Served, decision: Any, output: Any) -> dict[str, Any]:
-        if current.package.model.task == "regression":
-            return {"prediction": float(output)}
-        return {
-            "prediction": current.labels[int(decision)],
-            "probabilities": {
-                str(c).lower() if isinstance(c, bool) else str(c): float(p)
-                for c, p in zip(current.labels, output, strict=True)
-            },
-        }
+        return Scored(request_id, route, current, output, rows)
 
     @app.exception_handler(InputError)
     async def _input_error(request: Request, exc: InputError) -> Response:
@@ -253,10 +368,16 @@ def create_app(
     async def predict(request: Request) -> Response:
         authorize(request, prediction_token)
         body = await body_json(request)
-        single = True
-        # {"records": [...], "entity": key} or {"record": {...}}; "entity" will make canary
-        # routing sticky; with a single stable model every request takes the stable route
+        single, entity = True, None
+        # {"records": [...], "entity": key} or {"record": {...}, "entity": key}: the entity key
+        # makes canary routing sticky (else the spec's entity column, else a uniform draw)
         if isinstance(body, dict) and ("records" in body or "record" in body):
+            entity = body.get("entity")
+            if entity is not None and not isinstance(entity, str | int):
+                raise protocols.RequestError(
+                    f"entity: expected a string or integer key, got {type(entity).__name__}",
+                    status=400,
+                )
             if "records" in body:
                 records, single = body["records"], False
                 if not isinstance(records, list):
@@ -270,9 +391,13 @@ def create_app(
             records, single = body, False
         else:
             records = [body]
-        scored = score(records, "/predict")
+        scored = score(records, "/predict", entity)
         request_id, rows = scored.request_id, scored.rows
-        head = {"request_id": request_id, "model_version": scored.served.version, "route": "stable"}
+        head = {
+            "request_id": request_id,
+            "model_version": scored.served.version,
+            "route": scored.route,
+        }
         if single:
             return _json({**head, **rows[0]})
         return _json(
@@ -307,14 +432,24 @@ def create_app(
 
     @app.get("/version", summary="loopml and model versions")
     async def version() -> Response:
-        return _json({"loopml": __version__, "model": served().version, "deployment": spec.name})
+        current = routing()
+        return _json(
+            {
+                "loopml": __version__,
+                "model": current.stable.version,
+                "canary": current.canary.version if current.canary else None,
+                "canary_weight": current.weight,
+                "shadow": current.shadow.version if current.shadow else None,
+                "deployment": spec.name,
+            }
+        )
 
     # --- Open Inference Protocol (KServe V2) --------------------------------------------------
 
     def v2_model(name: str) -> Served:
         if name != spec.name:
             raise NotFound(f"no model named '{name}' here; this server serves '{spec.name}'")
-        return served()
+        return routing().stable
 
     @app.get("/v2", summary="V2 server metadata")
     async def v2_server() -> Response:
@@ -326,7 +461,7 @@ def create_app(
 
     @app.get("/v2/health/ready", summary="V2 readiness")
     async def v2_ready() -> Response:
-        return _json({"ready": hasattr(app.state, "served")})
+        return _json({"ready": hasattr(app.state, "routing")})
 
     @app.get("/v2/models/{name}", summary="V2 model metadata")
     async def v2_metadata(name: str) -> Response:
@@ -436,13 +571,16 @@ def create_app(
 
     @app.get("/readyz", summary="Readiness: the model is loaded")
     async def readyz() -> Response:
-        ready = hasattr(app.state, "served")
+        ready = hasattr(app.state, "routing")
         return _json(
-            {"ready": ready, "model": served().version if ready else None}, 200 if ready else 503
+            {"ready": ready, "model": routing().stable.version if ready else None},
+            200 if ready else 503,
         )
 
-    @app.post("/admin/reload", summary="Reload the model from the registry (admin)")
-    async def reload(request: Request) -> Response:
+    # --- admin: reload and rollouts (bearer token) -------------------------------------------
+
+    def admin(request: Request) -> Response | None:
+        """An error response unless the request carries the admin token (and admin is on)."""
         if admin_token is None:
             return _error(
                 403,
@@ -451,10 +589,117 @@ def create_app(
                 "LOOPML_ADMIN_TOKEN set to enable them",
             )
         authorize(request, admin_token)
-        app.state.served = load()
-        return _json({"model": served().version})
+        if model is not None and request.url.path.startswith("/admin/rollout"):
+            return _error(
+                409,
+                "pinned",
+                f"this server is pinned to {model} (serve --model); rollouts need a server that "
+                "follows the deployment (serve without --model)",
+            )
+        return None
+
+    async def act(action: Callable[[], Any]) -> Response:
+        try:
+            await asyncio.to_thread(action)
+        except controller.RolloutError as exc:
+            return _error(409, "conflict", str(exc))
+        except NotFoundError as exc:
+            return _error(404, "not_found", str(exc))
+        except LoopmlError as exc:
+            return _error(400, "bad_request", str(exc))
+        apply(await asyncio.to_thread(follow_store))
+        return _json(_rollout_status(controller.status(store, spec)))
+
+    @app.post("/admin/reload", summary="Re-read the deployment, or reload a pinned model (admin)")
+    async def reload(request: Request) -> Response:
+        if (denied := admin(request)) is not None:
+            return denied
+        if model is not None:
+            packages.clear()
+            apply(Routing(stable=await asyncio.to_thread(load, model)))
+        else:
+            apply(await asyncio.to_thread(follow_store))
+        return _json({"model": routing().stable.version, "revision": routing().revision})
+
+    @app.get("/admin/rollout", summary="The deployment and its rollout's decisions (admin)")
+    async def rollout_status(request: Request) -> Response:
+        if (denied := admin(request)) is not None:
+            return denied
+        return _json(_rollout_status(await asyncio.to_thread(controller.status, store, spec)))
+
+    @app.post(
+        "/admin/rollout/start",
+        openapi_extra=OPENAPI_BODIES["rollout_start"],
+        summary="Start a canary (or shadow) rollout of a registered version (admin)",
+    )
+    async def rollout_start(request: Request) -> Response:
+        if (denied := admin(request)) is not None:
+            return denied
+        body = await body_json(request)
+        if not isinstance(body, dict) or not isinstance(body.get("version"), str | int):
+            raise protocols.RequestError(
+                'expected {"version": "3" or "flights@3", "steps": [5, 25, 50, 100], '
+                '"shadow": false}',
+                status=400,
+            )
+        steps = body.get("steps")
+        if steps is not None and not (
+            isinstance(steps, list) and all(isinstance(x, int | float) for x in steps)
+        ):
+            raise protocols.RequestError(f"steps: expected a list of percentages, got {steps!r}")
+        return await act(
+            lambda: controller.start(
+                store,
+                spec,
+                str(body["version"]),
+                steps=steps,
+                shadow=bool(body.get("shadow", False)),
+                actor="api",
+            )
+        )
+
+    @app.post("/admin/rollout/{action}", summary="promote, rollback, pause or resume (admin)")
+    async def rollout_action(action: str, request: Request) -> Response:
+        if (denied := admin(request)) is not None:
+            return denied
+        if action not in ("promote", "rollback", "pause", "resume"):
+            raise NotFound(f"no rollout action '{action}': use promote, rollback, pause or resume")
+        body = await request.body()
+        reason = ""
+        if body:
+            parsed = orjson.loads(body) if body.strip().startswith(b"{") else {}
+            reason = str(parsed.get("reason", ""))[:200]
+        if action in ("promote", "rollback"):
+            fn = controller.promote if action == "promote" else controller.rollback
+            return await act(lambda: fn(store, spec, actor="api", reason=reason))
+        toggle = controller.pause if action == "pause" else controller.resume
+        return await act(lambda: toggle(store, spec, actor="api"))
 
     return app
+
+
+def _rollout_status(status: controller.Status) -> dict[str, Any]:
+    record = status.deployment
+    return {
+        "deployment": record.name,
+        "stable": record.stable,
+        "canary": record.canary,
+        "canary_weight": record.canary_weight,
+        "shadow": record.shadow,
+        "revision": record.revision,
+        "rollout": status.rollout,
+        "events": [
+            {
+                "at": e.at.isoformat(),
+                "action": e.action,
+                "weight": e.weight,
+                "message": e.message,
+                "checks": e.checks,
+                "actor": e.actor,
+            }
+            for e in status.events
+        ],
+    }
 
 
 def _header_length(request: Request) -> int | None:

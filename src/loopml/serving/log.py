@@ -69,6 +69,7 @@ SCHEMA = pa.schema(
         pa.field("outputs", pa.string(), nullable=False),
         pa.field("latency_ms", pa.float64(), nullable=False),
         pa.field("error", pa.string()),
+        pa.field("score", pa.float64()),
     ],
     metadata={"loopml.prediction_log": "1"},
 )
@@ -80,6 +81,7 @@ _FRAME_SCHEMA = pl.Schema(
         "outputs": pl.String(),
         "latency_ms": pl.Float64(),
         "error": pl.String(),
+        "score": pl.Float64(),
     }
 )
 _DEPLOYMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -105,6 +107,7 @@ class LogEntry:
     outputs: dict[str, Any]  # e.g. {"prediction": True, "probabilities": {...}}
     latency_ms: float
     error: str | None = None
+    score: float | None = None  # positive-class probability, predicted value or top probability
 
 
 class SegmentSink(Protocol):
@@ -415,7 +418,11 @@ def read_log(
         for day in sorted(p.name for p in days.iterdir() if _DAY.match(p.name)):
             if (start and day < start.date().isoformat()) or (end and day > end.date().isoformat()):
                 continue
-            files.extend(sorted((days / day).glob("part-*.parquet")))
+            files.extend(
+                path
+                for path in sorted((days / day).glob("part-*.parquet"))
+                if start is None or _written_at(path) >= start
+            )
     if not files:
         return _FRAME_SCHEMA.to_frame()
     window = pl.lit(True)
@@ -492,6 +499,7 @@ def _to_table(entries: Sequence[LogEntry]) -> pa.Table:
             json([orjson.dumps(e.outputs, default=str, option=_JSON_OPTIONS) for e in entries]),
             pa.array([e.latency_ms for e in entries], pa.float64()),
             text([e.error for e in entries]),
+            pa.array([e.score for e in entries], pa.float64()),
         ],
         schema=SCHEMA,
     )
@@ -510,6 +518,15 @@ def _by_day(table: pa.Table) -> list[tuple[str, pa.Array | None]]:
         (_day_name(day), pc.indices_nonzero(pc.equal(days, day)))
         for day in pc.unique(days).to_pylist()
     ]
+
+
+def _written_at(path: Path) -> datetime:
+    """When a segment was written, from its name; every row in it was logged before then, so a
+    segment written before a window starts holds none of the window's rows."""
+    try:
+        return datetime.fromtimestamp(int(path.name.split("-")[1]) / 1e9, UTC)
+    except (IndexError, ValueError):
+        return datetime.max.replace(tzinfo=UTC)  # not our name: keep it
 
 
 def _day_name(days: int) -> str:

@@ -1,7 +1,8 @@
 """Prometheus metrics of one server, in the app's own registry (no process globals).
 
-Requests, errors and latency per endpoint, model version and route; rows scored; missing values
-and unseen categories per feature; feedback; and the prediction log's queue depth.
+Requests, errors and latency per endpoint, model version and route; rows scored; canary
+fallbacks, shadow drops and the canary's weight; missing values and unseen categories per
+feature; feedback; and the prediction log's queue depth.
 """
 
 from __future__ import annotations
@@ -38,8 +39,24 @@ class ServerMetrics:
         )
         self.model_errors = Counter(
             "loopml_model_errors",
-            "Model exceptions (HTTP 500)",
+            "Model exceptions (HTTP 500 from stable; canary and shadow ones never reach clients)",
+            ("model_version", "route"),
+            registry=self.registry,
+        )
+        self.fallbacks = Counter(
+            "loopml_canary_fallbacks",
+            "Canary failures answered by stable instead",
             ("model_version",),
+            registry=self.registry,
+        )
+        self.shadow_dropped = Counter(
+            "loopml_shadow_dropped",
+            "Shadow copies skipped because the shadow queue was full",
+            registry=self.registry,
+        )
+        self.canary_weight = Gauge(
+            "loopml_canary_weight_percent",
+            "Share of traffic routed to the canary",
             registry=self.registry,
         )
         self.missing = Counter(

@@ -18,13 +18,13 @@ class PredictBatch(BaseModel):
     """Several records, optionally with an entity key (sticky canary routing)."""
 
     records: list[Record]
-    entity: str | None = None
+    entity: str | int | None = None
 
 
 class PredictResponse(BaseModel):
     request_id: str
     model_version: str
-    route: str = Field(description="stable, canary")
+    route: str = Field(description="stable or canary: which model answered")
     prediction: Any
     probabilities: dict[str, float] | None = None
 
@@ -36,6 +36,14 @@ class FeedbackItem(BaseModel):
 
 class FeedbackBatch(BaseModel):
     feedback: list[FeedbackItem]
+
+
+class RolloutStart(BaseModel):
+    """Start rolling a registered version out (``3``, ``flights@3`` or ``flights@challenger``)."""
+
+    version: str
+    steps: list[float] | None = Field(None, description="canary percentages, e.g. [5, 25, 50, 100]")
+    shadow: bool = Field(False, description="run as a shadow first, then as a canary")
 
 
 class ErrorBody(BaseModel):
@@ -79,4 +87,5 @@ OPENAPI_BODIES: dict[str, dict[str, Any]] = {
         }
     ),
     "feedback": _body(FeedbackItem, FeedbackBatch),
+    "rollout_start": _body(RolloutStart),
 }

@@ -23,6 +23,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -178,6 +179,26 @@ class Deployment(Base):
     canary_weight: Mapped[float] = mapped_column(Float, default=0.0)
     state: Mapped[Json] = mapped_column(JSONType, default=dict)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class RolloutEvent(Base):
+    """One rollout decision (start, advance, hold, rollback, promote, pause, resume) and its
+    evidence: each check's measured value beside its threshold."""
+
+    __tablename__ = "rollout_events"
+    __table_args__ = (Index(None, "deployment", "rollout_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    deployment: Mapped[str] = mapped_column(String(128))
+    rollout_id: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    action: Mapped[str] = mapped_column(String(16))
+    model_ref: Mapped[str] = mapped_column(String(160))
+    weight: Mapped[float] = mapped_column(Float)
+    message: Mapped[str] = mapped_column(Text)
+    checks: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    actor: Mapped[str] = mapped_column(String(64))
 
 
 class Alert(Base):
@@ -219,6 +240,7 @@ __all__ = [
     "JSONType",
     "Model",
     "ModelAlias",
+    "RolloutEvent",
     "Run",
     "UTCDateTime",
     "utcnow",

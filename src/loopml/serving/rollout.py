@@ -1,0 +1,385 @@
+"""The rollout decision: compare a canary with stable and say advance, hold or roll back.
+
+:func:`decide` is a pure function of the evidence (what each arm did in the step so far), the
+spec's rollout policy and the failure counts so far; the controller gathers the evidence and
+applies the decision. Every check reports its measured value beside its threshold, and one of
+three verdicts:
+
+- ``fail``: an absolute limit is broken, or a one-sided test says the canary is worse than stable
+  at the policy's ``confidence`` (Fisher's exact test for error and null-output rates, the
+  Mann–Whitney U test for latency, which must also be ``max_latency_ratio`` slower at p99, and
+  the two-sample Kolmogorov–Smirnov test for predictions, whose PSI must also exceed
+  ``max_prediction_psi``: significance alone flags trivial differences in large windows, and
+  an effect size alone is noise in small ones).
+- ``wait``: too little data to pass. Too little data never passes, but a canary whose error rate
+  is surely above the limit fails before ``min_requests``, so a broken model is caught early.
+- ``pass``; and ``skip`` for a check that does not apply (no labels yet; no stable traffic to
+  compare with, as at 100 %, where only the absolute limits judge).
+
+Both arms are judged on the same window (the current step), because traffic changes with the
+hour: comparing a canary's afternoon with stable's morning would flag the clock, not the model.
+
+A failing evaluation holds until ``max_consecutive_failures`` in a row or ``max_failed_checks``
+in the rollout, then rolls back; any ``wait`` holds; all passing advances.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from scipy import stats
+
+from loopml.spec import Rollout
+
+Verdict = Literal["pass", "fail", "wait", "skip"]
+Action = Literal["advance", "hold", "rollback"]
+PSI_BINS = 10
+_PSI_FLOOR = 1e-4  # share given to an empty bin so PSI stays finite
+_NO_STABLE = "stable answered nothing in this step (canary at 100%): absolute limits only"
+
+
+@dataclass(frozen=True)
+class Arm:
+    """What one arm (stable or canary) did in the window being judged.
+
+    ``latencies_ms`` and ``scores`` hold one value per answered request (``scores``: the positive
+    class's probability, the predicted value, or the top class's probability); ``quality`` is the
+    spec's metric on the ``labelled`` requests, when labels have arrived, and ``quality_se`` its
+    standard error (bootstrap).
+    """
+
+    requests: int
+    errors: int
+    nulls: int
+    latencies_ms: np.ndarray
+    scores: np.ndarray
+    labelled: int = 0
+    quality: float | None = None
+    quality_se: float = 0.0
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check's verdict, its measured value and the threshold it was held to."""
+
+    name: str
+    verdict: Verdict
+    measured: float | None
+    threshold: float | None
+    detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    checks: list[Check]
+    message: str
+    failed: bool  # this evaluation had a failing check
+    consecutive_failures: int
+    failed_evaluations: int
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Quality:
+    """How the spec's primary metric is judged: its name, direction and allowed margin."""
+
+    metric: str
+    greater_is_better: bool
+    margin: float
+
+
+def decide(
+    canary: Arm,
+    stable: Arm,
+    policy: Rollout,
+    *,
+    elapsed_s: float,
+    failed_evaluations: int = 0,
+    consecutive_failures: int = 0,
+    quality: Quality | None = None,
+    latency_target_ms: float | None = None,
+    probabilities: bool = True,
+) -> Decision:
+    """The decision for one evaluation of the current step (see the module doc).
+
+    ``probabilities`` says the scores are class probabilities (fixed bins for PSI) rather than
+    regression values (bins at stable's deciles)."""
+    alpha = 1 - policy.confidence
+    enough = canary.requests >= policy.min_requests
+    checks = [
+        Check(
+            "requests",
+            "pass" if enough else "wait",
+            canary.requests,
+            policy.min_requests,
+            f"{canary.requests} canary requests in this step (need {policy.min_requests})",
+        ),
+        Check(
+            "duration",
+            "pass" if elapsed_s >= policy.min_duration.total_seconds() else "wait",
+            round(elapsed_s, 1),
+            policy.min_duration.total_seconds(),
+            f"{elapsed_s:.0f} s in this step (need {policy.min_duration.total_seconds():.0f} s)",
+        ),
+        _rate_check(
+            "error_rate",
+            canary.errors,
+            canary.requests,
+            stable.errors,
+            stable.requests,
+            limit=policy.max_error_rate,
+            alpha=alpha,
+            enough=enough,
+            what="errors",
+        ),
+        _rate_check(
+            "null_outputs",
+            canary.nulls,
+            _answered(canary),
+            stable.nulls,
+            _answered(stable),
+            limit=1 - policy.min_non_null,
+            alpha=alpha,
+            enough=enough,
+            what="null outputs",
+        ),
+        _latency_check(canary, stable, policy, alpha=alpha, enough=enough),
+        _psi_check(canary, stable, policy, alpha=alpha, enough=enough, probabilities=probabilities),
+    ]
+    if latency_target_ms is not None:
+        checks.append(_latency_target_check(canary, latency_target_ms, enough=enough))
+    if quality is not None:
+        checks.append(_quality_check(canary, stable, quality, policy.min_labels, alpha=alpha))
+    failed = any(c.verdict == "fail" for c in checks)
+    consecutive = consecutive_failures + 1 if failed else 0
+    total = failed_evaluations + int(failed)
+    failing = ", ".join(c.name for c in checks if c.verdict == "fail")
+    if failed and (
+        consecutive >= policy.max_consecutive_failures or total >= policy.max_failed_checks
+    ):
+        action: Action = "rollback"
+        message = (
+            f"rolling back: {failing} failed ({consecutive} evaluations in a row, {total} in "
+            f"this rollout; limits {policy.max_consecutive_failures} and "
+            f"{policy.max_failed_checks})"
+        )
+    elif failed:
+        action = "hold"
+        message = (
+            f"holding: {failing} failed ({consecutive} in a row of "
+            f"{policy.max_consecutive_failures} allowed)"
+        )
+    elif any(c.verdict == "wait" for c in checks):
+        action = "hold"
+        waiting = ", ".join(c.name for c in checks if c.verdict == "wait")
+        message = f"holding: too little data for {waiting}"
+    else:
+        action = "advance"
+        message = "every check passed"
+    return Decision(
+        action,
+        checks,
+        message,
+        failed,
+        consecutive,
+        total,
+        {
+            "canary_requests": canary.requests,
+            "stable_requests": stable.requests,
+            "canary_labelled": canary.labelled,
+            "stable_labelled": stable.labelled,
+        },
+    )
+
+
+def _answered(arm: Arm) -> int:
+    return arm.requests - arm.errors
+
+
+def _share(count: int, total: int) -> float:
+    return count / total if total else 0.0
+
+
+def _rate_check(
+    name: str,
+    count: int,
+    total: int,
+    stable_count: int,
+    stable_total: int,
+    *,
+    limit: float,
+    alpha: float,
+    enough: bool,
+    what: str,
+) -> Check:
+    """A rate (errors, nulls) under an absolute ``limit`` and not significantly above stable's.
+
+    Before ``enough`` data it fails only on overwhelming evidence: the Wilson lower bound is
+    above the limit. With enough data it also fails when Fisher's test says worse than stable
+    and the excess over stable's rate is more than half the limit (against a stable with no
+    errors at all, one flake would otherwise be "significant").
+    """
+    rate, stable_rate = _share(count, total), _share(stable_count, stable_total)
+    p_value = 1.0
+    if total and stable_total:
+        table = [[count, total - count], [stable_count, stable_total - stable_count]]
+        p_value = float(stats.fisher_exact(table, alternative="greater").pvalue)
+    lower = _wilson_lower(count, total, alpha)
+    detail = (
+        f"canary {rate:.2%} {what} ({count}/{total}) vs stable {stable_rate:.2%} "
+        f"({stable_count}/{stable_total}); limit {limit:.2%}; one-sided Fisher p={p_value:.3g}"
+    )
+    worse_than_stable = p_value < alpha and rate - stable_rate > limit / 2
+    if lower > limit or (enough and (worse_than_stable or rate > limit)):
+        return Check(name, "fail", round(rate, 6), limit, detail)
+    return Check(name, "pass" if enough else "wait", round(rate, 6), limit, detail)
+
+
+def _wilson_lower(count: int, total: int, alpha: float) -> float:
+    """The one-sided lower confidence bound of a proportion (Wilson score interval)."""
+    if total == 0:
+        return 0.0
+    z = float(stats.norm.ppf(1 - alpha))
+    p = count / total
+    centre = p + z * z / (2 * total)
+    spread = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total))
+    return max(0.0, (centre - spread) / (1 + z * z / total))
+
+
+def _latency_check(
+    canary: Arm, stable: Arm, policy: Rollout, *, alpha: float, enough: bool
+) -> Check:
+    limit = policy.max_latency_ratio
+    if stable.requests == 0:
+        return Check("latency_p99", "skip", None, limit, _NO_STABLE)
+    answered = min(len(canary.latencies_ms), len(stable.latencies_ms))
+    if not enough or answered < policy.min_requests:
+        return Check("latency_p99", "wait", None, limit, "needs min_requests answered on both arms")
+    ours = float(np.percentile(canary.latencies_ms, 99))
+    theirs = float(np.percentile(stable.latencies_ms, 99))
+    ratio = ours / max(theirs, 1e-3)
+    p_value = float(
+        stats.mannwhitneyu(canary.latencies_ms, stable.latencies_ms, alternative="greater").pvalue
+    )
+    detail = (
+        f"p99 canary {ours:.2f} ms vs stable {theirs:.2f} ms (ratio {ratio:.2f}, limit "
+        f"{limit}); one-sided Mann-Whitney p={p_value:.3g}"
+    )
+    verdict: Verdict = "fail" if ratio > limit and p_value < alpha else "pass"
+    return Check("latency_p99", verdict, round(ratio, 4), limit, detail)
+
+
+def _latency_target_check(canary: Arm, target_ms: float, *, enough: bool) -> Check:
+    if not enough or len(canary.latencies_ms) < 1:
+        return Check("latency_target", "wait", None, target_ms, "needs min_requests answered")
+    p99 = float(np.percentile(canary.latencies_ms, 99))
+    verdict: Verdict = "fail" if p99 > target_ms else "pass"
+    return Check(
+        "latency_target",
+        verdict,
+        round(p99, 3),
+        target_ms,
+        f"canary p99 {p99:.2f} ms against the spec's target {target_ms} ms",
+    )
+
+
+def psi(reference: np.ndarray, current: np.ndarray, edges: np.ndarray | None = None) -> float:
+    """Population stability index of ``current`` against ``reference`` on bins cut at
+    ``edges`` (default: the reference's deciles; ties merge bins)."""
+    reference = reference[np.isfinite(reference)]
+    current = current[np.isfinite(current)]
+    if not len(reference) or not len(current):
+        return float("nan")
+    cuts = quantile_edges(reference) if edges is None else edges
+    e, a = _shares(reference, cuts), _shares(current, cuts)
+    e, a = np.maximum(e, _PSI_FLOOR), np.maximum(a, _PSI_FLOOR)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def quantile_edges(reference: np.ndarray, bins: int = PSI_BINS) -> np.ndarray:
+    """Cut points giving ``bins`` bins of equal reference share (fewer when values tie)."""
+    return np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)[1:-1]))
+
+
+#: Probability scores are binned on fixed tenths: deciles of a window whose scores sit close
+#: together (one hour's flights) turn a 0.03 shift between two sound models into a "large" PSI.
+PROBABILITY_EDGES = np.linspace(0, 1, PSI_BINS + 1)[1:-1]
+
+
+def _shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
+    return counts / counts.sum()
+
+
+def psi_noise(reference: np.ndarray, current: np.ndarray, edges: np.ndarray | None = None) -> float:
+    """The PSI two samples of these sizes show on average when nothing changed: the statistic
+    times ``n·m/(n+m)`` is about chi-square with (occupied bins - 1) degrees of freedom."""
+    cuts = quantile_edges(reference) if edges is None else edges
+    occupied = int(np.count_nonzero(_shares(reference, cuts)))
+    return max(occupied - 1, 0) * (1 / max(len(reference), 1) + 1 / max(len(current), 1))
+
+
+def _psi_check(
+    canary: Arm, stable: Arm, policy: Rollout, *, alpha: float, enough: bool, probabilities: bool
+) -> Check:
+    """The prediction distributions: PSI beyond its sampling noise over the limit, and a
+    significant KS test. Raw PSI on a few hundred samples is biased upwards by about bins/n
+    (0.2 for two samples of 100 from one distribution), so that expectation is subtracted."""
+    limit = policy.max_prediction_psi
+    if stable.requests == 0:
+        return Check("prediction_psi", "skip", None, limit, _NO_STABLE)
+    if not enough or min(len(canary.scores), len(stable.scores)) < policy.min_requests:
+        return Check("prediction_psi", "wait", None, limit, "needs min_requests answered on both")
+    edges = PROBABILITY_EDGES if probabilities else quantile_edges(stable.scores)
+    raw = psi(stable.scores, canary.scores, edges)
+    value = max(0.0, raw - psi_noise(stable.scores, canary.scores, edges))
+    p_value = float(stats.ks_2samp(canary.scores, stable.scores).pvalue)
+    binning = "tenths of probability" if probabilities else "stable's deciles"
+    detail = (
+        f"PSI of canary predictions against stable's: {value:.3f} beyond sampling noise "
+        f"(raw {raw:.3f}, bins: {binning}), limit {limit}; two-sample Kolmogorov-Smirnov "
+        f"p={p_value:.3g}; canary mean {np.mean(canary.scores):.3f} vs stable "
+        f"{np.mean(stable.scores):.3f}"
+    )
+    verdict: Verdict = "fail" if value > limit and p_value < alpha else "pass"
+    return Check("prediction_psi", verdict, round(value, 6), limit, detail)
+
+
+def _quality_check(
+    canary: Arm, stable: Arm, quality: Quality, min_labels: int, *, alpha: float
+) -> Check:
+    """Labelled quality: fails when the canary is worse than stable by more than the metric's
+    margin and by more than the noise allows (one-sided, from both arms' standard errors)."""
+    name = f"quality_{quality.metric}"
+    if (
+        canary.labelled < min_labels
+        or stable.labelled < min_labels
+        or canary.quality is None
+        or stable.quality is None
+        or not (math.isfinite(canary.quality) and math.isfinite(stable.quality))
+    ):
+        return Check(
+            name,
+            "skip",
+            None,
+            None,
+            f"labels so far: canary {canary.labelled}, stable {stable.labelled} "
+            f"(need {min_labels} each)",
+        )
+    sign = 1 if quality.greater_is_better else -1
+    shortfall = sign * (stable.quality - canary.quality)
+    noise = float(stats.norm.ppf(1 - alpha)) * math.hypot(canary.quality_se, stable.quality_se)
+    detail = (
+        f"{quality.metric} canary {canary.quality:.4f} vs stable {stable.quality:.4f} on "
+        f"{canary.labelled}/{stable.labelled} labelled requests; shortfall {shortfall:.4f}, "
+        f"allowed: margin {quality.margin} and noise {noise:.4f}"
+    )
+    verdict: Verdict = "fail" if shortfall > max(quality.margin, noise) else "pass"
+    return Check(name, verdict, round(shortfall, 6), quality.margin, detail)

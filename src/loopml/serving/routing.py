@@ -1,0 +1,115 @@
+"""What one server process serves, and which model answers a request.
+
+:class:`Routing` is an immutable snapshot of the deployment (stable, an optional canary at a
+weight, an optional shadow) with each model loaded once; the app swaps the whole snapshot when
+the deployment's revision changes, so a request never sees half of a change.
+
+Routing is sticky per entity: with an entity key, the request's bucket is a hash of the rollout
+id and the key, so one entity stays on one side for the whole rollout (and, as the weight grows,
+entities only move from stable to canary). Without a key the draw is uniform.
+"""
+
+from __future__ import annotations
+
+import random
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from loopml.registry import Package
+from loopml.serving.inputs import RecordChecker
+from loopml.spec import Spec
+from loopml.store import DeploymentRecord
+
+_BUCKETS = 10_000
+
+
+@dataclass(frozen=True)
+class Served:
+    """One loaded model and what is derived from it once: its input checker and class labels."""
+
+    package: Package
+    checker: RecordChecker
+    labels: list[Any]
+
+    @property
+    def version(self) -> str:
+        return self.package.record.ref
+
+    @property
+    def task(self) -> str:
+        return self.package.model.task
+
+    def outputs(self, decision: Any, output: Any) -> dict[str, Any]:
+        """One row's response outputs: the prediction, and probabilities for classifiers."""
+        if self.task == "regression":
+            return {"prediction": float(output)}
+        return {
+            "prediction": self.labels[int(decision)],
+            "probabilities": {
+                str(c).lower() if isinstance(c, bool) else str(c): float(p)
+                for c, p in zip(self.labels, output, strict=True)
+            },
+        }
+
+    def scores(self, output: np.ndarray) -> np.ndarray:
+        """One number per row for comparing models: the positive class's probability (binary;
+        it is the last column), the top probability (multiclass) or the value (regression)."""
+        if self.task == "regression":
+            return output.astype(float)
+        if self.task == "binary":
+            return output[:, -1].astype(float)
+        return output.max(axis=1).astype(float)
+
+
+def served(package: Package, spec: Spec) -> Served:
+    """``package`` ready to serve under ``spec``'s serving policy."""
+    labels = [c.item() if isinstance(c, np.generic) else c for c in package.model.classes]
+    return Served(package, RecordChecker(package.schema, spec.serving), labels)
+
+
+@dataclass(frozen=True)
+class Routing:
+    """A snapshot of the deployment one process serves."""
+
+    stable: Served
+    canary: Served | None = None
+    weight: float = 0.0  # percent of requests to the canary
+    shadow: Served | None = None
+    shadow_fraction: float = 0.0
+    rollout_id: str = ""
+    revision: int = 0  # the deployment revision this snapshot shows (0: pinned to one model)
+
+    def route(self, entity: str | None) -> str:
+        """``"canary"`` or ``"stable"`` for a request (with its entity key, if any)."""
+        if self.canary is None or self.weight <= 0:
+            return "stable"
+        if entity is None:
+            bucket = random.random() * 100
+        else:
+            key = f"{self.rollout_id}:{entity}".encode()
+            bucket = (zlib.crc32(key) % _BUCKETS) * 100 / _BUCKETS
+        return "canary" if bucket < self.weight else "stable"
+
+    def shadows(self) -> bool:
+        """Whether this request should also be copied to the shadow."""
+        return self.shadow is not None and random.random() < self.shadow_fraction
+
+
+def routing_for(record: DeploymentRecord, spec: Spec, load: Callable[[str], Served]) -> Routing:
+    """The snapshot of ``record``; ``load(ref)`` returns a served model (callers cache)."""
+    if record.stable is None:
+        raise ValueError(f"deployment '{record.name}' has no stable version")
+    rollout = record.state.get("rollout") or {}
+    return Routing(
+        stable=load(record.stable),
+        canary=load(record.canary) if record.canary else None,
+        weight=record.canary_weight if record.canary else 0.0,
+        shadow=load(record.shadow) if record.shadow else None,
+        shadow_fraction=spec.rollout.shadow_fraction,
+        rollout_id=str(rollout.get("id", "")),
+        revision=record.revision,
+    )

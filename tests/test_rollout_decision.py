@@ -1,0 +1,188 @@
+"""The rollout decision on its own: a pure function of two arms' evidence and the policy."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from loopml.serving.rollout import Arm, Quality, _wilson_lower, decide, psi, psi_noise
+from loopml.spec import Rollout
+
+POLICY = Rollout(min_requests=200, min_duration=timedelta(seconds=30))
+AUC = Quality("roc_auc", greater_is_better=True, margin=0.01)
+
+
+def arm(
+    requests: int,
+    errors: int = 0,
+    *,
+    seed: int = 0,
+    latency: float = 2.0,
+    shift: float = 0.0,
+    nulls: int = 0,
+    **kw: object,
+) -> Arm:
+    rng = np.random.default_rng(seed)
+    answered = requests - errors
+    return Arm(
+        requests=requests,
+        errors=errors,
+        nulls=nulls,
+        latencies_ms=rng.gamma(4.0, latency / 4.0, answered),
+        scores=np.clip(rng.beta(2, 6, answered - nulls) + shift, 0, 1),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def verdicts(decision: object) -> dict[str, str]:
+    return {c.name: c.verdict for c in decision.checks}  # type: ignore[attr-defined]
+
+
+def test_a_healthy_canary_with_enough_data_advances() -> None:
+    decision = decide(arm(400, seed=1), arm(4000, seed=2), POLICY, elapsed_s=31)
+    assert decision.action == "advance", decision.message
+    assert set(verdicts(decision).values()) == {"pass"}
+    for check in decision.checks:  # every check shows its measured value beside its threshold
+        assert check.measured is not None and check.threshold is not None and check.detail
+
+
+def test_too_little_data_holds_rather_than_passes() -> None:
+    decision = decide(arm(50, seed=1), arm(4000, seed=2), POLICY, elapsed_s=300)
+    assert decision.action == "hold" and not decision.failed
+    assert verdicts(decision)["requests"] == "wait"
+    assert "too little data" in decision.message
+    early = decide(arm(400, seed=1), arm(4000, seed=2), POLICY, elapsed_s=5)
+    assert early.action == "hold" and verdicts(early)["duration"] == "wait"
+
+
+def test_significant_errors_fail_before_min_requests_and_roll_back_on_the_second() -> None:
+    broken = arm(60, errors=15, seed=1)
+    first = decide(broken, arm(4000, seed=2), POLICY, elapsed_s=3)
+    assert verdicts(first)["error_rate"] == "fail"
+    assert first.action == "hold" and first.consecutive_failures == 1
+    second = decide(
+        broken, arm(4000, seed=2), POLICY, elapsed_s=4, consecutive_failures=1, failed_evaluations=1
+    )
+    assert second.action == "rollback" and "error_rate" in second.message
+
+
+def test_failures_that_are_not_consecutive_still_add_up_to_the_limit() -> None:
+    broken = arm(400, errors=40, seed=1)
+    decision = decide(broken, arm(4000, seed=2), POLICY, elapsed_s=60, failed_evaluations=2)
+    assert decision.action == "rollback" and decision.failed_evaluations == 3
+
+
+def test_one_flake_is_not_a_failure_but_a_real_excess_over_stable_is() -> None:
+    decision = decide(arm(40, errors=1, seed=1), arm(4000, seed=2), POLICY, elapsed_s=60)
+    assert verdicts(decision)["error_rate"] == "wait"
+    flake = decide(arm(200, errors=1, seed=1), arm(4000, seed=2), POLICY, elapsed_s=60)
+    assert verdicts(flake)["error_rate"] == "pass"
+    # at the absolute limit (1 %), but significantly above stable's 0 %: fails
+    excess = decide(arm(400, errors=4, seed=1), arm(4000, seed=2), POLICY, elapsed_s=60)
+    assert verdicts(excess)["error_rate"] == "fail"
+
+
+def test_latency_needs_both_a_large_ratio_and_significance() -> None:
+    slow = decide(arm(400, seed=1, latency=6.0), arm(4000, seed=2), POLICY, elapsed_s=60)
+    assert verdicts(slow)["latency_p99"] == "fail"
+    # 10 % slower is significant with this much data, but under max_latency_ratio: a pass
+    a_bit = decide(arm(4000, seed=1, latency=2.2), arm(40000, seed=2), POLICY, elapsed_s=60)
+    assert verdicts(a_bit)["latency_p99"] == "pass"
+
+
+def test_shifted_predictions_fail_the_psi_check() -> None:
+    shifted = decide(arm(400, seed=1, shift=0.3), arm(4000, seed=2), POLICY, elapsed_s=60)
+    assert verdicts(shifted)["prediction_psi"] == "fail"
+
+
+def test_null_outputs_count_against_the_canary() -> None:
+    decision = decide(arm(400, seed=1, nulls=40), arm(4000, seed=2), POLICY, elapsed_s=60)
+    assert verdicts(decision)["null_outputs"] == "fail"
+
+
+def test_quality_is_skipped_without_labels_and_judged_with_them() -> None:
+    none = decide(arm(400), arm(4000), POLICY, elapsed_s=60, quality=AUC)
+    assert verdicts(none)["quality_roc_auc"] == "skip" and none.action == "advance"
+    noisy = dict(labelled=300, quality_se=0.02)
+    close = decide(
+        arm(400, quality=0.70, **noisy),
+        arm(4000, quality=0.72, **noisy),
+        POLICY,
+        elapsed_s=60,
+        quality=AUC,
+    )
+    assert verdicts(close)["quality_roc_auc"] == "pass"  # 0.02 short, within the noise
+    worse = decide(
+        arm(400, quality=0.55, labelled=300, quality_se=0.01),
+        arm(4000, quality=0.72, labelled=3000, quality_se=0.005),
+        POLICY,
+        elapsed_s=60,
+        quality=AUC,
+    )
+    assert verdicts(worse)["quality_roc_auc"] == "fail"
+
+
+def test_latency_target_from_the_spec_is_an_absolute_limit() -> None:
+    decision = decide(
+        arm(400, seed=1, latency=20),
+        arm(4000, seed=2, latency=20),
+        POLICY,
+        elapsed_s=60,
+        latency_target_ms=10.0,
+    )
+    assert verdicts(decision)["latency_target"] == "fail"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    requests=st.integers(0, 1000),
+    errors=st.integers(0, 1000),
+    stable_requests=st.integers(0, 5000),
+    elapsed=st.floats(0, 100),
+)
+def test_never_advances_on_too_little_data_and_never_rolls_back_without_a_failure(
+    requests: int, errors: int, stable_requests: int, elapsed: float
+) -> None:
+    errors = min(errors, requests)
+    decision = decide(
+        arm(requests, errors), arm(stable_requests, seed=3), POLICY, elapsed_s=elapsed
+    )
+    if requests < POLICY.min_requests or elapsed < 30:
+        assert decision.action != "advance"
+    if decision.action == "rollback":
+        assert decision.failed
+    if decision.action == "advance":
+        assert all(c.verdict in ("pass", "skip") for c in decision.checks)
+
+
+@settings(max_examples=200, deadline=None)
+@given(count=st.integers(0, 500), extra=st.integers(0, 500), alpha=st.sampled_from([0.01, 0.05]))
+def test_wilson_lower_bound_matches_scipy(count: int, extra: int, alpha: float) -> None:
+    total = count + extra
+    if total == 0:
+        return
+    expected = stats.binomtest(count, total).proportion_ci(1 - 2 * alpha, method="wilson").low
+    assert _wilson_lower(count, total, alpha) == pytest.approx(expected, abs=1e-9)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.floats(0, 1, allow_nan=False), min_size=20, max_size=300),
+    st.lists(st.floats(0, 1, allow_nan=False), min_size=20, max_size=300),
+)
+def test_psi_is_non_negative_and_zero_for_identical_samples(a: list[float], b: list[float]) -> None:
+    x, y = np.array(a), np.array(b)
+    assert psi(x, y) >= 0
+    assert psi(x, x) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_psi_noise_is_what_identical_distributions_show_on_average() -> None:
+    rng = np.random.default_rng(5)
+    values = [psi(rng.beta(2, 6, 4000), rng.beta(2, 6, 150)) for _ in range(300)]
+    expected = psi_noise(rng.beta(2, 6, 4000), rng.beta(2, 6, 150))
+    assert np.mean(values) == pytest.approx(expected, rel=0.25)
