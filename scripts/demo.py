@@ -159,22 +159,88 @@ def watch_rollout(server: Server, traffic: Any, version: str) -> str:
     return outcome
 
 
-def quick_rollouts() -> None:
-    """Shorten the spec's rollout policy so each step takes seconds, not minutes."""
-    spec = (WORK / "loopml.yaml").read_text()
+def set_spec(section: str, key: str, value: str) -> None:
+    """Set ``section.key`` in the demo's loopml.yaml (a top-level section), keeping comments."""
+    path = WORK / "loopml.yaml"
+    text = path.read_text()
+    block = re.search(rf"(?m)^{section}:\n((?:  .*\n)*)", text)
+    if block is None:
+        raise SystemExit(f"the spec has no '{section}' section")
+    body = block[1]
+    line = re.compile(rf"(?m)^  {key}: .*$")
+    body = line.sub(f"  {key}: {value}", body) if line.search(body) else f"  {key}: {value}\n{body}"
+    path.write_text(text[: block.start(1)] + body + text[block.end(1) :])
+
+
+def quick_policies() -> None:
+    """Shorten the rollout policy (each step takes seconds, not minutes) and count monitoring
+    windows in predictions (a replayed month passes in seconds of wall-clock time)."""
     for key, value in [
         ("steps", "[10, 50, 100]"),
         ("min_requests", "150"),
         ("min_duration", "3s"),
         ("interval", "1s"),
     ]:
-        spec, found = re.subn(
-            rf"(?m)^(rollout:\n(?:  .*\n)*?)  {key}: .*$", rf"\1  {key}: {value}", spec
+        set_spec("rollout", key, value)
+    set_spec("monitoring", "window_rows", "1000")
+    set_spec("monitoring", "min_samples", "500")
+    console.print(
+        "demo policies: rollout steps 10, 50, 100 % (150 requests and 3 s each); monitoring "
+        "windows of 1,000 predictions"
+    )
+
+
+def replay(
+    server: Server, frame: Any, *, labels_later: list[Any], fault: str | None = None
+) -> None:
+    """Send ``frame`` in batches of 100 (one client in eight sends ``fault`` as null when
+    given); queue its labels in ``labels_later`` for the caller to feed back later."""
+    records, labels = records_of(frame)
+    for offset in range(0, len(records), 100):
+        batch = records[offset : offset + 100]
+        if fault is not None:
+            batch = [{**r, fault: None} if i % 8 == 0 else r for i, r in enumerate(batch)]
+        response = server.client.post("/predict", json={"records": batch})
+        response.raise_for_status()
+        labels_later.extend(
+            {"request_id": p["request_id"], "label": label}
+            for p, label in zip(response.json()["predictions"], labels[offset:], strict=False)
         )
-        if not found:
-            raise SystemExit(f"the spec has no rollout.{key} to shorten")
-    (WORK / "loopml.yaml").write_text(spec)
-    console.print("rollout policy for the demo: steps 10, 50, 100 %; 150 requests and 3 s each")
+
+
+def monitor_season(server: Server, data: Any) -> None:
+    """Replay the training period (no change), then April to September one month at a time
+    with labels fed back a month late, a null-sending client in August; then monitor."""
+    from datetime import UTC, datetime
+
+    import polars as pl
+    from rich.progress import Progress
+
+    began = datetime.now(UTC).isoformat(timespec="seconds")
+    pending: list[dict[str, Any]] = []
+    months = [("Jan–Mar (training period)", data.filter(pl.col("month") <= 3))]
+    months += [(f"2013-{m:02d}", data.filter(pl.col("month") == m)) for m in range(4, 10)]
+    with Progress(console=console) as progress:
+        task = progress.add_task("replaying months over HTTP", total=len(months))
+        for name, month in months:
+            sample = month.sample(2000, seed=1).sort("scheduled_departure")
+            progress.update(task, description=f"replaying {name}")
+            if pending:  # last month's labels arrive now
+                server.client.post("/feedback", json={"feedback": pending}).raise_for_status()
+                pending = []
+            replay(
+                server, sample, labels_later=pending, fault="temp" if name == "2013-08" else None
+            )
+            progress.advance(task)
+    server.client.post("/feedback", json={"feedback": pending}).raise_for_status()
+    console.print(
+        "14,000 flights replayed (2,000 per period); labels fed back a month late; in August "
+        "one client in eight sent temp as null"
+    )
+    run("monitor", "run", "--since", began)
+    run("monitor", "status", "--limit", "14")
+    run("alerts", "list")
+    run("report", "monitor", "--since", began)
 
 
 def main() -> None:
@@ -222,9 +288,10 @@ def main() -> None:
     console.print(Rule("8. serve: the champion answers April's flights over HTTP"))
     import polars as pl
 
+    data_all = flights()
     april = pl.read_parquet(WORK / "flights_april.parquet")
     first, rest = april.filter(pl.col("day") <= 15), april.filter(pl.col("day") > 15)
-    quick_rollouts()
+    quick_policies()
     server = Server()
     try:
         serve_april(server, first.head(1500))
@@ -244,6 +311,8 @@ def main() -> None:
         run("train", "flights-shuffled@1")
         watch_rollout(server, rest, "3")
         run("models", "list")
+        console.print(Rule("11. monitor: the seasons change, a client breaks"))
+        monitor_season(server, data_all)
     finally:
         server.stop()
     from loopml.serving.log import read_log

@@ -8,8 +8,6 @@ and a ``meta`` dict shaped as the registry writes ``meta.json``.
 from __future__ import annotations
 
 import re
-import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from typing import Any
 import lightgbm as lgb
 import polars as pl
 import pytest
+from conftest import open_page
 from sklearn.datasets import load_diabetes, load_wine
 from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.ensemble import RandomForestClassifier
@@ -32,7 +31,6 @@ from loopml.reports.model_card import build_model_card, model_card, model_card_h
 from loopml.reports.run_report import build_run_report, figures, to_html, write_html
 from loopml.spec import Features, Metric, Slice, Spec, Targets
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLIGHTS = Features(
     numeric=["distance", "temp", "humid", "wind_speed", "precip", "visib", "plane_year", "hour",
              "day_of_week"],
@@ -251,32 +249,6 @@ def test_report_object_holds_the_leaderboard_lines_and_task_charts(
 # --- the pages in Chromium ----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )  # fmt: skip
-        yield chromium
-        chromium.close()
-
-
-def _open(browser: Any, path: Path) -> tuple[Any, list[str], list[str]]:
-    page = browser.new_page()
-    problems: list[str] = []
-    requests: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    page.on("request", lambda r: requests.append(r.url))
-    page.goto(path.as_uri())
-    return page, problems, requests
-
-
 @pytest.mark.parametrize("task", ["flights_run", "diabetes_run", "wine_run"])
 def test_report_page_renders_every_chart_offline(
     task: str, request: pytest.FixtureRequest, browser: Any, tmp_path: Path
@@ -286,7 +258,7 @@ def test_report_page_renders_every_chart_offline(
         _record(run), run.leaderboard, run.analysis, human_level=None, title=task
     )
     path = write_html(report, tmp_path / "report.html")
-    page, problems, requests = _open(browser, path)
+    page, problems, requests = open_page(browser, path)
     charts = figures(report)
     page.wait_for_function(
         f"document.querySelectorAll('.js-plotly-plot').length === {len(charts)}", timeout=30_000
@@ -356,7 +328,7 @@ def test_model_card_html_loads_cleanly(flights_run: Run, browser: Any, tmp_path:
     assert "plotly" not in html.lower()  # a light page: no charts, no inlined JavaScript
     path = tmp_path / "card.html"
     path.write_text(html, encoding="utf-8")
-    page, problems, _ = _open(browser, path)
+    page, problems, _ = open_page(browser, path)
     assert not problems
     ids = page.eval_on_selector_all("h2", "els => els.map(e => e.id)")
     assert ids == ["intended-use", "data", "metrics", "slices", "limits", "lineage"]

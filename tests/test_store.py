@@ -40,6 +40,7 @@ TABLES = {
     "alerts",
     "feedback",
     "rollout_events",
+    "monitor_windows",
 }
 
 

@@ -45,6 +45,12 @@ rollout_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(rollout_app, name="rollout")
+monitor_app = typer.Typer(
+    help="Monitoring windows of logged predictions: run, status.", no_args_is_help=True
+)
+app.add_typer(monitor_app, name="monitor")
+alerts_app = typer.Typer(help="Fired alerts: list, ack.", no_args_is_help=True)
+app.add_typer(alerts_app, name="alerts")
 
 console = Console()
 errors = Console(stderr=True)
@@ -863,6 +869,25 @@ def report_run(
     console.print(f"wrote [bold]{path}[/]")
 
 
+@report_app.command("monitor")
+def report_monitor(
+    since: SinceOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", help="HTML file to write.")] = None,
+    spec: SpecOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Write the monitoring report: metrics over time, thresholds, alerts, drifted features."""
+    from loopml.steps import monitor_report
+
+    project = _spec(spec, required=True)
+    with _store() as store:
+        path = monitor_report(store, project, since=_since(since), out=out)
+    if json:
+        _emit({"report": str(path)})
+        return
+    console.print(f"wrote [bold]{path}[/]")
+
+
 # --- serving -------------------------------------------------------------------------------
 
 
@@ -1047,6 +1072,171 @@ def _print_rollout(status: Any, json: bool) -> None:
             escape(c["detail"]),
         )
     console.print(checks)
+
+
+# --- monitoring ----------------------------------------------------------------------------
+
+
+def _since(value: str | None) -> Any:
+    """``--since``: an ISO time, or a duration back from now (``2h``, ``7d``)."""
+    from datetime import UTC, datetime
+
+    from loopml.errors import SpecError
+    from loopml.spec import parse_duration
+
+    if value is None:
+        return None
+    try:
+        return datetime.now(UTC) - parse_duration(value)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise SpecError(
+            f"--since: expected an ISO time or a duration (2h, 7d); got {value!r}"
+        ) from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+SinceOpt = Annotated[
+    str | None, typer.Option("--since", help="ISO time, or a duration back from now (2h, 7d).")
+]
+
+
+@monitor_app.command("run")
+def monitor_run(since: SinceOpt = None, spec: SpecOpt = None, json: JsonOpt = False) -> None:
+    """Compute the windows of logged predictions, store them, and fire alerts."""
+    from loopml.monitoring import monitor
+
+    project = _spec(spec, required=True)
+    with _store() as store, console.status("computing monitoring windows…"):
+        result = monitor.run(
+            store, project, Path(store.artifacts.root) / "predictions", since=_since(since)
+        )
+    if json:
+        _emit(
+            {
+                "windows": len(result.windows),
+                "alerts": [_alert_row(a) for a in result.alerts],
+            }
+        )
+        return
+    console.print(f"{len(result.windows)} window(s) computed")
+    if result.alerts:
+        console.print(_alerts_table("alerts fired", result.alerts))
+    else:
+        console.print("no alert fired")
+
+
+_STATUS_METRICS = (
+    "rows",
+    "error_rate",
+    "non_null_outputs",
+    "latency_p99_ms",
+    "label_coverage",
+    "score_mean",
+)
+
+
+@monitor_app.command("status")
+def monitor_status(
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Windows to show.")] = 12,
+    spec: SpecOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """The latest stored windows: volume, errors, latency, drift and quality."""
+    project = _spec(spec, required=True)
+    with _store() as store:
+        windows = store.list_windows(project.name, limit=limit)
+    if json:
+        _emit([{**w.__dict__, "start": w.start, "end": w.end} for w in windows])
+        return
+    if not windows:
+        console.print("no windows yet: run 'loopml monitor run' once predictions are logged")
+        return
+    quality = f"quality.{project.metric.name}"
+    table = Table(title=f"monitoring windows of '{project.name}'")
+    for name in ("window", "model", *_STATUS_METRICS, "drifted", quality, "expected"):
+        table.add_column(
+            name, justify="left" if name in ("window", "model", "drifted") else "right"
+        )
+    for w in windows:
+        drifted = sorted(
+            k.split(".", 1)[1] for k, v in w.metrics.items() if k.startswith("drift.") and v
+        )
+        expected = w.metrics.get(f"expected.{project.metric.name}")
+        table.add_row(
+            f"{w.start:%m-%d %H:%M:%S} ({w.size})",
+            w.model_version,
+            *(_number(w.metrics.get(m)) for m in _STATUS_METRICS),
+            ", ".join(drifted[:6]) + (" …" if len(drifted) > 6 else ""),
+            _number(w.metrics.get(quality)),
+            _number(expected),
+        )
+    console.print(table)
+
+
+def _alert_row(a: Any) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "rule": a.rule,
+        "severity": a.severity,
+        "metric": a.metric,
+        "feature": a.feature,
+        "value": a.value,
+        "threshold": a.threshold,
+        "status": a.status,
+        "created_at": a.created_at,
+        "evidence": a.evidence,
+    }
+
+
+def _alerts_table(title: str, records: list[Any]) -> Table:
+    table = Table(title=title)
+    for name in ("id", "severity", "rule", "key", "value", "model", "window", "status"):
+        table.add_column(name)
+    for a in records:
+        table.add_row(
+            str(a.id),
+            a.severity,
+            a.rule,
+            str(a.evidence.get("key", a.metric)),
+            _number(a.value),
+            str(a.evidence.get("model_version", "")),
+            str(a.evidence.get("window_start", ""))[:19],
+            a.status,
+        )
+    return table
+
+
+@alerts_app.command("list")
+def alerts_list(
+    all_alerts: Annotated[bool, typer.Option("--all", help="Include acknowledged ones.")] = False,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Alerts to show.")] = 50,
+    json: JsonOpt = False,
+) -> None:
+    """Fired alerts, newest first (open ones unless --all)."""
+    with _store() as store:
+        records = store.list_alerts(status=None if all_alerts else "open", limit=limit)
+    if json:
+        _emit([_alert_row(a) for a in records])
+        return
+    console.print(_alerts_table("alerts", records) if records else "no open alerts")
+
+
+@alerts_app.command("ack")
+def alerts_ack(
+    alert_id: Annotated[int, typer.Argument(help="The alert's id (loopml alerts list).")],
+    json: JsonOpt = False,
+) -> None:
+    """Acknowledge an alert."""
+    with _store() as store:
+        record = store.ack_alert(alert_id)
+    if json:
+        _emit(_alert_row(record))
+        return
+    console.print(f"acknowledged alert {record.id} ({record.rule})")
 
 
 def _slug(label: str) -> str:

@@ -30,6 +30,7 @@ import polars as pl
 
 from loopml.data.profile import Profile
 from loopml.data.schema import Schema
+from loopml.data.sketch import QuantileSketch
 from loopml.errors import LoopmlError, NotFoundError
 from loopml.features.pipeline import FeaturePipeline
 from loopml.modeling import metrics as M
@@ -303,6 +304,7 @@ def register(store: Store, spec: Spec, result: TrainResult) -> tuple[ModelRecord
             ],
         )
     profile = result.dataset.profile
+    test_output = best.model.output(best.model.pipeline.transform(result.data.frame[test_rows]))
     schema = Schema(
         {
             name: rule
@@ -321,6 +323,8 @@ def register(store: Store, spec: Spec, result: TrainResult) -> tuple[ModelRecord
         "feature_names": best.model.pipeline.feature_names_,
         "input_columns": best.model.pipeline.input_columns_,
         "baselines": {r.name: r.metrics for r in result.results if r.baseline},
+        # the scores' distribution on the test split: monitoring's reference for prediction drift
+        "score_profile": QuantileSketch.from_values(best.model.scores(test_output)).to_dict(),
         "lineage": {
             "run_id": result.run_id,
             "candidate_run_id": best.run_id,

@@ -159,13 +159,15 @@ class Drift(_Section):
 
 
 class AlertRule(_Section):
-    """Fire when ``metric`` (for ``feature``, or every feature with ``*``) crosses ``threshold``."""
+    """Fire when ``metric`` (for ``feature``, or every feature with ``*``) crosses ``threshold``
+    in ``consecutive`` windows of at least ``min_samples`` predictions, at most once per
+    ``cooldown``. Windows are the monitoring windows, or windows of ``window`` when given."""
 
     metric: str
     feature: str = "*"
     comparator: Literal[">", ">=", "<", "<="] = ">"
     threshold: float
-    window: Duration = timedelta(hours=1)
+    window: Duration | None = None
     min_samples: int = Field(100, ge=1)
     consecutive: int = Field(1, ge=1)
     cooldown: Duration = timedelta(hours=6)
@@ -173,8 +175,17 @@ class AlertRule(_Section):
 
 
 class Monitoring(_Section):
+    """Windows of logged predictions (by time, or every ``window_rows`` predictions when set),
+    the drift thresholds, and alert rules on top of the defaults (see loopml.monitoring.alerts).
+    """
+
     window: Duration = timedelta(hours=1)
+    window_rows: int | None = Field(None, ge=1)
     min_samples: int = Field(100, ge=1)
+    default_alerts: bool = True
+    webhook: str | None = None
+    webhook_timeout: Duration = timedelta(seconds=5)
+    webhook_retries: int = Field(3, ge=0, le=10)
     drift: Drift = Drift()
     alerts: list[AlertRule] = []
 

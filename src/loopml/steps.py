@@ -8,6 +8,7 @@ model's own schema. The CLI only parses arguments and renders what these return.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from loopml.errors import DataError, LoopmlError, NotFoundError
 from loopml.modeling.analysis import Analysis, analyze
 from loopml.modeling.train import Event, TrainResult, train
 from loopml.registry import GateDecision, load_package, register
+from loopml.reports import monitor_report as report
 from loopml.reports.model_card import model_card, model_card_html
 from loopml.reports.run_report import build_run_report, write_html
 from loopml.spec import Spec
@@ -150,6 +152,34 @@ def run_report(store: Store, spec: Spec, run_id: int | str, out: Path | None = N
             title=f"{spec.name}: training run {run.id}",
         ),
         out or reports_dir() / f"run-{run.id}.html",
+    )
+
+
+def monitor_report(
+    store: Store,
+    spec: Spec,
+    *,
+    since: datetime | None = None,
+    out: Path | None = None,
+) -> Path:
+    """Write the monitoring report of ``spec``'s deployment from the stored windows and alerts."""
+    windows = store.list_windows(spec.name, since=since)
+    if not windows:
+        raise NotFoundError(
+            f"no monitoring windows of '{spec.name}' yet: serve predictions, then run "
+            "'loopml monitor run'"
+        )
+    size = windows[-1].size
+    windows = [w for w in windows if w.size == size]
+    alerts = [
+        a
+        for a in store.list_alerts(deployment=spec.name)
+        if since is None or a.evidence.get("window_end", "") > since.isoformat()
+    ]
+    profile = load_package(store, windows[-1].model_version).profile
+    return report.write_html(
+        report.build(spec, windows, list(reversed(alerts)), profile),
+        out or reports_dir() / f"monitor-{spec.name}.html",
     )
 
 

@@ -92,6 +92,26 @@ def one(name: str, task: Task, y: np.ndarray, output: np.ndarray) -> float:
     return compute(task, y, output).get(name, float("nan"))
 
 
+def encode_labels(values: list[Any], task: Task, positive: Any = None) -> np.ndarray:
+    """Labels as they arrive in feedback (``True``, ``"yes"``, ``1.0``) as metric inputs: floats
+    for regression; for binary, 1 where the label is ``positive`` (compared as text the way
+    training encodes the target: ``true``, ``1``) and, without one, the last label in sorted
+    order, as training's class order puts the positive class last."""
+    if task == "regression":
+        return np.array(values, dtype=float)
+    texts = [_label_text(v) for v in values]
+    wanted = _label_text(positive) if positive is not None else max(set(texts), default="")
+    return np.array([t == wanted for t in texts], dtype=int)
+
+
+def _label_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _safe(fn: Any, *args: Any, **kwargs: Any) -> float:
     try:
         return float(fn(*args, **kwargs))

@@ -64,6 +64,15 @@ class TrainedModel:
             )
         return output.argmax(axis=1)
 
+    def scores(self, output: np.ndarray) -> np.ndarray:
+        """One number per row from :meth:`output`, for comparing distributions: the positive
+        class's probability (binary), the top probability (multiclass) or the value."""
+        if self.task == "regression":
+            return np.asarray(output, dtype=float)
+        if self.task == "binary":
+            return np.asarray(output[:, -1], dtype=float)
+        return np.asarray(output.max(axis=1), dtype=float)
+
     def labels(self, codes: np.ndarray) -> list[Any]:
         """Original target labels for class codes."""
         return [self.classes[int(c)] for c in codes]

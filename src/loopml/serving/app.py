@@ -54,6 +54,7 @@ from loopml.store import Store
 log = logging.getLogger("loopml.serving")
 RECENT_IDS = 200_000
 POLL_SECONDS = 0.5  # how often a process re-reads its deployment from the store
+WINDOW_SECONDS = 10.0  # how often the monitoring gauges re-read the latest windows
 SHADOW_QUEUE = 256  # shadow copies waiting at most; more are skipped and counted
 
 
@@ -143,12 +144,18 @@ def create_app(
         metrics.canary_weight.set(routing.weight)
 
     async def follow() -> None:
-        """Keep this process on the store's deployment and run the controller when due."""
+        """Keep this process on the store's deployment, run the controller when due, and
+        refresh the monitoring gauges every ``WINDOW_SECONDS``."""
+        shown = 0.0
         while True:
             await asyncio.sleep(POLL_SECONDS)
             try:
                 apply(await asyncio.to_thread(follow_store))
                 await asyncio.to_thread(controller.evaluate, store, spec, folder)
+                if time.monotonic() - shown >= WINDOW_SECONDS:
+                    shown = time.monotonic()
+                    latest = await asyncio.to_thread(store.list_windows, spec.name, limit=20)
+                    metrics.show_windows(latest)
             except Exception:  # the store may be briefly unreachable: keep serving, retry
                 log.exception("could not follow deployment '%s'; retrying", spec.name)
 

@@ -425,7 +425,7 @@ def _arm(rows: pl.DataFrame, labels: dict[str, Any], spec: Spec) -> Arm:
     ]
     quality, se = None, 0.0
     if len(pairs) >= spec.rollout.min_labels:
-        y = _targets([p[0] for p in pairs], spec)
+        y = metrics.encode_labels([p[0] for p in pairs], spec.task, spec.positive_class)
         score = np.array([p[1] for p in pairs], dtype=float)
         quality, se = _metric_with_error(y, score, spec)
     return Arm(
@@ -438,24 +438,6 @@ def _arm(rows: pl.DataFrame, labels: dict[str, Any], spec: Spec) -> Arm:
         quality=quality,
         quality_se=se,
     )
-
-
-def _targets(values: list[Any], spec: Spec) -> np.ndarray:
-    if spec.task == "regression":
-        return np.array(values, dtype=float)
-    positive = _text(spec.positive_class) if spec.positive_class is not None else None
-    texts = [_text(v) for v in values]
-    if positive is None:  # the package's positive class is the last in sorted order
-        positive = max(set(texts))
-    return np.array([t == positive for t in texts], dtype=int)
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def _metric_with_error(y: np.ndarray, score: np.ndarray, spec: Spec) -> tuple[float, float]:

@@ -2,7 +2,7 @@
 
 Requests, errors and latency per endpoint, model version and route; rows scored; canary
 fallbacks, shadow drops and the canary's weight; missing values and unseen categories per
-feature; feedback; and the prediction log's queue depth.
+feature; feedback; the latest monitoring window's metrics; and the prediction log's queue depth.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from loopml.serving.inputs import InputStats
+from loopml.store import WindowRecord
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -74,6 +75,12 @@ class ServerMetrics:
         self.feedback = Counter(
             "loopml_feedback", "Labels received", ("outcome",), registry=self.registry
         )
+        self.window = Gauge(
+            "loopml_window_metric",
+            "The latest monitoring window's metrics (loopml monitor run), per model version",
+            ("model_version", "metric"),
+            registry=self.registry,
+        )
         self.log_queue = Gauge(
             "loopml_prediction_log_queue_depth",
             "Predictions waiting to be written",
@@ -84,6 +91,14 @@ class ServerMetrics:
         self.requests.labels(endpoint, version, route).inc()
         self.rows.labels(endpoint, version, route).inc(rows)
         self.latency.labels(endpoint, version, route).observe(seconds)
+
+    def show_windows(self, windows: list[WindowRecord]) -> None:
+        """Expose each model version's latest window (numbers only)."""
+        latest = {w.model_version: w for w in windows}
+        for version, window in latest.items():
+            for name, value in window.metrics.items():
+                if isinstance(value, int | float):
+                    self.window.labels(version, name).set(value)
 
     def count_status(self, endpoint: str, status: int) -> None:
         self.responses.labels(endpoint, str(status)).inc()

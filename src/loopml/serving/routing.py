@@ -56,13 +56,8 @@ class Served:
         }
 
     def scores(self, output: np.ndarray) -> np.ndarray:
-        """One number per row for comparing models: the positive class's probability (binary;
-        it is the last column), the top probability (multiclass) or the value (regression)."""
-        if self.task == "regression":
-            return output.astype(float)
-        if self.task == "binary":
-            return output[:, -1].astype(float)
-        return output.max(axis=1).astype(float)
+        """One number per row for comparing models (see ``TrainedModel.scores``)."""
+        return self.package.model.scores(output)
 
 
 def served(package: Package, spec: Spec) -> Served:

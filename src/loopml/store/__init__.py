@@ -9,11 +9,13 @@ SQLite (WAL) is the default; PostgreSQL via ``LOOPML_DB_URL``.
 from loopml.store._deployments import DeploymentRecord, RolloutEventRecord
 from loopml.store._engine import mask_url
 from loopml.store._feedback import FeedbackRecord
+from loopml.store._monitoring import AlertRecord, WindowRecord
 from loopml.store._store import Store
 from loopml.store.artifacts import Artifacts
 from loopml.store.records import DatasetRecord, ModelRecord, RunRecord, check_name
 
 __all__ = [
+    "AlertRecord",
     "Artifacts",
     "DatasetRecord",
     "DeploymentRecord",
@@ -22,6 +24,7 @@ __all__ = [
     "RolloutEventRecord",
     "RunRecord",
     "Store",
+    "WindowRecord",
     "check_name",
     "mask_url",
 ]

@@ -64,6 +64,18 @@ class FeedbackMixin(StoreBase):
 
         return self._write_with_retry("store feedback", add)
 
+    def get_labels(self, request_ids: list[str]) -> dict[str, Any]:
+        """The stored label of each of ``request_ids`` that has one."""
+        found: dict[str, Any] = {}
+        with self.session(write=False) as session:
+            for start in range(0, len(request_ids), 900):
+                chunk = request_ids[start : start + 900]
+                query = select(Feedback.request_id, Feedback.label).where(
+                    Feedback.request_id.in_(chunk)
+                )
+                found.update((row.request_id, row.label) for row in session.execute(query))
+        return found
+
     def list_feedback(self, *, since: datetime | None = None) -> list[FeedbackRecord]:
         """Stored labels, oldest first (optionally only those received since ``since``)."""
         query = select(Feedback).order_by(Feedback.id)

@@ -38,13 +38,14 @@ from loopml.store._engine import (
 from loopml.store._feedback import FeedbackMixin
 from loopml.store._migrate import ensure_schema
 from loopml.store._models import ModelsMixin
+from loopml.store._monitoring import MonitoringMixin
 from loopml.store._runs import RunsMixin
 from loopml.store._tables import Dataset
 from loopml.store.artifacts import Artifacts
 from loopml.store.records import DatasetRecord, check_name, parse_ref
 
 
-class Store(RunsMixin, ModelsMixin, FeedbackMixin, DeploymentsMixin):
+class Store(RunsMixin, ModelsMixin, FeedbackMixin, DeploymentsMixin, MonitoringMixin):
     """The metadata database (SQLAlchemy) and the artifact folder (fsspec) of one project.
 
     ``Store(db_url, artifact_root)`` connects, upgrades the schema if needed, and raises

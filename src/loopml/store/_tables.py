@@ -207,6 +207,7 @@ class Alert(Base):
     __tablename__ = "alerts"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    deployment: Mapped[str | None] = mapped_column(String(128))
     rule: Mapped[str] = mapped_column(String(128))
     severity: Mapped[str] = mapped_column(String(16))
     metric: Mapped[str] = mapped_column(String(128))
@@ -217,6 +218,29 @@ class Alert(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")  # open / acked
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MonitorWindow(Base):
+    """One window of logged predictions of one model version, with its metrics.
+
+    ``size`` names the windowing (``1h``, or ``2000rows`` for count windows), so windows of
+    several sizes can be kept side by side; ``metrics`` is flat (``missing_fraction.temp``),
+    ``details`` holds what charts need (drift per feature, histograms, slices).
+    """
+
+    __tablename__ = "monitor_windows"
+    __table_args__ = (UniqueConstraint("deployment", "model_version", "size", "start"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    deployment: Mapped[str] = mapped_column(String(128))
+    model_version: Mapped[str] = mapped_column(String(160))
+    size: Mapped[str] = mapped_column(String(32))
+    start: Mapped[datetime] = mapped_column(UTCDateTime)
+    end: Mapped[datetime] = mapped_column(UTCDateTime)
+    rows: Mapped[int] = mapped_column(Integer)
+    metrics: Mapped[Json] = mapped_column(JSONType, default=dict)
+    details: Mapped[Json] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Feedback(Base):
@@ -240,6 +264,7 @@ __all__ = [
     "JSONType",
     "Model",
     "ModelAlias",
+    "MonitorWindow",
     "RolloutEvent",
     "Run",
     "UTCDateTime",

@@ -1,0 +1,1 @@
+"""Monitoring: window metrics, drift against the training profile, quality before labels."""

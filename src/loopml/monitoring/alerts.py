@@ -1,0 +1,269 @@
+"""Alert rules over monitoring windows, and the notifiers that say so.
+
+A rule names a window metric (``error_rate``) or a family of per-feature metrics
+(``missing_increase`` with ``feature: "*"`` means every ``missing_increase.<feature>``). It fires
+on the window where the metric has crossed its threshold in ``consecutive`` windows in a row
+(of the same model version, each with at least ``min_samples`` rows), then stays quiet for that
+rule and key until ``cooldown`` has passed in window time — so re-running the monitor over the
+same windows never fires twice. Every alert is stored with its evidence (the windows' values).
+
+Default rules (``monitoring.default_alerts``, on unless turned off), with the spec's
+``monitoring.min_samples``:
+
+============================  ==========================================  =========
+rule                          fires when                                  severity
+============================  ==========================================  =========
+``missing_increase *``        a feature is missing 5 points more than     warning
+                              in training
+``non_null_outputs``          under 99 % of answers are numbers           critical
+``error_rate``                over 1 % of requests failed                 critical
+``drift *``                   the spec's drift test flags a feature or    warning
+                              the predictions (``monitoring.drift``)
+``latency_p99_ms``            over ``targets.latency_p99_ms``             warning
+``quality.<metric>``          worse than ``metric.target`` (if set), on   warning
+                              labelled rows
+============================  ==========================================  =========
+
+Notifiers: the log (always) and a webhook (``monitoring.webhook``): a JSON POST with a Slack-style
+``text`` beside the alert's fields, retried with back-off ``webhook_retries`` times within
+``webhook_timeout`` per attempt. A webhook that keeps failing is logged, never raised: the alert
+is already stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import operator
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from loopml.spec import AlertRule, Spec
+from loopml.store import AlertRecord, Store, WindowRecord
+
+logger = logging.getLogger(__name__)
+_COMPARE: dict[str, Callable[[float, float], bool]] = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+}
+_FAMILIES = {"missing_fraction", "missing_increase", "out_of_range", "unseen", "drift"}
+
+
+def default_rules(spec: Spec) -> list[AlertRule]:
+    """The basics every deployment gets (see the module doc)."""
+    n = spec.monitoring.min_samples
+    rules = [
+        AlertRule(metric="missing_increase", threshold=0.05, min_samples=n),
+        AlertRule(
+            metric="non_null_outputs",
+            comparator="<",
+            threshold=0.99,
+            min_samples=n,
+            severity="critical",
+        ),
+        AlertRule(metric="error_rate", threshold=0.01, min_samples=n, severity="critical"),
+        AlertRule(metric="drift", threshold=0.5, min_samples=n),
+        AlertRule(metric="latency_p99_ms", threshold=spec.targets.latency_p99_ms, min_samples=n),
+    ]
+    if spec.metric.target is not None:
+        rules.append(
+            AlertRule(
+                metric=f"quality.{spec.metric.name}",
+                comparator="<" if spec.metric.greater_is_better else ">",
+                threshold=spec.metric.target,
+                min_samples=n,
+            )
+        )
+    return rules
+
+
+def rules_of(spec: Spec) -> list[AlertRule]:
+    """The spec's rules, after the defaults unless ``monitoring.default_alerts`` is off."""
+    defaults = default_rules(spec) if spec.monitoring.default_alerts else []
+    return [*defaults, *spec.monitoring.alerts]
+
+
+def rule_name(rule: AlertRule) -> str:
+    """A readable id, e.g. ``missing_increase[*] > 0.05``."""
+    target = f"[{rule.feature}]" if rule.metric in _FAMILIES else ""
+    return f"{rule.metric}{target} {rule.comparator} {rule.threshold:g}"
+
+
+def _keys(rule: AlertRule, metrics: dict[str, Any]) -> list[str]:
+    if rule.metric in _FAMILIES:
+        prefix = f"{rule.metric}."
+        if rule.feature == "*":
+            return sorted(k for k in metrics if k.startswith(prefix))
+        return [prefix + rule.feature] if prefix + rule.feature in metrics else []
+    return [rule.metric] if rule.metric in metrics else []
+
+
+@dataclass(frozen=True)
+class Fired:
+    """A rule that crossed its threshold, on which window, with the evidence."""
+
+    rule: AlertRule
+    key: str
+    value: float
+    window: WindowRecord
+    evidence: dict[str, Any]
+
+    @property
+    def feature(self) -> str | None:
+        return (
+            self.key.split(".", 1)[1] if "." in self.key and self.rule.metric in _FAMILIES else None
+        )
+
+
+def evaluate(
+    windows: list[WindowRecord], rules: list[AlertRule], fired_before: list[AlertRecord]
+) -> list[Fired]:
+    """The alerts ``windows`` fire under ``rules`` (see the module doc), oldest first.
+
+    ``fired_before`` (stored alerts) enforces the cooldown across runs.
+    """
+    last_fired: dict[tuple[str, str], datetime] = {}
+    for alert in fired_before:
+        end = alert.evidence.get("window_end")
+        earlier = (alert.rule, str(alert.evidence.get("key", alert.metric)))
+        if end is not None:
+            moment = datetime.fromisoformat(end)
+            last_fired[earlier] = max(last_fired.get(earlier, moment), moment)
+    fired: list[Fired] = []
+    by_version: dict[str, list[WindowRecord]] = {}
+    for window in sorted(windows, key=lambda w: w.start):
+        by_version.setdefault(window.model_version, []).append(window)
+    for rule in rules:
+        name, compare = rule_name(rule), _COMPARE[rule.comparator]
+        for series in by_version.values():
+            streaks: dict[str, list[tuple[WindowRecord, float]]] = {}
+            for window in series:
+                for key in _keys(rule, window.metrics):
+                    raw = window.metrics.get(key)
+                    value = float(raw) if raw is not None else math.nan
+                    crossed = (
+                        raw is not None
+                        and window.rows >= rule.min_samples
+                        and compare(value, rule.threshold)
+                    )
+                    if not crossed:
+                        streaks.pop(key, None)
+                        continue
+                    streak = streaks.setdefault(key, [])
+                    streak.append((window, value))
+                    if len(streak) < rule.consecutive:
+                        continue
+                    previous = last_fired.get((name, key))
+                    if previous is not None and window.end - previous < rule.cooldown:
+                        continue
+                    last_fired[(name, key)] = window.end
+                    fired.append(
+                        Fired(rule, key, value, window, _evidence(rule, key, streak))
+                    )
+    return sorted(fired, key=lambda f: f.window.end)
+
+
+def _evidence(
+    rule: AlertRule, key: str, streak: list[tuple[WindowRecord, float]]
+) -> dict[str, Any]:
+    window = streak[-1][0]
+    return {
+        "key": key,
+        "model_version": window.model_version,
+        "window_size": window.size,
+        "window_start": window.start.isoformat(),
+        "window_end": window.end.isoformat(),
+        "rows": window.rows,
+        "comparator": rule.comparator,
+        "consecutive": [
+            {"window_start": w.start.isoformat(), "value": v, "rows": w.rows}
+            for w, v in streak[-rule.consecutive :]
+        ],
+    }
+
+
+def record(store: Store, spec: Spec, fired: list[Fired]) -> list[AlertRecord]:
+    """Store each fired alert and notify (log, and the webhook when the spec names one)."""
+    stored = []
+    for alert in fired:
+        saved = store.add_alert(
+            deployment=spec.name,
+            rule=rule_name(alert.rule),
+            severity=alert.rule.severity,
+            metric=alert.rule.metric,
+            feature=alert.feature,
+            value=alert.value,
+            threshold=alert.rule.threshold,
+            evidence=alert.evidence,
+        )
+        stored.append(saved)
+        text = message(saved)
+        log_level = logging.ERROR if saved.severity == "critical" else logging.WARNING
+        logger.log(log_level, "%s", text)
+        if spec.monitoring.webhook:
+            notify_webhook(
+                spec.monitoring.webhook,
+                saved,
+                timeout=spec.monitoring.webhook_timeout.total_seconds(),
+                retries=spec.monitoring.webhook_retries,
+            )
+    return stored
+
+
+def message(alert: AlertRecord) -> str:
+    """One line for people: what crossed what, where."""
+    what = alert.evidence.get("key", alert.metric)
+    return (
+        f"[{alert.severity}] {alert.deployment} {alert.evidence.get('model_version', '')}: "
+        f"{what} = {alert.value:.4g} {alert.evidence.get('comparator', '>')} {alert.threshold:g} "
+        f"(rule {alert.rule}; window from {alert.evidence.get('window_start', '?')})"
+    )
+
+
+def notify_webhook(url: str, alert: AlertRecord, *, timeout: float, retries: int) -> bool:
+    """POST the alert as JSON (Slack-compatible ``text``); retries with back-off. Whether it
+    was delivered (a 2xx answer)."""
+    body = {
+        "text": message(alert),
+        "alert": {
+            "id": alert.id,
+            "deployment": alert.deployment,
+            "rule": alert.rule,
+            "severity": alert.severity,
+            "metric": alert.metric,
+            "feature": alert.feature,
+            "value": alert.value,
+            "threshold": alert.threshold,
+            "evidence": alert.evidence,
+            "created_at": alert.created_at.isoformat(),
+        },
+    }
+    delay = 0.2
+    for attempt in range(retries + 1):
+        try:
+            response = httpx.post(url, json=body, timeout=timeout)
+            if response.is_success:
+                return True
+            problem = f"HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+        logger.warning(
+            "webhook %s refused alert %d (attempt %d of %d): %s",
+            url,
+            alert.id,
+            attempt + 1,
+            retries + 1,
+            problem,
+        )
+        if attempt < retries:
+            time.sleep(delay)
+            delay *= 2
+    logger.error("webhook %s never took alert %d; it stays stored", url, alert.id)
+    return False

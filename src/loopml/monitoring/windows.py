@@ -1,0 +1,310 @@
+"""Window metrics: what the logged predictions of one model version did in one window.
+
+A window is a span of time (``monitoring.window``, aligned to the epoch: 1 h windows start on
+the hour) or a run of ``monitoring.window_rows`` predictions. Only closed windows are computed
+(a time window whose end has passed, a count window that is full), so a window never changes
+except when its labels arrive later; :func:`compute_windows` therefore recomputes the windows
+that end after ``since`` and the store replaces them.
+
+Per window (rows answered by stable or canary; shadow copies are not served traffic):
+
+- **inputs**: missing fraction per feature and its increase over training, values outside the
+  training range, categories training never saw, rows, throughput;
+- **outputs**: error rate, non-null outputs, the share predicted positive (binary) or the
+  score's quantiles, a score histogram;
+- **service**: latency p50/p95/p99;
+- **drift**: every feature against the training profile and the scores against the test
+  split's (:mod:`loopml.monitoring.drift`); the window is profiled first, so drift costs
+  O(sketch) per feature, whatever the window's size;
+- **quality** once labels arrived (the spec's metrics, label coverage, the primary metric per
+  slice) and **estimated quality** before (expected accuracy and ROC AUC of a calibrated
+  binary classifier, :mod:`loopml.monitoring.estimate`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from loopml.data.profile import profile_frame
+from loopml.data.schema import Schema
+from loopml.data.sketch import QuantileSketch
+from loopml.modeling import metrics as M
+from loopml.monitoring.drift import profile_drift, sketch_drift
+from loopml.monitoring.estimate import expected_accuracy, expected_roc_auc
+from loopml.registry import Package, load_package
+from loopml.serving.log import decode_features, read_log
+from loopml.spec import Spec
+from loopml.store import Store, WindowRecord
+
+SERVED = ("stable", "canary")
+HISTOGRAM_BINS = 10
+_DTYPES: dict[str, pl.DataType] = {
+    "numeric": pl.Float64(),
+    "categorical": pl.String(),
+    "boolean": pl.Boolean(),
+    "datetime": pl.String(),
+}
+
+
+@dataclass(frozen=True)
+class Windowing:
+    """How windows are cut: every ``seconds`` of time, or every ``rows`` predictions."""
+
+    seconds: float | None = None
+    rows: int | None = None
+
+    @property
+    def name(self) -> str:
+        if self.rows is not None:
+            return f"{self.rows}rows"
+        assert self.seconds is not None
+        return _duration_name(self.seconds)
+
+    @classmethod
+    def of(cls, spec: Spec) -> Windowing:
+        if spec.monitoring.window_rows is not None:
+            return cls(rows=spec.monitoring.window_rows)
+        return cls(seconds=spec.monitoring.window.total_seconds())
+
+
+def _duration_name(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def compute_windows(
+    store: Store,
+    spec: Spec,
+    log_folder: str | Path,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    windowing: Windowing | None = None,
+) -> list[WindowRecord]:
+    """The closed windows of ``spec``'s deployment with rows logged in ``[since, until)``."""
+    cut = windowing or Windowing.of(spec)
+    now = until or datetime.now(UTC)
+    frame = read_log(log_folder, spec.name, since=since, until=now)
+    frame = frame.filter(pl.col("route").is_in(SERVED))
+    packages: dict[str, Package] = {}
+    windows = []
+    for version, rows in frame.group_by("model_version", maintain_order=True):
+        name = str(version[0])
+        if name not in packages:
+            packages[name] = load_package(store, name)
+        for start, end, part in _cut(rows, cut, now):
+            windows.append(window_metrics(part, packages[name], spec, store, start, end, cut))
+    return sorted(windows, key=lambda w: (w.start, w.model_version))
+
+
+def _cut(
+    rows: pl.DataFrame, cut: Windowing, now: datetime
+) -> Iterator[tuple[datetime, datetime, pl.DataFrame]]:
+    if cut.rows is not None:
+        for offset in range(0, rows.height - cut.rows + 1, cut.rows):  # full windows only
+            part = rows.slice(offset, cut.rows)
+            yield part["ts"][0], part["ts"][-1], part
+        return
+    assert cut.seconds is not None
+    step = timedelta(seconds=cut.seconds)
+    keyed = rows.with_columns(pl.col("ts").dt.truncate(f"{int(cut.seconds)}s").alias("_window"))
+    for (start,), part in keyed.group_by("_window", maintain_order=True):
+        if start + step <= now:  # closed windows only
+            yield start, start + step, part.drop("_window")
+
+
+def window_metrics(
+    rows: pl.DataFrame,
+    package: Package,
+    spec: Spec,
+    store: Store,
+    start: datetime,
+    end: datetime,
+    cut: Windowing,
+) -> WindowRecord:
+    """Every metric of one window of one model version (see the module doc)."""
+    schema = package.schema
+    features = [name for name in schema.columns if name in package.profile.columns]
+    decoded = decode_features(
+        rows, {name: _DTYPES[schema.columns[name].kind] for name in features}, prefix="f."
+    )
+    inputs = decoded.select([f"f.{name}" for name in features]).rename(
+        {f"f.{name}": name for name in features}
+    )
+    errors = rows.get_column("error").is_not_null()
+    answered = decoded.filter(~errors)
+    scores = answered.get_column("score").cast(pl.Float64).to_numpy()
+    finite = np.isfinite(scores)
+    seconds = max((end - start).total_seconds(), 1e-9)
+    metrics: dict[str, float | None] = {
+        "rows": float(rows.height),
+        "throughput_rps": rows.height / seconds,
+        "error_rate": float(errors.sum()) / max(rows.height, 1),
+        "non_null_outputs": float(finite.mean()) if len(finite) else None,
+    }
+    metrics.update(_input_metrics(inputs, schema, package, features))
+    latency = answered.get_column("latency_ms").to_numpy()
+    for q in (50, 95, 99):
+        metrics[f"latency_p{q}_ms"] = float(np.percentile(latency, q)) if len(latency) else None
+    comparable = [n for n in features if schema.columns[n].kind != "datetime"]  # sent as text
+    drift = profile_drift(
+        package.profile,
+        profile_frame(inputs, columns=comparable),
+        comparable,
+        spec.monitoring.drift,
+    )
+    reference = package.meta.get("score_profile")
+    if reference and finite.any():
+        drift.append(
+            sketch_drift(
+                "prediction",
+                QuantileSketch.from_dict(reference),
+                QuantileSketch.from_values(scores[finite]),
+                spec.monitoring.drift,
+            )
+        )
+    for d in drift:
+        metrics[f"drift.{d.feature}"] = 1.0 if d.drifted else 0.0
+        metrics[f"drift_value.{d.feature}"] = _finite(d.value)
+    metrics.update(_output_metrics(scores[finite], package, spec))
+    quality, slices, coverage = _quality(answered, scores, package, spec, store)
+    metrics["label_coverage"] = coverage
+    metrics.update({f"quality.{k}": _finite(v) for k, v in quality.items()})
+    if spec.task == "binary" and finite.any():
+        threshold = package.model.threshold if package.model.threshold is not None else 0.5
+        metrics["expected.accuracy"] = expected_accuracy(scores[finite], threshold)
+        metrics["expected.roc_auc"] = expected_roc_auc(scores[finite])
+    details = {
+        "drift": [d.as_dict() for d in drift],
+        "histogram": _histogram(scores[finite], spec),
+        "slices": slices,
+        "quantiles": {
+            name: _quantiles(inputs.get_column(name))
+            for name in features
+            if schema.columns[name].kind == "numeric"
+        },
+    }
+    return WindowRecord(
+        spec.name,
+        package.record.ref,
+        cut.name,
+        start,
+        end,
+        rows.height,
+        {k: _finite(v) for k, v in metrics.items()},
+        details,
+    )
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def _input_metrics(
+    inputs: pl.DataFrame, schema: Schema, package: Package, features: list[str]
+) -> dict[str, float | None]:
+    """Missing share (and its increase over training), out-of-range and unseen shares."""
+    exprs = []
+    for name in features:
+        rule, column = schema.columns[name], pl.col(name)
+        exprs.append(column.is_null().mean().alias(f"missing_fraction.{name}"))
+        if rule.kind == "numeric" and (rule.min is not None or rule.max is not None):
+            low = -math.inf if rule.min is None else rule.min
+            high = math.inf if rule.max is None else rule.max
+            outside = ((column < low) | (column > high)).fill_null(False)
+            exprs.append(outside.mean().alias(f"out_of_range.{name}"))
+        if rule.allowed is not None:
+            unseen = column.is_not_null() & ~column.cast(pl.String).is_in(rule.allowed)
+            exprs.append(unseen.mean().alias(f"unseen.{name}"))
+    values: dict[str, float | None] = (
+        {
+            k: (float(v) if v is not None else None)
+            for k, v in inputs.select(exprs).row(0, named=True).items()
+        }
+        if inputs.height
+        else {}
+    )
+    for name in features:
+        current = values.get(f"missing_fraction.{name}")
+        trained = package.profile[name].missing_fraction
+        values[f"missing_increase.{name}"] = (
+            None if current is None else max(0.0, current - trained)
+        )
+    return values
+
+
+def _output_metrics(scores: np.ndarray, package: Package, spec: Spec) -> dict[str, float | None]:
+    if not len(scores):
+        return {}
+    if spec.task == "binary":
+        threshold = package.model.threshold if package.model.threshold is not None else 0.5
+        return {
+            "predicted_positive": float(np.mean(scores >= threshold)),
+            "score_mean": float(np.mean(scores)),
+        }
+    low, mid, high = np.percentile(scores, [10, 50, 90])
+    return {"score_p10": float(low), "score_p50": float(mid), "score_p90": float(high)}
+
+
+def _histogram(scores: np.ndarray, spec: Spec) -> dict[str, list[float]]:
+    if not len(scores):
+        return {"edges": [], "counts": []}
+    if spec.task == "regression":
+        counts, edges = np.histogram(scores, bins=HISTOGRAM_BINS)
+    else:
+        counts, edges = np.histogram(scores, bins=HISTOGRAM_BINS, range=(0.0, 1.0))
+    return {"edges": [float(e) for e in edges], "counts": [float(c) for c in counts]}
+
+
+def _quantiles(values: pl.Series) -> list[float | None]:
+    clean = values.drop_nulls().drop_nans()
+    if clean.is_empty():
+        return []
+    return [_finite(clean.quantile(q)) for q in (0.05, 0.25, 0.5, 0.75, 0.95)]
+
+
+def _quality(
+    answered: pl.DataFrame, scores: np.ndarray, package: Package, spec: Spec, store: Store
+) -> tuple[dict[str, float], dict[str, dict[str, Any]], float]:
+    """Metrics on the labelled rows, the primary metric per slice, and the label coverage."""
+    ids = answered.get_column("request_id").to_list()
+    labels = store.get_labels(ids) if ids else {}
+    keep = np.array([i in labels for i in ids], dtype=bool) & np.isfinite(scores)
+    coverage = float(keep.mean()) if len(keep) else 0.0
+    if keep.sum() < 2 or spec.task == "multiclass":  # the log's score is only the top class's
+        return {}, {}, coverage
+    y = M.encode_labels(
+        [labels[i] for i, k in zip(ids, keep, strict=True) if k], spec.task, spec.positive_class
+    )
+    output = scores[keep]
+    quality = M.compute(spec.task, y, output, threshold=package.model.threshold)
+    quality["labelled"] = float(keep.sum())
+    slices: dict[str, dict[str, Any]] = {}
+    labelled = answered.filter(pl.Series(keep))
+    for item in spec.slices:
+        column = f"f.{item.column}"
+        if column not in labelled.columns:
+            continue
+        values = labelled.get_column(column)
+        if item.bins is not None:
+            groups = values.cast(pl.Float64).cut(item.bins).cast(pl.String)
+        else:
+            groups = values.cast(pl.String)
+        table: dict[str, Any] = {}
+        for group in groups.unique().drop_nulls().to_list()[:50]:
+            mask = (groups == group).fill_null(False).to_numpy()
+            if mask.sum() >= 2:
+                value = M.one(spec.metric.name, spec.task, y[mask], output[mask])
+                table[str(group)] = {"rows": int(mask.sum()), spec.metric.name: _finite(value)}
+        slices[item.name] = table
+    return quality, slices, coverage
