@@ -36,6 +36,7 @@ bench: $(STAMP) $(PEERS)
 	$(BIN)/python benchmarks/bench_data.py
 	$(BIN)/python benchmarks/bench_model.py
 	$(BIN)/python benchmarks/bench_serve.py
+	$(BIN)/python benchmarks/bench_monitor.py
 
 clean:
 	rm -rf $(VENV) .venv-peers build .loopml .pytest_cache .mypy_cache .ruff_cache

@@ -1129,23 +1129,13 @@ def monitor_run(since: SinceOpt = None, spec: SpecOpt = None, json: JsonOpt = Fa
         console.print("no alert fired")
 
 
-_STATUS_METRICS = (
-    "rows",
-    "error_rate",
-    "non_null_outputs",
-    "latency_p99_ms",
-    "label_coverage",
-    "score_mean",
-)
-
-
 @monitor_app.command("status")
 def monitor_status(
     limit: Annotated[int, typer.Option("--limit", min=1, help="Windows to show.")] = 12,
     spec: SpecOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """The latest stored windows: volume, errors, latency, drift and quality."""
+    """The latest stored windows: volume, errors, latency, quality and what drifted."""
     project = _spec(spec, required=True)
     with _store() as store:
         windows = store.list_windows(project.name, limit=limit)
@@ -1155,24 +1145,25 @@ def monitor_status(
     if not windows:
         console.print("no windows yet: run 'loopml monitor run' once predictions are logged")
         return
-    quality = f"quality.{project.metric.name}"
-    table = Table(title=f"monitoring windows of '{project.name}'")
-    for name in ("window", "model", *_STATUS_METRICS, "drifted", quality, "expected"):
-        table.add_column(
-            name, justify="left" if name in ("window", "model", "drifted") else "right"
-        )
+    metric = project.metric.name
+    table = Table(title=f"monitoring windows of '{project.name}' ({windows[-1].size} each)")
+    columns = ("start", "v", "rows", "errors", "p99 ms", "labels", metric, "est.")
+    for name in columns:
+        table.add_column(name, justify="left" if name == "start" else "right", no_wrap=True)
+    table.add_column("drifted", min_width=16)
     for w in windows:
-        drifted = sorted(
-            k.split(".", 1)[1] for k, v in w.metrics.items() if k.startswith("drift.") and v
-        )
-        expected = w.metrics.get(f"expected.{project.metric.name}")
+        m = w.metrics
+        drifted = sorted(k.split(".", 1)[1] for k, v in m.items() if k.startswith("drift.") and v)
         table.add_row(
-            f"{w.start:%m-%d %H:%M:%S} ({w.size})",
-            w.model_version,
-            *(_number(w.metrics.get(m)) for m in _STATUS_METRICS),
-            ", ".join(drifted[:6]) + (" …" if len(drifted) > 6 else ""),
-            _number(w.metrics.get(quality)),
-            _number(expected),
+            f"{w.start:%H:%M:%S}",
+            w.model_version.rsplit("@", 1)[-1],
+            f"{w.rows:,}",
+            f"{m.get('error_rate') or 0:.1%}",
+            f"{m.get('latency_p99_ms') or 0:.1f}",
+            f"{m.get('label_coverage') or 0:.0%}",
+            _number(m.get(f"quality.{metric}")),
+            _number(m.get(f"expected.{metric}")),
+            f"{len(drifted)}: {', '.join(drifted)}" if drifted else "—",
         )
     console.print(table)
 

@@ -164,9 +164,7 @@ def evaluate(
                     if previous is not None and window.end - previous < rule.cooldown:
                         continue
                     last_fired[(name, key)] = window.end
-                    fired.append(
-                        Fired(rule, key, value, window, _evidence(rule, key, streak))
-                    )
+                    fired.append(Fired(rule, key, value, window, _evidence(rule, key, streak)))
     return sorted(fired, key=lambda f: f.window.end)
 
 
