@@ -47,8 +47,9 @@ from rich.console import Console
 from rich.table import Table
 
 from loopml.data.profile import profile_frame
-from loopml.data.schema import Schema, infer_schema
+from loopml.data.schema import infer_schema
 from loopml.datasets import flights
+from loopml.monitoring.inputs import input_metrics
 from loopml.spec import Drift
 
 NUMERIC = ["distance", "hour", "temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust"]
@@ -97,23 +98,6 @@ def _kib(field: str) -> int:
     return 0
 
 
-def input_metrics(frame: pl.DataFrame, schema: Schema) -> dict[str, Any]:
-    """The window's input metrics besides drift, as loopml's windows compute them: one select."""
-    exprs = []
-    for name in FEATURES:
-        rule, column = schema.columns[name], pl.col(name)
-        exprs.append(column.is_null().mean().alias(f"missing_fraction.{name}"))
-        if rule.kind == "numeric" and (rule.min is not None or rule.max is not None):
-            low = -math.inf if rule.min is None else rule.min
-            high = math.inf if rule.max is None else rule.max
-            outside = ((column < low) | (column > high)).fill_null(False)
-            exprs.append(outside.mean().alias(f"out_of_range.{name}"))
-        if rule.allowed is not None:
-            unseen = column.is_not_null() & ~column.cast(pl.String).is_in(rule.allowed)
-            exprs.append(unseen.mean().alias(f"unseen.{name}"))
-    return frame.select(exprs).row(0, named=True)
-
-
 def loopml_run(reference_path: str, current_path: str, repeat: int) -> dict[str, Any]:
     """Time loopml's window pass on ``current_path`` (in a fresh process: ``--loopml-only``)."""
     from loopml.monitoring.drift import profile_drift
@@ -123,7 +107,7 @@ def loopml_run(reference_path: str, current_path: str, repeat: int) -> dict[str,
     schema = infer_schema(reference)
     policies = {name: Drift(decide_by=name) for name in POLICIES}
     warm = pl.read_parquet(current_path, n_rows=2000)  # warm up imports and Polars' pool
-    input_metrics(warm, schema)
+    input_metrics(warm, schema, FEATURES)
     profile_drift(reference, profile_frame(warm, columns=FEATURES), FEATURES, policies["psi"])
     del warm
 
@@ -140,7 +124,7 @@ def loopml_run(reference_path: str, current_path: str, repeat: int) -> dict[str,
         frame = pl.read_parquet(current_path, columns=FEATURES)
         timings = {"read": time.perf_counter() - clock}
         clock = time.perf_counter()
-        input_metrics(frame, schema)
+        input_metrics(frame, schema, FEATURES)
         timings["input metrics"] = time.perf_counter() - clock
         clock = time.perf_counter()
         current = profile_frame(frame, columns=FEATURES)

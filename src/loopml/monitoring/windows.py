@@ -39,6 +39,7 @@ from loopml.data.sketch import QuantileSketch
 from loopml.modeling import metrics as M
 from loopml.monitoring.drift import profile_drift, sketch_drift
 from loopml.monitoring.estimate import expected_accuracy, expected_roc_auc
+from loopml.monitoring.inputs import input_metrics
 from loopml.registry import Package, load_package
 from loopml.serving.log import decode_features, read_log
 from loopml.spec import Spec
@@ -213,27 +214,8 @@ def _finite(value: float | None) -> float | None:
 def _input_metrics(
     inputs: pl.DataFrame, schema: Schema, package: Package, features: list[str]
 ) -> dict[str, float | None]:
-    """Missing share (and its increase over training), out-of-range and unseen shares."""
-    exprs = []
-    for name in features:
-        rule, column = schema.columns[name], pl.col(name)
-        exprs.append(column.is_null().mean().alias(f"missing_fraction.{name}"))
-        if rule.kind == "numeric" and (rule.min is not None or rule.max is not None):
-            low = -math.inf if rule.min is None else rule.min
-            high = math.inf if rule.max is None else rule.max
-            outside = ((column < low) | (column > high)).fill_null(False)
-            exprs.append(outside.mean().alias(f"out_of_range.{name}"))
-        if rule.allowed is not None:
-            unseen = column.is_not_null() & ~column.cast(pl.String).is_in(rule.allowed)
-            exprs.append(unseen.mean().alias(f"unseen.{name}"))
-    values: dict[str, float | None] = (
-        {
-            k: (float(v) if v is not None else None)
-            for k, v in inputs.select(exprs).row(0, named=True).items()
-        }
-        if inputs.height
-        else {}
-    )
+    """:func:`input_metrics`, and each feature's missing share's increase over training."""
+    values = {k: _finite(v) for k, v in input_metrics(inputs, schema, features).items()}
     for name in features:
         current = values.get(f"missing_fraction.{name}")
         trained = package.profile[name].missing_fraction
