@@ -93,6 +93,11 @@ def test_latency_needs_both_a_large_ratio_and_significance() -> None:
     # 10 % slower is significant with this much data, but under max_latency_ratio: a pass
     a_bit = decide(arm(4000, seed=1, latency=2.2), arm(40000, seed=2), POLICY, elapsed_s=60)
     assert verdicts(a_bit)["latency_p99"] == "pass"
+    # 1.8x slower, significant, but under a millisecond at p99: jitter, not a regression
+    jitter = decide(
+        arm(400, seed=1, latency=0.4), arm(4000, seed=2, latency=0.22), POLICY, elapsed_s=60
+    )
+    assert verdicts(jitter)["latency_p99"] == "pass"
 
 
 def test_shifted_predictions_fail_the_psi_check() -> None:

@@ -516,6 +516,7 @@ def train_command(
         else:
             with reporter.progress:
                 outcome = train_model(store, project, dataset, tune_trials=tune, on_event=reporter)
+                reporter.progress.remove_task(reporter.status)  # the bars stay; "done" would not
     leaderboard = outcome.result.leaderboard()
     decision = outcome.decision
     payload = {
@@ -1146,7 +1147,8 @@ def monitor_status(
         console.print("no windows yet: run 'loopml monitor run' once predictions are logged")
         return
     metric = project.metric.name
-    table = Table(title=f"monitoring windows of '{project.name}' ({windows[-1].size} each)")
+    size = windows[-1].size.replace("rows", " predictions")
+    table = Table(title=f"monitoring windows of '{project.name}' ({size} each)")
     columns = ("start", "v", "rows", "errors", "p99 ms", "labels", metric, "est.")
     for name in columns:
         table.add_column(name, justify="left" if name == "start" else "right", no_wrap=True)

@@ -195,7 +195,8 @@ class Rollout(_Section):
 
     At each step the controller waits for ``min_requests`` canary requests and ``min_duration``,
     evaluating every ``interval``. A check fails on its absolute limit (``max_error_rate``,
-    ``min_non_null``, ``max_latency_ratio`` with stable's p99, ``max_prediction_psi``, the spec's
+    ``min_non_null``, ``max_latency_ratio`` with stable's p99 (and slower by more than
+    ``latency_slack_ms``: sub-millisecond gaps are jitter), ``max_prediction_psi``, the spec's
     latency target, quality within the metric's margin) or when a one-sided test says the canary
     is worse than stable with ``confidence``. ``max_failed_checks`` failing evaluations in one
     rollout, or ``max_consecutive_failures`` in a row, roll it back.
@@ -208,6 +209,7 @@ class Rollout(_Section):
     max_error_rate: Fraction = 0.01
     min_non_null: Fraction = 0.99
     max_latency_ratio: float = Field(1.5, gt=0)
+    latency_slack_ms: float = Field(5.0, ge=0)
     max_prediction_psi: float = Field(0.25, gt=0)
     min_labels: int = Field(100, ge=1)
     confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95

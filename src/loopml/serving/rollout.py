@@ -7,7 +7,8 @@ three verdicts:
 
 - ``fail``: an absolute limit is broken, or a one-sided test says the canary is worse than stable
   at the policy's ``confidence`` (Fisher's exact test for error and null-output rates, the
-  Mann–Whitney U test for latency, which must also be ``max_latency_ratio`` slower at p99, and
+  Mann–Whitney U test for latency, which must also be ``max_latency_ratio`` and
+  ``latency_slack_ms`` slower at p99, and
   the two-sample Kolmogorov–Smirnov test for predictions, whose PSI must also exceed
   ``max_prediction_psi``: significance alone flags trivial differences in large windows, and
   an effect size alone is noise in small ones).
@@ -270,9 +271,11 @@ def _latency_check(
     )
     detail = (
         f"p99 canary {ours:.2f} ms vs stable {theirs:.2f} ms (ratio {ratio:.2f}, limit "
-        f"{limit}); one-sided Mann-Whitney p={p_value:.3g}"
+        f"{limit}, and slower by over {policy.latency_slack_ms:g} ms); one-sided Mann-Whitney "
+        f"p={p_value:.3g}"
     )
-    verdict: Verdict = "fail" if ratio > limit and p_value < alpha else "pass"
+    slower = ours - theirs > policy.latency_slack_ms
+    verdict: Verdict = "fail" if ratio > limit and p_value < alpha and slower else "pass"
     return Check("latency_p99", verdict, round(ratio, 4), limit, detail)
 
 
