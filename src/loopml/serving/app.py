@@ -245,9 +245,10 @@ def create_app(
 
     def try_candidate(
         current: Served, route: str, records: list[dict[str, Any]], ids: list[str]
-    ) -> tuple[Any, np.ndarray] | None:
-        """Score on a canary or shadow: its outputs, or ``None`` after logging its failure (an
-        exception, records its schema refuses, or outputs that are not finite numbers)."""
+    ) -> tuple[np.ndarray, list[dict[str, Any]]] | None:
+        """Score on a canary or shadow: its outputs and per-row outputs, or ``None`` after
+        logging its failure (an exception, records its schema refuses, or outputs that are not
+        finite numbers)."""
         started = time.perf_counter()
         try:
             current.checker.check(records, InputStats())
@@ -261,7 +262,7 @@ def create_app(
         rows = [current.outputs(decisions[i], output[i]) for i in range(len(records))]
         scores = current.scores(output)
         app.state.log.log(entries(current, route, ids, records, rows, scores, started))
-        return decisions, output
+        return output, rows
 
     def copy_to_shadow(current: Served, records: list[dict[str, Any]], ids: list[str]) -> None:
         if app.state.shadow_pending >= SHADOW_QUEUE:
@@ -305,14 +306,14 @@ def create_app(
                 metrics.fallbacks.labels(snapshot.canary.version).inc()
             else:
                 route, current = "canary", snapshot.canary
-        if answer is None:
-            answer = run(stable, records, "stable")
-        decisions, output = answer
-        rows = [current.outputs(decisions[i], output[i]) for i in range(len(records))]
-        if route == "stable":
+        if answer is None:  # stable answers (and logs) the request
+            decisions, output = run(stable, records, "stable")
+            rows = [stable.outputs(decisions[i], output[i]) for i in range(len(records))]
             app.state.log.log(
                 entries(stable, "stable", ids, records, rows, stable.scores(output), started)
             )
+        else:
+            output, rows = answer
         if snapshot.shadow is not None and snapshot.shadows():
             copy_to_shadow(snapshot.shadow, records, ids)
         for request in ids:
