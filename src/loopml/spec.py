@@ -161,7 +161,8 @@ class Drift(_Section):
 class AlertRule(_Section):
     """Fire when ``metric`` (for ``feature``, or every feature with ``*``) crosses ``threshold``
     in ``consecutive`` windows of at least ``min_samples`` predictions, at most once per
-    ``cooldown``. Windows are the monitoring windows, or windows of ``window`` when given."""
+    ``cooldown``. Windows are the monitoring windows, or windows of ``window`` when given (time
+    windows only: with ``monitoring.window_rows`` every rule uses the count windows)."""
 
     metric: str
     feature: str = "*"
