@@ -8,21 +8,16 @@ from typing import Any
 import orjson
 import polars as pl
 import pytest
+from conftest import FLIGHTS_SPEC
 
-SPEC = """\
-name: flights
-task: binary
-target: late
-positive_class: true
-id_column: flight_id
-time_column: scheduled_departure
-features:
-  numeric: [distance, hour, temp, humid, wind_speed, visib]
-  categorical: [carrier, origin, dest]
+SPEC = (
+    FLIGHTS_SPEC
+    + """\
 metric: {name: roc_auc, target: 0.55}
 slices: [{name: origin, column: origin}]
 model: {candidates: [linear, lightgbm]}
 """
+)
 
 
 @pytest.fixture()

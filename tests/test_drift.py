@@ -23,12 +23,12 @@ from hypothesis import strategies as st
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
+from loopml.data.divergence import PSI_FLOOR
 from loopml.data.profile import Profile, profile_frame
 from loopml.data.sketch import QuantileSketch
 from loopml.errors import DataError
 from loopml.monitoring.drift import (
     KS_EXACT_LIMIT,
-    PSI_FLOOR,
     FeatureDrift,
     column_drift,
     profile_drift,

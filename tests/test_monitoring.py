@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 import pytest
-from conftest import open_page
+from conftest import FLIGHTS_SPEC, open_page, project_store
 from test_serving import Server, start
 
 from loopml.data.versions import add_frame
@@ -24,16 +24,9 @@ from loopml.registry import register
 from loopml.spec import AlertRule, parse_spec
 from loopml.store import Store
 
-SPEC = """\
-name: flights
-task: binary
-target: late
-positive_class: true
-id_column: flight_id
-time_column: scheduled_departure
-features:
-  numeric: [distance, hour, temp, humid, wind_speed, visib]
-  categorical: [carrier, origin, dest]
+SPEC = (
+    FLIGHTS_SPEC
+    + """\
 metric: {name: roc_auc, target: 0.6}
 model: {candidates: [lightgbm]}
 slices: [{name: origin, column: origin}]
@@ -41,6 +34,7 @@ monitoring:
   window_rows: 500
   min_samples: 200
 """
+)
 
 
 def as_json(frame: pl.DataFrame) -> list[dict[str, Any]]:
@@ -56,9 +50,7 @@ def project(tmp_path_factory: pytest.TempPathFactory, flights: pl.DataFrame) -> 
     (root / "loopml.yaml").write_text(SPEC)
     spec = parse_spec(SPEC)
     q1 = flights.filter(pl.col("month") <= 3)
-    with Store(
-        f"sqlite:///{root / '.loopml' / 'loopml.db'}", root / ".loopml" / "artifacts"
-    ) as store:
+    with project_store(root) as store:
         version = add_frame(store, q1.gather_every(5), name="flights", source="test")
         register(store, spec, train(store, spec, version))
     return root
@@ -66,9 +58,7 @@ def project(tmp_path_factory: pytest.TempPathFactory, flights: pl.DataFrame) -> 
 
 @pytest.fixture(scope="module")
 def store(project: Path) -> Iterator[Store]:
-    with Store(
-        f"sqlite:///{project / '.loopml' / 'loopml.db'}", project / ".loopml" / "artifacts"
-    ) as opened:
+    with project_store(project) as opened:
         yield opened
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
+from conftest import FLIGHTS_SPEC
 
 from loopml.data.versions import add_frame
 from loopml.modeling.train import train
@@ -15,19 +16,13 @@ from loopml.registry import PackageError, gate, load_package, register, save_pac
 from loopml.spec import parse_spec
 from loopml.store import Store
 
-SPEC = """\
-name: flights
-task: binary
-target: late
-positive_class: true
-id_column: flight_id
-time_column: scheduled_departure
-features:
-  numeric: [distance, hour, temp, humid, wind_speed, visib]
-  categorical: [carrier, origin, dest]
+SPEC = (
+    FLIGHTS_SPEC
+    + """\
 metric: {name: roc_auc, target: 0.55, margin: 0.0}
 model: {candidates: [CANDIDATES]}
 """
+)
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ import httpx
 import numpy as np
 import polars as pl
 import pytest
+from conftest import FLIGHTS_SPEC, project_store
 from test_serving import Server, start
 
 from loopml.data.versions import add_frame
@@ -24,17 +25,10 @@ from loopml.serving.log import read_log
 from loopml.spec import parse_spec
 from loopml.store import Store
 
-SPEC = """\
-name: flights
-task: binary
-target: late
-positive_class: true
-id_column: flight_id
-time_column: scheduled_departure
+SPEC = (
+    FLIGHTS_SPEC
+    + """\
 entity_column: tailnum
-features:
-  numeric: [distance, hour, temp, humid, wind_speed, visib]
-  categorical: [carrier, origin, dest]
 metric: {name: roc_auc, target: 0.55}
 model: {candidates: [lightgbm]}
 serving: {missing_values: reject}
@@ -44,6 +38,7 @@ rollout:
   min_duration: 1s
   interval: 300ms
 """
+)
 TOKEN = "admin-s3cret"
 AUTH = {"authorization": f"Bearer {TOKEN}"}
 
@@ -59,9 +54,7 @@ def project(tmp_path_factory: pytest.TempPathFactory, flights_sample: pl.DataFra
     shuffled = flights_sample.with_columns(
         pl.Series("late", rng.permutation(flights_sample["late"]))
     )
-    with Store(
-        f"sqlite:///{root / '.loopml' / 'loopml.db'}", root / ".loopml" / "artifacts"
-    ) as store:
+    with project_store(root) as store:
         for name, frame in [
             ("flights", flights_sample),
             ("flights-b", flights_sample.sample(fraction=0.9, seed=1)),
@@ -81,9 +74,7 @@ def project(tmp_path_factory: pytest.TempPathFactory, flights_sample: pl.DataFra
 
 @pytest.fixture()
 def store(project: Path) -> Iterator[Store]:
-    with Store(
-        f"sqlite:///{project / '.loopml' / 'loopml.db'}", project / ".loopml" / "artifacts"
-    ) as opened:
+    with project_store(project) as opened:
         yield opened
 
 

@@ -18,28 +18,22 @@ import httpx
 import numpy as np
 import polars as pl
 import pytest
+from conftest import FLIGHTS_SPEC, project_store
 
 from loopml.data.versions import add_frame
 from loopml.modeling.train import train
 from loopml.registry import load_package, register
 from loopml.serving.log import read_log
 from loopml.spec import parse_spec
-from loopml.store import Store
 
-SPEC = """\
-name: flights
-task: binary
-target: late
-positive_class: true
-id_column: flight_id
-time_column: scheduled_departure
-features:
-  numeric: [distance, hour, temp, humid, wind_speed, visib]
-  categorical: [carrier, origin, dest]
+SPEC = (
+    FLIGHTS_SPEC
+    + """\
 metric: {name: roc_auc, target: 0.55}
 model: {candidates: [lightgbm]}
 serving: {max_batch: 500}
 """
+)
 
 
 def _free_port() -> int:
@@ -53,9 +47,7 @@ def project(tmp_path_factory: pytest.TempPathFactory, flights_sample: pl.DataFra
     root = tmp_path_factory.mktemp("serve")
     (root / "loopml.yaml").write_text(SPEC)
     spec = parse_spec(SPEC)
-    with Store(
-        f"sqlite:///{root / '.loopml' / 'loopml.db'}", root / ".loopml" / "artifacts"
-    ) as store:
+    with project_store(root) as store:
         version = add_frame(store, flights_sample, name="flights", source="test")
         register(store, spec, train(store, spec, version))
     return root
@@ -137,9 +129,7 @@ def test_predict_one_and_many_match_the_registered_model(
     assert body["model_version"] == "flights@1" and body["route"] == "stable"
     assert isinstance(body["prediction"], bool) and len(body["request_id"]) == 32
     assert sum(body["probabilities"].values()) == pytest.approx(1.0)
-    with Store(
-        f"sqlite:///{project / '.loopml' / 'loopml.db'}", project / ".loopml" / "artifacts"
-    ) as store:
+    with project_store(project) as store:
         model = load_package(store, "flights@1").model
     expected = model.score_records([april[0]])[1][0, 1]
     assert body["probabilities"]["true"] == pytest.approx(expected, abs=1e-12)

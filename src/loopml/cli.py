@@ -908,11 +908,15 @@ def serve_command(
 ) -> None:
     """Serve the project's model over HTTP (loopml JSON, MLflow /invocations, KServe V2)."""
     from loopml.registry import load_package
+    from loopml.serving import controller
     from loopml.serving.server import serve
 
     project = _spec(spec, required=True)
     with _store() as store:  # fail fast, with a clear message, before binding the port
-        package = load_package(store, model or f"{project.name}@champion")
+        # what the server will answer with: the pinned model, else the deployment's stable
+        ref = model or controller.ensure_deployment(store, project).stable
+        assert ref is not None  # ensure_deployment always leaves a stable version
+        package = load_package(store, ref)
     console.print(
         f"serving [bold]{package.record.ref}[/] as '{project.name}' on http://{host}:{port} "
         f"({workers} worker{'s' if workers > 1 else ''}); docs at /docs, metrics at /metrics"

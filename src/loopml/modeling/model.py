@@ -54,14 +54,17 @@ class TrainedModel:
             return np.asarray(self.estimator.predict(X), dtype=float)
         return np.asarray(self.estimator.predict_proba(X), dtype=float)
 
+    @property
+    def decision_threshold(self) -> float:
+        """The binary threshold chosen on validation data (0.5 when none was chosen)."""
+        return self.threshold if self.threshold is not None else 0.5
+
     def decide(self, output: np.ndarray) -> np.ndarray:
         """Class codes (classification) or values (regression) from :meth:`output`."""
         if self.task == "regression":
             return output
         if self.task == "binary":
-            return (output[:, 1] >= (self.threshold if self.threshold is not None else 0.5)).astype(
-                int
-            )
+            return (output[:, 1] >= self.decision_threshold).astype(int)
         return output.argmax(axis=1)
 
     def scores(self, output: np.ndarray) -> np.ndarray:

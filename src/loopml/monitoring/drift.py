@@ -46,6 +46,7 @@ import numpy.typing as npt
 from scipy import stats
 from scipy.special import rel_entr
 
+from loopml.data.divergence import psi, psi_noise
 from loopml.data.profile import ColumnProfile, Profile
 from loopml.data.sketch import CategoryCounts, QuantileSketch
 from loopml.errors import DataError
@@ -55,7 +56,6 @@ Family = Literal["numeric", "categorical"]
 FloatArray = npt.NDArray[np.float64]
 
 PSI_BINS = 10
-PSI_FLOOR = 1e-4  # share given to an empty bin so PSI stays finite (as loopml.serving.rollout)
 #: Up to this effective sample size ``n·m/(n+m)`` the KS p-value uses SciPy's ``kstwo`` exactly
 #: as ``ks_2samp(method="asymp")`` does; above it the limiting Kolmogorov distribution, because
 #: ``kstwo.sf`` costs time linear in the size (up to 0.15 s at 10^5, 1 s at 10^6). At 10^4 the
@@ -104,19 +104,6 @@ class FeatureDrift:
 
 
 # --- shared pieces -----------------------------------------------------------------------------
-
-
-def _psi(expected: FloatArray, actual: FloatArray) -> float:
-    """PSI of ``actual`` shares against ``expected``, empty bins floored at :data:`PSI_FLOOR`."""
-    e, a = np.maximum(expected, PSI_FLOOR), np.maximum(actual, PSI_FLOOR)
-    return float(np.sum((a - e) * np.log(a / e)))
-
-
-def _psi_noise(expected: FloatArray, n: int, m: int) -> float:
-    """The PSI two samples of sizes ``n`` and ``m`` show on average when nothing changed: PSI
-    times ``n·m/(n+m)`` is about chi-square with (occupied bins − 1) degrees of freedom."""
-    occupied = int(np.count_nonzero(expected))
-    return max(occupied - 1, 0) * (1 / max(n, 1) + 1 / max(m, 1))
 
 
 def _js_distance(p: FloatArray, q: FloatArray) -> float:
@@ -232,8 +219,8 @@ def _numeric(
     else:
         wasserstein = 0.0 if distance == 0 else math.inf
     return {
-        "psi": _psi(expected, actual),
-        "psi_noise": _psi_noise(expected, reference.n, current.n),
+        "psi": psi(expected, actual),
+        "psi_noise": psi_noise(expected, reference.n, current.n),
         "jensen_shannon": _js_distance(expected, actual),
         "wasserstein": wasserstein,
         "ks_statistic": ks,
@@ -319,8 +306,8 @@ def category_drift(
         result = stats.chi2_contingency(table)
         chi2, p_value = float(result.statistic), float(result.pvalue)
     found = {
-        "psi": _psi(expected, actual),
-        "psi_noise": _psi_noise(expected, int(ref.sum()), int(cur.sum())),
+        "psi": psi(expected, actual),
+        "psi_noise": psi_noise(expected, int(ref.sum()), int(cur.sum())),
         "jensen_shannon": _js_distance(expected, actual),
         "chi2_statistic": chi2,
         "chi2_pvalue": p_value,

@@ -146,6 +146,7 @@ def window_metrics(
     answered = decoded.filter(~errors)
     scores = answered.get_column("score").cast(pl.Float64).to_numpy()
     finite = np.isfinite(scores)
+    answers = scores[finite]  # the answered rows' numeric outputs
     seconds = max((end - start).total_seconds(), 1e-9)
     metrics: dict[str, float | None] = {
         "rows": float(rows.height),
@@ -165,29 +166,28 @@ def window_metrics(
         spec.monitoring.drift,
     )
     reference = package.meta.get("score_profile")
-    if reference and finite.any():
+    if reference and len(answers):
         drift.append(
             sketch_drift(
                 "prediction",
                 QuantileSketch.from_dict(reference),
-                QuantileSketch.from_values(scores[finite]),
+                QuantileSketch.from_values(answers),
                 spec.monitoring.drift,
             )
         )
     for d in drift:
         metrics[f"drift.{d.feature}"] = 1.0 if d.drifted else 0.0
         metrics[f"drift_value.{d.feature}"] = _finite(d.value)
-    metrics.update(_output_metrics(scores[finite], package, spec))
+    metrics.update(_output_metrics(answers, package, spec))
     quality, slices, coverage = _quality(answered, scores, package, spec, store)
     metrics["label_coverage"] = coverage
     metrics.update({f"quality.{k}": _finite(v) for k, v in quality.items()})
-    if spec.task == "binary" and finite.any():
-        threshold = package.model.threshold if package.model.threshold is not None else 0.5
-        metrics["expected.accuracy"] = expected_accuracy(scores[finite], threshold)
-        metrics["expected.roc_auc"] = expected_roc_auc(scores[finite])
+    if spec.task == "binary" and len(answers):
+        metrics["expected.accuracy"] = expected_accuracy(answers, package.model.decision_threshold)
+        metrics["expected.roc_auc"] = expected_roc_auc(answers)
     details = {
         "drift": [d.as_dict() for d in drift],
-        "histogram": _histogram(scores[finite], spec),
+        "histogram": _histogram(answers, spec),
         "slices": slices,
         "quantiles": {
             name: _quantiles(inputs.get_column(name))
@@ -229,9 +229,8 @@ def _output_metrics(scores: np.ndarray, package: Package, spec: Spec) -> dict[st
     if not len(scores):
         return {}
     if spec.task == "binary":
-        threshold = package.model.threshold if package.model.threshold is not None else 0.5
         return {
-            "predicted_positive": float(np.mean(scores >= threshold)),
+            "predicted_positive": float(np.mean(scores >= package.model.decision_threshold)),
             "score_mean": float(np.mean(scores)),
         }
     low, mid, high = np.percentile(scores, [10, 50, 90])

@@ -321,7 +321,6 @@ def create_app(
         while len(recent) > RECENT_IDS:
             recent.popitem(last=False)
         metrics.observe(endpoint, current.version, route, time.perf_counter() - started, len(ids))
-        metrics.log_queue.set(app.state.log.queue_depth)
         return Scored(request_id, route, current, output, rows)
 
     @app.exception_handler(InputError)

@@ -220,22 +220,22 @@ def _require(current: DeploymentRecord, name: str) -> dict[str, Any]:
 
 def promote(store: Store, spec: Spec, *, actor: str = "cli", reason: str = "") -> DeploymentRecord:
     """Make the rollout's model stable now (and the champion), ending the rollout."""
-
-    def make(current: DeploymentRecord) -> dict[str, Any]:
-        rollout = _require(current, spec.name)
-        why = f"promoted {rollout['model']} by hand" + (f": {reason}" if reason else "")
-        return _finish(current, rollout, promoted=True, message=why, actor=actor)
-
-    return _change(store, spec.name, make)
+    return _end_by_hand(store, spec, promoted=True, actor=actor, reason=reason)
 
 
 def rollback(store: Store, spec: Spec, *, actor: str = "cli", reason: str = "") -> DeploymentRecord:
     """Send all traffic back to stable now, ending the rollout."""
+    return _end_by_hand(store, spec, promoted=False, actor=actor, reason=reason)
 
+
+def _end_by_hand(
+    store: Store, spec: Spec, *, promoted: bool, actor: str, reason: str
+) -> DeploymentRecord:
     def make(current: DeploymentRecord) -> dict[str, Any]:
         rollout = _require(current, spec.name)
-        why = f"rolled {rollout['model']} back by hand" + (f": {reason}" if reason else "")
-        return _finish(current, rollout, promoted=False, message=why, actor=actor)
+        verb = "promoted" if promoted else "rolled back"
+        why = f"{verb} {rollout['model']} by hand" + (f": {reason}" if reason else "")
+        return _finish(current, rollout, promoted=promoted, message=why, actor=actor)
 
     return _change(store, spec.name, make)
 
@@ -405,13 +405,10 @@ def gather(
         & (pl.col("model_version") == record.stable)
         & pl.lit(record.canary_weight < 100)  # at 100 % only requests in flight: no sample
     )
-    labels = _labels(store, step_start)
+    ids = pl.concat([candidate["request_id"], stable_rows["request_id"]]).to_list()
+    labels = store.get_labels(ids) if ids else {}
     elapsed = (now - step_start).total_seconds()
     return _arm(candidate, labels, spec), _arm(stable_rows, labels, spec), elapsed
-
-
-def _labels(store: Store, since: datetime) -> dict[str, Any]:
-    return {f.request_id: f.label for f in store.list_feedback(since=since)}
 
 
 def _arm(rows: pl.DataFrame, labels: dict[str, Any], spec: Spec) -> Arm:

@@ -33,12 +33,12 @@ from typing import Any, Literal
 import numpy as np
 from scipy import stats
 
+from loopml.data import divergence
 from loopml.spec import Rollout
 
 Verdict = Literal["pass", "fail", "wait", "skip"]
 Action = Literal["advance", "hold", "rollback"]
 PSI_BINS = 10
-_PSI_FLOOR = 1e-4  # share given to an empty bin so PSI stays finite
 _NO_STABLE = "stable answered nothing in this step (canary at 100%): absolute limits only"
 
 
@@ -301,9 +301,7 @@ def psi(reference: np.ndarray, current: np.ndarray, edges: np.ndarray | None = N
     if not len(reference) or not len(current):
         return float("nan")
     cuts = quantile_edges(reference) if edges is None else edges
-    e, a = _shares(reference, cuts), _shares(current, cuts)
-    e, a = np.maximum(e, _PSI_FLOOR), np.maximum(a, _PSI_FLOOR)
-    return float(np.sum((a - e) * np.log(a / e)))
+    return divergence.psi(_shares(reference, cuts), _shares(current, cuts))
 
 
 def quantile_edges(reference: np.ndarray, bins: int = PSI_BINS) -> np.ndarray:
@@ -325,8 +323,7 @@ def psi_noise(reference: np.ndarray, current: np.ndarray, edges: np.ndarray | No
     """The PSI two samples of these sizes show on average when nothing changed: the statistic
     times ``n·m/(n+m)`` is about chi-square with (occupied bins - 1) degrees of freedom."""
     cuts = quantile_edges(reference) if edges is None else edges
-    occupied = int(np.count_nonzero(_shares(reference, cuts)))
-    return max(occupied - 1, 0) * (1 / max(len(reference), 1) + 1 / max(len(current), 1))
+    return divergence.psi_noise(_shares(reference, cuts), len(reference), len(current))
 
 
 def _psi_check(
