@@ -297,6 +297,9 @@ def main() -> None:
     data_all = flights()
     april = pl.read_parquet(WORK / "flights_april.parquet")
     first, rest = april.filter(pl.col("day") <= 15), april.filter(pl.col("day") > 15)
+    # rollout traffic: late-April flights from many clients at once, not one day in time order
+    # (a step lasts seconds; in time order it would see one morning's weather and nothing else)
+    rest = rest.sample(fraction=1.0, shuffle=True, seed=11)
     quick_policies()
     server = Server()
     try:
