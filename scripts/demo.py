@@ -102,10 +102,10 @@ def serve_april(server: Server, april: Any) -> None:
     )
 
 
-def watch_rollout(server: Server, traffic: Any, version: str) -> str:
-    """Start a rollout of ``version`` with `loopml rollout start`, keep April traffic flowing
-    (labels fed back in batches, as they would arrive later), and show the canary's steps until
-    the controller in the server promotes or rolls it back. Returns the outcome."""
+def watch_rollout(server: Server, traffic: Any, version: str, *, start: bool = True) -> str:
+    """Start a rollout of ``version`` with `loopml rollout start` (unless the loop started it),
+    keep traffic flowing (labels fed back in batches, as they would arrive later), and show the
+    canary's steps until the controller in the server promotes or rolls it back."""
     from rich.progress import BarColumn, Progress, TextColumn
 
     from loopml.serving import controller
@@ -114,7 +114,8 @@ def watch_rollout(server: Server, traffic: Any, version: str) -> str:
 
     records, labels = records_of(traffic)
     spec = load_spec(WORK / "loopml.yaml")
-    run("rollout", "start", version)
+    if start:
+        run("rollout", "start", version)
     codes: dict[int, int] = {}
     routes: dict[str, int] = {}
     feedback: list[dict[str, Any]] = []
@@ -208,45 +209,111 @@ def replay(
         )
 
 
-def monitor_season(server: Server, data: Any) -> None:
-    """Replay the training period (no change), then April to September one month at a time
-    with labels fed back a month late, a null-sending client in August; then monitor."""
+Span = tuple[str, Any, Any]  # (month, wall-clock start, wall-clock end) of its replay
+
+
+def season(server: Server, data: Any) -> list[Span]:
+    """April to September, a month at a time: last month's labels arrive, the month's flights
+    are predicted over HTTP (in August one client in eight sends temp as null), then one pass of
+    the maintenance loop. When the loop starts a canary, the month's traffic carries it."""
     from datetime import UTC, datetime
 
     import polars as pl
-    from rich.progress import Progress
 
-    began = datetime.now(UTC).isoformat(timespec="seconds")
+    from loopml.spec import load_spec
+    from loopml.store import Store
+
+    spec = load_spec(WORK / "loopml.yaml")
+    spans: list[Span] = []
     pending: list[dict[str, Any]] = []
-    months = [("Jan–Mar (training period)", data.filter(pl.col("month") <= 3))]
-    months += [(f"2013-{m:02d}", data.filter(pl.col("month") == m)) for m in range(4, 10)]
-    with Progress(console=console) as progress:
-        task = progress.add_task("replaying months over HTTP", total=len(months))
-        for name, month in months:
-            sample = month.sample(2000, seed=1)  # training period: drawn across all of it
-            if name.startswith("2013"):  # a month arrives in time order
-                sample = sample.sort("scheduled_departure")
-            progress.update(task, description=f"replaying {name}")
-            if pending:  # last month's labels arrive now
-                server.client.post("/feedback", json={"feedback": pending}).raise_for_status()
-                pending = []
+    for month in range(4, 10):
+        name = f"2013-{month:02d}"
+        rows = data.filter(pl.col("month") == month).sample(2000, seed=month)
+        console.print(Rule(f"{name}", style="dim"))
+        began = datetime.now(UTC)
+        if pending:  # last month's labels arrive now
+            server.client.post("/feedback", json={"feedback": pending}).raise_for_status()
+            console.print(f"labels of the previous month fed back: {len(pending):,}")
+            pending = []
+        with console.status(f"replaying {name}: 2,000 flights over HTTP"):
             replay(
-                server, sample, labels_later=pending, fault="temp" if name == "2013-08" else None
+                server,
+                rows.sort("scheduled_departure"),
+                labels_later=pending,
+                fault="temp" if month == 8 else None,
             )
-            progress.advance(task)
+        console.print(
+            f"{name}: 2,000 flights predicted"
+            + (" ([yellow]one client in eight sends temp as null[/])" if month == 8 else "")
+        )
+        run("loop", "--max-passes", "1")
+        with Store.open(WORK / ".loopml") as store:
+            canary = store.get_deployment(spec.name).canary
+        if canary is not None:  # the loop retrained and started a canary: traffic carries it
+            watch_rollout(server, rows.sample(fraction=1.0, shuffle=True, seed=11), canary,
+                          start=False)  # fmt: skip
+        spans.append((name, began, datetime.now(UTC)))
     server.client.post("/feedback", json={"feedback": pending}).raise_for_status()
-    console.print(
-        "14,000 flights replayed (2,000 per period); labels fed back a month late; in August "
-        "one client in eight sent temp as null"
-    )
-    run("monitor", "run", "--since", began)
-    run("monitor", "status", "--limit", "14")
-    console.print(
-        "the first two windows replay the training period: no drift alert there; from April "
-        "on the weather moves away from winter, and August's null temps fire within one window"
-    )
-    run("alerts", "list")
-    run("report", "monitor", "--since", began)
+    return spans
+
+
+def month_of(moment: Any, spans: list[Span]) -> str:
+    for name, start, end in spans:
+        if start <= moment < end:
+            return name
+    return "after" if spans and moment >= spans[-1][2] else "before"
+
+
+def summary(spans: list[Span]) -> None:
+    """The story from the store: a timeline, and the quality per month of what served it."""
+    from rich.table import Table
+
+    from loopml.spec import load_spec
+    from loopml.store import Store
+
+    spec = load_spec(WORK / "loopml.yaml")
+    events: list[tuple[Any, str, str]] = []
+    with Store.open(WORK / ".loopml") as store:
+        seen: set[tuple[str, str]] = set()
+        for alert in reversed(store.list_alerts(deployment=spec.name)):
+            month = month_of(alert.created_at, spans)
+            family = alert.metric.split(".")[0]
+            if (month, family) in seen:
+                continue
+            seen.add((month, family))
+            same = [
+                a for a in store.list_alerts(deployment=spec.name)
+                if a.metric.split(".")[0] == family and month_of(a.created_at, spans) == month
+            ]  # fmt: skip
+            features = sorted({a.feature for a in same if a.feature})
+            what = f"alert: {family}" + (f" on {', '.join(features[:6])}" if features else "")
+            events.append((alert.created_at, what, f"{len(same)} alert(s)"))
+        for entry in store.list_audit(spec.name):
+            if entry.action != "wait":
+                events.append((entry.at, f"loop: {entry.action}", entry.reason))
+        for event in store.list_rollout_events(spec.name):
+            if event.action in ("start", "promote", "rollback"):
+                events.append((event.at, f"rollout: {event.action}", event.message))
+        windows = store.list_windows(spec.name)
+    table = Table(title="timeline (what happened, as the store recorded it)")
+    for column in ("month", "event", "detail"):
+        table.add_column(column)
+    for at, what, detail in sorted(events, key=lambda e: e[0]):
+        table.add_row(month_of(at, spans), what, detail[:110])
+    console.print(table)
+    metric = f"quality.{spec.metric.name}"
+    quality = Table(title=f"{spec.metric.name} per month of the model that served it (labelled)")
+    for column in ("month", "model", "predictions", spec.metric.name):
+        quality.add_column(column, justify="left" if column in ("month", "model") else "right")
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for w in windows:
+        if w.metrics.get(metric) is not None:
+            groups.setdefault((month_of(w.end, spans), w.model_version), []).append(w)
+    for (month, model), group in sorted(groups.items()):
+        rows = sum(w.rows for w in group)
+        value = sum(w.metrics[metric] * w.rows for w in group) / rows
+        quality.add_row(month, model, f"{rows:,}", f"{value:.4f}")
+    console.print(quality)
 
 
 def main() -> None:
@@ -260,10 +327,13 @@ def main() -> None:
             title="loopml",
         )
     )
-    with console.status("writing January–March (training) and April (new data) files…"):
+    with console.status("writing January–March (training), April and April–September files…"):
         data = flights()
         data.filter(data["month"] <= 3).write_parquet(WORK / "flights_q1.parquet")
         data.filter(data["month"] == 4).write_parquet(WORK / "flights_april.parquet")
+        data.filter((data["month"] >= 4) & (data["month"] <= 9)).write_parquet(
+            WORK / "flights_later.parquet"
+        )
     console.print(Rule("1. scope: propose a spec from the data"))
     run("init", "flights_q1.parquet", "--target", "late", "--name", "flights")
     console.print(Rule("2. data: add January–March as an immutable version"))
@@ -286,56 +356,58 @@ def main() -> None:
     run("data", "report", "flights@1", "--compare", "flights_april.parquet")
     console.print(Rule("6. train: baselines and candidates, a short tuning, error analysis"))
     run("train", "--tune", "6")
-    run("runs", "list")
     console.print(Rule("7. registry: the champion, its lineage, batch scoring"))
-    run("models", "list")
     run("models", "show", "flights@champion")
     run("predict", "flights_april.parquet", "--out", "predictions/april.parquet")
-    console.print(Rule("8. serve: the champion answers April's flights over HTTP"))
+    console.print(Rule("8. serve: the champion answers over HTTP"))
     import polars as pl
 
-    data_all = flights()
-    april = pl.read_parquet(WORK / "flights_april.parquet")
-    first, rest = april.filter(pl.col("day") <= 15), april.filter(pl.col("day") > 15)
-    # rollout traffic: late-April flights from many clients at once, not one day in time order
-    # (a step lasts seconds; in time order it would see one morning's weather and nothing else)
-    rest = rest.sample(fraction=1.0, shuffle=True, seed=11)
     quick_policies()
     server = Server()
     try:
-        serve_april(server, first.head(1500))
-        console.print(Rule("9. canary: a model retrained with early April rolls out step by step"))
-        pl.concat([pl.read_parquet(WORK / "flights_q1.parquet"), first]).write_parquet(
-            WORK / "flights_q1_april.parquet"
+        serve_april(server, pl.read_parquet(WORK / "flights_april.parquet").sample(300, seed=3))
+        console.print(
+            Rule("9. April–September as live traffic, labels a month late, the loop after each")
         )
-        run("data", "add", "flights_q1_april.parquet", "--name", "flights")
-        run("train", "flights@2")
-        run("models", "list")
-        watch_rollout(server, rest, "2")
+        spans = season(server, data)
         console.print(Rule("10. a broken model: trained on shuffled labels, rolled back"))
-        pl.read_parquet(WORK / "flights_q1_april.parquet").with_columns(
+        september = data.filter(pl.col("month") == 9).sample(3000, seed=12)
+        pl.read_parquet(WORK / "flights_q1.parquet").with_columns(
             pl.col("late").shuffle(seed=7)
         ).write_parquet(WORK / "flights_shuffled.parquet")
         run("data", "add", "flights_shuffled.parquet", "--name", "flights-shuffled")
-        run("train", "flights-shuffled@1")
-        watch_rollout(server, rest, "3")
+        run("train", "flights-shuffled@1", "--tune", "0")
         run("models", "list")
-        console.print(Rule("11. monitor: the seasons change, a client breaks"))
-        monitor_season(server, data_all)
+        shuffled = _newest_version()
+        watch_rollout(server, september, shuffled)
+        console.print(Rule("11. what monitoring and the loop recorded"))
+        run("monitor", "run")
+        run("monitor", "status", "--limit", "8")
+        run("alerts", "list")
+        run("audit", "--limit", "12")
+        run("report", "monitor")
     finally:
         server.stop()
-    from loopml.serving.log import read_log
-
-    logged = read_log(WORK / ".loopml" / "artifacts" / "predictions", "flights")
-    console.print(f"server stopped (SIGTERM); the prediction log holds {logged.height:,} rows")
+    console.print(Rule("12. does the loop pay? the same months, replayed in-process"))
+    run("simulate", "flights_later.parquet", "--window", "2mo", "--candidates", "lightgbm")
+    console.print(Rule("13. summary"))
+    summary(spans)
     reports = sorted((WORK / ".loopml" / "reports").glob("*.htm*"))
-    summary = [
+    lines = [
         f"spec: {WORK / 'loopml.yaml'}",
         f"store: {WORK / '.loopml'}",
         *(f"report: {path}" for path in reports),
+        f"dashboard: cd {WORK} && loopml ui   →  http://127.0.0.1:8050/ui/",
         f"took {time.perf_counter() - started:.1f} s",
     ]
-    console.print(Panel.fit("\n".join(summary), title="demo done"))
+    console.print(Panel.fit("\n".join(lines), title="demo done"))
+
+
+def _newest_version() -> str:
+    from loopml.store import Store
+
+    with Store.open(WORK / ".loopml") as store:
+        return store.list_models("flights")[-1].ref
 
 
 if __name__ == "__main__":

@@ -258,13 +258,14 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-def open_page(browser: Any, path: Path) -> tuple[Any, list[str], list[str]]:
-    """Open ``path`` in a new page; the page, its console errors, and every URL it requested."""
+def open_page(browser: Any, path: Path | str) -> tuple[Any, list[str], list[str]]:
+    """Open ``path`` (a file, or a URL) in a new page; the page, its console errors, and every
+    URL it requested."""
     page = browser.new_page()
     problems: list[str] = []
     requests: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
     page.on("request", lambda r: requests.append(r.url))
-    page.goto(path.as_uri())
+    page.goto(path if isinstance(path, str) else path.as_uri())
     return page, problems, requests

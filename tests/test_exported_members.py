@@ -19,6 +19,7 @@ EXPECTED = {
     "Violation",
     "add_dataset",
     "add_frame",
+    "create_ui",
     "get_version",
     "infer_schema",
     "load_frame",
@@ -37,7 +38,10 @@ EXPECTED = {
     "TrainedModel",
     "load_package",
     "predict",
+    "retrain",
+    "run_loop",
     "runs",
+    "simulate",
     "train_model",
 }
 

@@ -38,6 +38,7 @@ TABLES = {
     "model_aliases",
     "deployments",
     "alerts",
+    "audit_log",
     "feedback",
     "rollout_events",
     "monitor_windows",

@@ -16,11 +16,15 @@ if TYPE_CHECKING:
     from loopml.data.validate import ValidationReport, Violation, validate
     from loopml.errors import DataError, LoopmlError, NotFoundError, SpecError, StoreError
     from loopml.features.pipeline import FeaturePipeline
+    from loopml.loop.daemon import run_loop
+    from loopml.loop.retrain import retrain
+    from loopml.loop.simulate import simulate
     from loopml.modeling.model import TrainedModel
     from loopml.registry import Package, PackageError, load_package
     from loopml.spec import Spec, load_spec, parse_spec
     from loopml.steps import predict, runs, train_model
     from loopml.store import ModelRecord, RunRecord, Store
+    from loopml.ui import create_ui
 
 #: public name -> the module that defines it. Imported on first use (PEP 562), so that
 #: ``import loopml.monitoring.drift`` or the CLI does not pay for LightGBM, Optuna and SQLAlchemy
@@ -46,6 +50,7 @@ _WHERE = {
     "Violation": "loopml.data.validate",
     "add_dataset": "loopml.data.versions",
     "add_frame": "loopml.data.versions",
+    "create_ui": "loopml.ui",
     "get_version": "loopml.data.versions",
     "infer_schema": "loopml.data.schema",
     "load_frame": "loopml.data.versions",
@@ -57,7 +62,10 @@ _WHERE = {
     "profile_frame": "loopml.data.profile",
     "propose_spec": "loopml.data.scope",
     "read_source": "loopml.data.io",
+    "retrain": "loopml.loop.retrain",
+    "run_loop": "loopml.loop.daemon",
     "runs": "loopml.steps",
+    "simulate": "loopml.loop.simulate",
     "train_model": "loopml.steps",
     "validate": "loopml.data.validate",
 }
@@ -92,6 +100,7 @@ __all__ = [
     "Violation",
     "add_dataset",
     "add_frame",
+    "create_ui",
     "get_version",
     "infer_schema",
     "load_frame",
@@ -103,7 +112,10 @@ __all__ = [
     "profile_frame",
     "propose_spec",
     "read_source",
+    "retrain",
+    "run_loop",
     "runs",
+    "simulate",
     "train_model",
     "validate",
 ]

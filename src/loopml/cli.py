@@ -51,6 +51,10 @@ monitor_app = typer.Typer(
 app.add_typer(monitor_app, name="monitor")
 alerts_app = typer.Typer(help="Fired alerts: list, ack.", no_args_is_help=True)
 app.add_typer(alerts_app, name="alerts")
+retrain_app = typer.Typer(
+    help="Retrain on fresh labelled data, gate, and start a canary (or propose it)."
+)
+app.add_typer(retrain_app, name="retrain")
 
 console = Console()
 errors = Console(stderr=True)
@@ -910,6 +914,7 @@ def serve_command(
     from loopml.registry import load_package
     from loopml.serving import controller
     from loopml.serving.server import serve
+    from loopml.ui.server import SERVING_APP
 
     project = _spec(spec, required=True)
     with _store() as store:  # fail fast, with a clear message, before binding the port
@@ -919,7 +924,8 @@ def serve_command(
         package = load_package(store, ref)
     console.print(
         f"serving [bold]{package.record.ref}[/] as '{project.name}' on http://{host}:{port} "
-        f"({workers} worker{'s' if workers > 1 else ''}); docs at /docs, metrics at /metrics"
+        f"({workers} worker{'s' if workers > 1 else ''}); docs at /docs, metrics at /metrics, "
+        "dashboard at /ui/"
     )
     serve(
         host=host,
@@ -928,6 +934,7 @@ def serve_command(
         spec=spec or Path("loopml.yaml"),
         model=model,
         prediction_token=prediction_token,
+        app=SERVING_APP,
     )
 
 
@@ -1236,8 +1243,297 @@ def alerts_ack(
     console.print(f"acknowledged alert {record.id} ({record.rule})")
 
 
+# --- maintenance ---------------------------------------------------------------------------
+
+
+def _audit_row(entry: Any) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "at": entry.at.isoformat(timespec="seconds"),
+        "action": entry.action,
+        "model": entry.model_ref,
+        "actor": entry.actor,
+        "reason": entry.reason,
+        "evidence": entry.evidence,
+    }
+
+
+@retrain_app.callback(invoke_without_command=True)
+def retrain_command(
+    ctx: typer.Context,
+    reason: Annotated[str, typer.Option("--reason", help="Why, for the audit log.")] = "manual",
+    tune: Annotated[
+        int | None,
+        typer.Option("--tune", help="Tuning budget before halving (default: model.tune)."),
+    ] = None,
+    spec: SpecOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Retrain the serving model on fresh labelled production data (see retrain.data), gate it
+    on the most recent labelled rows, and start a canary, or propose it (retrain.approval)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from loopml.loop.retrain import retrain
+    from loopml.steps import ValidationFailed
+
+    project = _spec(spec, required=True)
+    reporter = _TrainProgress()
+    with _store() as store:
+        try:
+            if json:
+                outcome = retrain(store, project, reason=reason, tune_trials=tune)
+            else:
+                with reporter.progress:
+                    outcome = retrain(
+                        store, project, reason=reason, tune_trials=tune, on_event=reporter
+                    )
+                    reporter.progress.remove_task(reporter.status)
+        except ValidationFailed as exc:
+            if json:
+                _emit({"status": "invalid", "error": str(exc), "validation": exc.report.to_dict()})
+            else:
+                _print_validation(exc.report, "the retrain's training data", "the original schema")
+                errors.print(f"[red]retrain stopped:[/] {escape(str(exc))}")
+            raise typer.Exit(1) from exc
+    decision = outcome.training.decision
+    payload = {
+        "status": outcome.status,
+        "model": outcome.model,
+        "dataset": outcome.dataset.ref,
+        "blessed": decision.blessed,
+        "reason": decision.reason,
+        "checks": decision.checks,
+        "data": outcome.comparison,
+    }
+    if json:
+        _emit(payload)
+        return
+    facts = outcome.comparison
+    console.print(
+        f"trained on {outcome.dataset.ref} ({facts['training_rows']:,} rows: "
+        f"{facts['base_dataset']} + {facts['fresh_rows']:,} labelled production rows); "
+        f"compared on the {facts['comparison_rows']:,} most recent labelled rows"
+    )
+    table = Table(title=f"gate: {outcome.model} against {facts['serving']}")
+    for column in ("check", "value", "threshold", "passed"):
+        table.add_column(column)
+    for check in decision.checks:
+        table.add_row(
+            check["check"],
+            _number(check["value"]),
+            _number(check["threshold"]),
+            "[green]yes[/]" if check["passed"] else "[red]no[/]",
+        )
+    console.print(table)
+    said = {
+        "rollout": f"[green]canary rollout of {outcome.model} started[/] (loopml rollout status)",
+        "proposed": f"[yellow]{outcome.model} proposed[/]: approve with "
+        f"loopml retrain approve {outcome.training.model.version}",
+        "rejected": f"[yellow]{outcome.model} not deployed[/]: {escape(decision.reason)}",
+    }
+    console.print(said[outcome.status])
+
+
+@retrain_app.command("approve")
+def retrain_approve(
+    version: Annotated[
+        str | None, typer.Argument(help="The proposed version (default: the pending one).")
+    ] = None,
+    spec: SpecOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Approve the proposed challenger: its canary rollout starts."""
+    from loopml.loop.retrain import approve
+
+    project = _spec(spec, required=True)
+    with _store() as store:
+        record = approve(store, project, version, actor=os.environ.get("USER", "cli"))
+    if json:
+        _emit({"canary": record.canary, "weight": record.canary_weight})
+        return
+    console.print(f"approved: canary rollout of {record.canary} at {record.canary_weight:g}%")
+
+
+@app.command("loop")
+def loop_command(
+    interval: Annotated[
+        str, typer.Option("--interval", help="Time between passes (10s, 1m).")
+    ] = "10s",
+    max_passes: Annotated[
+        int | None, typer.Option("--max-passes", min=1, help="Stop after this many passes.")
+    ] = None,
+    spec: SpecOpt = None,
+) -> None:
+    """Run the maintenance loop: drive rollouts, monitor, retrain when the policy says so.
+
+    Stops on SIGTERM or Ctrl-C after the current pass.
+    """
+    import signal
+    import threading
+
+    from loopml.loop.daemon import run_loop
+    from loopml.spec import parse_duration
+
+    project = _spec(spec, required=True)
+    every = parse_duration(interval)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def said(number: int, result: Any) -> None:
+        parts = [f"pass {number}: {result.windows} window(s)"]
+        if result.rollout is not None:
+            parts.append(f"rollout {result.rollout.action}")
+        if result.alerts:
+            parts.append(f"{len(result.alerts)} alert(s)")
+        if result.outcome is not None:
+            parts.append(f"retrain → {result.outcome.model} {result.outcome.status}")
+        elif result.plan is not None and result.plan.action != "none":
+            parts.append(escape(result.plan.reason))
+        if result.error:
+            parts.append(f"[red]{escape(result.error)}[/]")
+        console.print("; ".join(parts))
+
+    console.print(f"maintenance loop for '{project.name}', a pass every {interval} (Ctrl-C stops)")
+    with _store() as store:
+        try:
+            passes = run_loop(
+                store, project, interval=every, max_passes=max_passes, stop=stop, on_pass=said
+            )
+        except KeyboardInterrupt:
+            passes = None
+    console.print(f"loop stopped{'' if passes is None else f' after {passes} pass(es)'}")
+
+
+@app.command("audit")
+def audit_command(
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Newest entries to show.")] = 30,
+    spec: SpecOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """The maintenance loop's decisions (and approvals), newest first, with their reasons."""
+    project = _spec(spec, required=True)
+    with _store() as store:
+        entries = store.list_audit(project.name, limit=limit)
+    if json:
+        _emit([_audit_row(e) for e in entries])
+        return
+    if not entries:
+        console.print("no maintenance decision yet (loopml loop, loopml retrain)")
+        return
+    table = Table(title=f"audit log of '{project.name}'")
+    for column in ("at", "action", "model", "actor", "reason"):
+        table.add_column(column)
+    for entry in entries:
+        row = _audit_row(entry)
+        table.add_row(
+            row["at"], row["action"], row["model"] or "", row["actor"], escape(row["reason"])
+        )
+    console.print(table)
+
+
+@app.command("simulate")
+def simulate_command(
+    data: Annotated[str, typer.Argument(help="Later, labelled rows: a file path or URL.")],
+    window: Annotated[
+        str | None,
+        typer.Option("--window", help="Window by the time column: 1mo, 2w, 7d (default 1mo)."),
+    ] = None,
+    window_rows: Annotated[
+        int | None, typer.Option("--window-rows", min=2, help="Windows of this many rows.")
+    ] = None,
+    candidates: Annotated[
+        str | None,
+        typer.Option("--candidates", help="Comma-separated candidates (default: the spec's)."),
+    ] = None,
+    tune: Annotated[int, typer.Option("--tune", min=0, help="Trials per retrain.")] = 0,
+    spec: SpecOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Replay DATA window by window through three policies: never retrain, the loop as the spec
+    configures it, and an oracle retraining on every window; print quality per window."""
+    from rich.progress import Progress
+
+    from loopml.data.io import read_source
+    from loopml.loop.simulate import POLICIES, simulate
+
+    project = _spec(spec, required=True)
+    if candidates:
+        model = project.model.model_copy(
+            update={"candidates": [c.strip() for c in candidates.split(",") if c.strip()]}
+        )
+        project = type(project).model_validate(
+            {**project.model_dump(), "model": model.model_dump()}
+        )
+    frame = read_source(data)
+    with _store() as store, Progress(console=console, transient=True, disable=json) as progress:
+        task = progress.add_task("replaying", total=None)
+
+        def step(event: str, **info: Any) -> None:
+            if event == "window":
+                progress.update(task, total=info["total"], completed=info["number"] - 1)
+            progress.update(
+                task, description=escape(info.get("text", f"window {info.get('number')}"))
+            )
+
+        result = simulate(
+            store, project, frame, every=window, rows=window_rows, tune_trials=tune, on_event=step
+        )
+    if json:
+        _emit(result.to_dict())
+        return
+    metric = result.metric
+    table = Table(title=f"{metric} per window: never retrain, the loop, an oracle")
+    for column in ("window", "rows", *POLICIES, "loop model"):
+        table.add_column(column, justify="left" if column in ("window", "loop model") else "right")
+    for w in result.windows:
+        best = max((w.quality[p] or float("-inf")) for p in POLICIES)
+        cells = [
+            f"[bold]{_number(w.quality[p])}[/]" if w.quality[p] == best else _number(w.quality[p])
+            for p in POLICIES
+        ]
+        table.add_row(w.start[:10], f"{w.rows:,}", *cells, w.models["loop"])
+    table.add_row("mean", "", *(_number(result.mean(p)) for p in POLICIES), "", style="bold")
+    console.print(table)
+    for event in result.events:
+        detail = event.get("gate") or event.get("detail") or event["reason"]
+        console.print(
+            f"loop after {event['after_window'][:10]}: {event['outcome']}: {escape(detail)}"
+        )
+
+
 def _slug(label: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in Path(label).name)
+
+
+# --- dashboard -----------------------------------------------------------------------------
+
+
+@app.command("ui")
+def ui_command(
+    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to bind.")] = 8050,
+    spec: SpecOpt = None,
+) -> None:
+    """Serve the dashboard: deployment, models, runs, datasets, monitoring, alerts, audit log.
+
+    Acknowledging an alert needs LOOPML_ADMIN_TOKEN when it is set, else this machine.
+    """
+    from loopml.config import ServeSettings
+    from loopml.ui.server import is_local, serve_ui
+
+    project = _spec(spec, required=True)
+    admin_token = ServeSettings.from_env().admin_token
+
+    def announce(url: str) -> None:
+        console.print(f"dashboard of '{project.name}' on {url} (Ctrl+C to stop)")
+        if admin_token is None and not is_local(host):
+            console.print(
+                "[yellow]no LOOPML_ADMIN_TOKEN set: alerts can be acknowledged only from "
+                "this machine[/]"
+            )
+
+    with _store() as store:
+        serve_ui(store, project, host=host, port=port, admin_token=admin_token, announce=announce)
 
 
 def main() -> None:

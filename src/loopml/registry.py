@@ -197,11 +197,35 @@ def load_package(store: Store, ref: str) -> Package:
     )
 
 
+def read_document(store: Store, record: ModelRecord, filename: str) -> Any:
+    """One JSON file of ``record``'s package (``meta.json``, ``profile.json``, ``schema.json``),
+    checked against the manifest like :func:`load_package` does, without loading the estimator.
+
+    For pages and reports that show a model: reading ``meta.json`` costs milliseconds where
+    loading a LightGBM package costs far more. Raises :class:`PackageError` like ``load_package``.
+    """
+    manifest = orjson.loads(_read(store, record, "manifest.json", record.sha256))
+    expected = manifest.get("files", {}).get(filename)
+    if expected is None:
+        raise PackageError(
+            f"model {record.ref}: its manifest lists no {filename!r} "
+            f"(files: {', '.join(sorted(manifest.get('files', {})))})"
+        )
+    return orjson.loads(_read(store, record, filename, expected))
+
+
 # --- the gate ----------------------------------------------------------------------------------
 
 
-def gate(spec: Spec, metrics: dict[str, float], champion: dict[str, float] | None) -> GateDecision:
-    """Check a new version's test metrics against the spec's targets and the champion's."""
+def gate(
+    spec: Spec,
+    metrics: dict[str, float],
+    champion: dict[str, float] | None,
+    *,
+    on: str = "the test split",
+) -> GateDecision:
+    """Check a new version's metrics against the spec's targets and the champion's, both
+    measured ``on`` the same data."""
     checks: list[dict[str, Any]] = []
     primary = spec.metric.name
 
@@ -253,42 +277,89 @@ def gate(spec: Spec, metrics: dict[str, float], champion: dict[str, float] | Non
             value,
             champ + (margin if M.greater_is_better(primary) else -margin),
             ok,
-            f"{primary} {value:.4f} vs champion {champ:.4f} on the same test data "
+            f"{primary} {value:.4f} vs champion {champ:.4f} on {on} "
             f"(gain {gain:+.4f}, margin {margin})",
         )
     return GateDecision(all(c["passed"] for c in checks), checks)
 
 
 def score_package(
-    package: Package, frame: pl.DataFrame, y: np.ndarray, spec: Spec
+    model: TrainedModel, frame: pl.DataFrame, y: np.ndarray, spec: Spec
 ) -> dict[str, float]:
-    """A package's metrics on ``frame`` (same encoded target ``y``), with its own threshold."""
-    output = package.model.output(package.model.pipeline.transform(frame))
-    return M.compute(spec.task, y, output, threshold=package.model.threshold)
+    """A model's metrics on ``frame`` (same encoded target ``y``), with its own threshold."""
+    output = model.output(model.pipeline.transform(frame))
+    return M.compute(spec.task, y, output, threshold=model.threshold)
 
 
-def register(store: Store, spec: Spec, result: TrainResult) -> tuple[ModelRecord, GateDecision]:
-    """Package the best candidate of ``result``, register it, and let the gate set its alias."""
+@dataclass(frozen=True)
+class Comparison:
+    """Where the gate compares a new version with the champion, when not on its own test split:
+    labelled rows that neither trained on (the maintenance loop's most recent labelled window).
+    ``label`` says what they are, for the record."""
+
+    frame: pl.DataFrame
+    label: str
+
+
+def encode_like(series: pl.Series, classes: list[Any], spec: Spec) -> tuple[np.ndarray, np.ndarray]:
+    """``(y, keep)``: ``series`` encoded in a trained model's class order (``classes``); rows
+    without a target, or of a class the model never saw, are not kept."""
+    if spec.task == "regression":
+        values = series.cast(pl.Float64, strict=False)
+        keep = values.is_not_null().to_numpy() & np.isfinite(values.fill_null(0.0).to_numpy())
+        return values.filter(pl.Series(keep)).to_numpy(), keep
+    codes = {M.label_text(c): i for i, c in enumerate(classes)}
+    texts = [None if v is None else M.label_text(v) for v in series.to_list()]
+    keep = np.array([t in codes for t in texts], dtype=bool)
+    return np.array([codes[t] for t in texts if t in codes], dtype=int), keep
+
+
+def register(
+    store: Store,
+    spec: Spec,
+    result: TrainResult,
+    *,
+    comparison: Comparison | None = None,
+    champion: str | None = None,
+    blessed_alias: str = "champion",
+) -> tuple[ModelRecord, GateDecision]:
+    """Package the best candidate of ``result``, register it, and let the gate set its alias.
+
+    The gate compares with ``champion`` (default: the ``champion`` alias) on the test split, or
+    on ``comparison`` when given. A blessed version gets ``blessed_alias`` (the maintenance loop
+    uses ``challenger`` and lets the rollout make it champion), the others ``challenger``.
+    """
     best = result.best
     test_rows = result.data.split.test
+    if comparison is not None:
+        y_cmp, keep = encode_like(comparison.frame[spec.target], result.classes, spec)
+        frame_cmp = comparison.frame.filter(pl.Series(keep))
+        if frame_cmp.height < 2 or (spec.task != "regression" and len(np.unique(y_cmp)) < 2):
+            raise LoopmlError(
+                f"the comparison window ({comparison.label}) has {frame_cmp.height} usable "
+                "labelled rows of one class or none: wait for more labels"
+            )
+        metrics = score_package(best.model, frame_cmp, y_cmp, spec)
+        where = comparison.label
+    else:
+        frame_cmp, y_cmp = result.data.frame[test_rows], result.data.y[test_rows]
+        metrics, where = best.metrics["test"], "the test split"
     champion_metrics = None
     champion_ref = None
     problem = None
     try:
-        champion = load_package(store, f"{spec.name}@champion")
+        incumbent = load_package(store, champion or f"{spec.name}@champion")
     except NotFoundError:
-        champion = None
+        incumbent = None
     except LoopmlError as exc:  # a damaged champion package
-        champion, problem = None, f"could not load the champion: {exc}"
-    if champion is not None:
-        champion_ref = champion.record.ref
+        incumbent, problem = None, f"could not load the champion: {exc}"
+    if incumbent is not None:
+        champion_ref = incumbent.record.ref
         try:
-            champion_metrics = score_package(
-                champion, result.data.frame[test_rows], result.data.y[test_rows], spec
-            )
+            champion_metrics = score_package(incumbent.model, frame_cmp, y_cmp, spec)
         except Exception as exc:  # e.g. the spec's features changed since it was trained
-            problem = f"could not score the champion {champion_ref} on the same test data: {exc}"
-    decision = gate(spec, best.metrics["test"], champion_metrics)
+            problem = f"could not score the champion {champion_ref} on the same data: {exc}"
+    decision = gate(spec, metrics, champion_metrics, on=where)
     if problem is not None:  # never replace a champion that could not be compared
         decision = GateDecision(
             False,
@@ -337,7 +408,9 @@ def register(store: Store, spec: Spec, result: TrainResult) -> tuple[ModelRecord
         },
         "gate": {
             "blessed": decision.blessed,
+            "on": where,
             "checks": decision.checks,
+            "metrics": metrics,
             "champion": champion_ref,
             "champion_metrics": champion_metrics,
         },
@@ -352,7 +425,7 @@ def register(store: Store, spec: Spec, result: TrainResult) -> tuple[ModelRecord
         run_id=best.run_id,
         metrics=best.metrics["test"],
     )
-    alias = "champion" if decision.blessed else "challenger"
+    alias = blessed_alias if decision.blessed else "challenger"
     store.set_alias(spec.name, alias, record.version)
     record = store.set_model_note(record.ref, decision.reason)
     return record, decision

@@ -7,6 +7,7 @@ model's own schema. The CLI only parses arguments and renders what these return.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,17 +18,20 @@ import polars as pl
 
 from loopml.config import Settings
 from loopml.data.io import describe_source, read_source
+from loopml.data.profile import Profile
 from loopml.data.validate import ValidationReport, validate
 from loopml.data.versions import DatasetVersion, get_version
 from loopml.errors import DataError, LoopmlError, NotFoundError
 from loopml.modeling.analysis import Analysis, analyze
 from loopml.modeling.train import Event, TrainResult, train
-from loopml.registry import GateDecision, load_package, register
+from loopml.registry import Comparison, GateDecision, load_package, read_document, register
 from loopml.reports import monitor_report as report
 from loopml.reports.model_card import model_card, model_card_html
 from loopml.reports.run_report import build_run_report, write_html
 from loopml.spec import Spec
 from loopml.store import ModelRecord, RunRecord, Store
+
+logger = logging.getLogger(__name__)
 
 
 class ValidationFailed(DataError):
@@ -73,8 +77,13 @@ def train_model(
     tune_trials: int | None = None,
     on_event: Event | None = None,
     warm_start: dict[str, dict[str, Any]] | None = None,
+    comparison: Comparison | None = None,
+    champion: str | None = None,
+    blessed_alias: str = "champion",
 ) -> TrainOutcome:
-    """Train, analyse the best candidate on test data, register it through the gate, report."""
+    """Train, analyse the best candidate on test data, register it through the gate (see
+    :func:`loopml.registry.register` for ``comparison``, ``champion`` and ``blessed_alias``),
+    and write the run report and the model card."""
     version = get_version(store, dataset) if dataset else default_dataset(store, spec)
     result = train(
         store, spec, version, tune_trials=tune_trials, on_event=on_event, warm_start=warm_start
@@ -95,7 +104,14 @@ def train_model(
         f"runs/{result.run_id}/analysis.json", orjson.dumps(analysis.to_dict())
     )
     emit("stage", text="registering through the gate")
-    record, decision = register(store, spec, result)
+    record, decision = register(
+        store,
+        spec,
+        result,
+        comparison=comparison,
+        champion=champion,
+        blessed_alias=blessed_alias,
+    )
     folder = reports_dir()
     run = store.get_run(result.run_id)
     report = write_html(
@@ -155,6 +171,43 @@ def run_report(store: Store, spec: Spec, run_id: int | str, out: Path | None = N
     )
 
 
+def build_monitor_report(
+    store: Store,
+    spec: Spec,
+    *,
+    since: datetime | None = None,
+    limit: int | None = None,
+) -> report.MonitorReport:
+    """The monitoring report of ``spec``'s deployment from the stored windows and alerts: the
+    windows after ``since`` (the last ``limit`` of them) of the newest window size.
+
+    The served model's training profile (for the drifted features' distributions) is read from
+    its package without loading the model; an unreadable package only drops those charts.
+    """
+    windows = store.list_windows(spec.name, since=since, limit=limit)
+    if not windows:
+        raise NotFoundError(
+            f"no monitoring windows of '{spec.name}' yet: serve predictions, then run "
+            "'loopml monitor run'"
+        )
+    size = windows[-1].size
+    windows = [w for w in windows if w.size == size]
+    first = windows[0].start.isoformat()
+    alerts = [
+        a
+        for a in store.list_alerts(deployment=spec.name)
+        if (since is None or a.evidence.get("window_end", "") > since.isoformat())
+        and (limit is None or a.evidence.get("window_start", first) >= first)
+    ]
+    try:
+        record = store.get_model(windows[-1].model_version)
+        profile = Profile.from_dict(read_document(store, record, "profile.json"))
+    except LoopmlError as exc:
+        logger.warning("no training profile for the monitoring report: %s", exc)
+        profile = None
+    return report.build(spec, windows, list(reversed(alerts)), profile)
+
+
 def monitor_report(
     store: Store,
     spec: Spec,
@@ -163,22 +216,8 @@ def monitor_report(
     out: Path | None = None,
 ) -> Path:
     """Write the monitoring report of ``spec``'s deployment from the stored windows and alerts."""
-    windows = store.list_windows(spec.name, since=since)
-    if not windows:
-        raise NotFoundError(
-            f"no monitoring windows of '{spec.name}' yet: serve predictions, then run "
-            "'loopml monitor run'"
-        )
-    size = windows[-1].size
-    windows = [w for w in windows if w.size == size]
-    alerts = [
-        a
-        for a in store.list_alerts(deployment=spec.name)
-        if since is None or a.evidence.get("window_end", "") > since.isoformat()
-    ]
-    profile = load_package(store, windows[-1].model_version).profile
     return report.write_html(
-        report.build(spec, windows, list(reversed(alerts)), profile),
+        build_monitor_report(store, spec, since=since),
         out or reports_dir() / f"monitor-{spec.name}.html",
     )
 

@@ -99,12 +99,13 @@ def encode_labels(values: list[Any], task: Task, positive: Any = None) -> np.nda
     order, as training's class order puts the positive class last."""
     if task == "regression":
         return np.array(values, dtype=float)
-    texts = [_label_text(v) for v in values]
-    wanted = _label_text(positive) if positive is not None else max(set(texts), default="")
+    texts = [label_text(v) for v in values]
+    wanted = label_text(positive) if positive is not None else max(set(texts), default="")
     return np.array([t == wanted for t in texts], dtype=int)
 
 
-def _label_text(value: Any) -> str:
+def label_text(value: Any) -> str:
+    """A label as text, the way training names classes: ``true``, ``1`` (not ``1.0``)."""
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, float) and value.is_integer():

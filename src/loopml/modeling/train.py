@@ -148,7 +148,9 @@ def encode_target(series: pl.Series, spec: Spec) -> tuple[np.ndarray, list[Any],
                 f"target '{spec.target}' has {len(labels)} classes, a binary task needs 2: "
                 f"set task: multiclass (classes: {', '.join(labels[:10])})"
             )
-        positive = _canonical(spec.positive_class) if spec.positive_class is not None else labels[1]
+        positive = (
+            M.label_text(spec.positive_class) if spec.positive_class is not None else labels[1]
+        )
         if positive not in labels:
             raise DataError(
                 f"positive_class {spec.positive_class!r} is not a value of '{spec.target}' "
@@ -160,14 +162,6 @@ def encode_target(series: pl.Series, spec: Spec) -> tuple[np.ndarray, list[Any],
     first = pl.DataFrame({"text": text, "value": values}).unique("text", keep="first")
     originals = dict(zip(first["text"].to_list(), first["value"].to_list(), strict=True))
     return y, [originals.get(label, label) for label in labels], keep
-
-
-def _canonical(value: Any) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def prepare(frame: pl.DataFrame, spec: Spec) -> TrainingData:
@@ -264,8 +258,10 @@ def train(
     tune_trials: int | None = None,
     on_event: Event | None = None,
     warm_start: dict[str, dict[str, Any]] | None = None,
+    baselines: bool = True,
 ) -> TrainResult:
-    """Train baselines and candidates on ``dataset``; tune with ``tune_trials`` (spec default)."""
+    """Train baselines and candidates on ``dataset``; tune with ``tune_trials`` (spec default).
+    ``baselines=False`` skips the baselines (a simulation that only needs the best model)."""
     emit = on_event or (lambda *args, **kwargs: None)
     version = get_version(store, dataset) if isinstance(dataset, str) else dataset
     frame = load_frame(store, version)
@@ -309,7 +305,7 @@ def train(
                 emit,
                 (warm_start or {}).get(name),
             )
-            for name in ["baseline", *spec.model.candidates]
+            for name in [*(["baseline"] if baselines else []), *spec.model.candidates]
         ]
         pool = [r for r in results if r.name != "baseline"] or results
         metric = spec.metric.name

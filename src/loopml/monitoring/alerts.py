@@ -4,8 +4,9 @@ A rule names a window metric (``error_rate``) or a family of per-feature metrics
 (``missing_increase`` with ``feature: "*"`` means every ``missing_increase.<feature>``). It fires
 on the window where the metric has crossed its threshold in ``consecutive`` windows in a row
 (of the same model version, each with at least ``min_samples`` rows), then stays quiet for that
-rule and key until ``cooldown`` has passed in window time — so re-running the monitor over the
-same windows never fires twice. Every alert is stored with its evidence (the windows' values).
+rule, key and model version until ``cooldown`` has passed in window time — so re-running the
+monitor over the same windows never fires twice, and a newly deployed model gets its own
+alerts. Every alert is stored with its evidence (the windows' values).
 
 Default rules (``monitoring.default_alerts``, on unless turned off), with the spec's
 ``monitoring.min_samples``:
@@ -96,7 +97,8 @@ def rule_name(rule: AlertRule) -> str:
     return f"{rule.metric}{target} {rule.comparator} {rule.threshold:g}"
 
 
-def _keys(rule: AlertRule, metrics: dict[str, Any]) -> list[str]:
+def keys_of(rule: AlertRule, metrics: dict[str, Any]) -> list[str]:
+    """The keys of ``metrics`` that ``rule`` watches (one, or a family's per-feature keys)."""
     if rule.metric in _FAMILIES:
         prefix = f"{rule.metric}."
         if rule.feature == "*":
@@ -129,10 +131,11 @@ def evaluate(
 
     ``fired_before`` (stored alerts) enforces the cooldown across runs.
     """
-    last_fired: dict[tuple[str, str], datetime] = {}
+    last_fired: dict[tuple[str, str, str], datetime] = {}
     for alert in fired_before:
         end = alert.evidence.get("window_end")
-        earlier = (alert.rule, str(alert.evidence.get("key", alert.metric)))
+        key = str(alert.evidence.get("key", alert.metric))
+        earlier = (alert.rule, key, str(alert.evidence.get("model_version")))
         if end is not None:
             moment = datetime.fromisoformat(end)
             last_fired[earlier] = max(last_fired.get(earlier, moment), moment)
@@ -145,7 +148,7 @@ def evaluate(
         for series in by_version.values():
             streaks: dict[str, list[tuple[WindowRecord, float]]] = {}
             for window in series:
-                for key in _keys(rule, window.metrics):
+                for key in keys_of(rule, window.metrics):
                     raw = window.metrics.get(key)
                     value = float(raw) if raw is not None else math.nan
                     crossed = (
@@ -160,10 +163,11 @@ def evaluate(
                     streak.append((window, value))
                     if len(streak) < rule.consecutive:
                         continue
-                    previous = last_fired.get((name, key))
+                    which = (name, key, window.model_version)  # a new model: a new story
+                    previous = last_fired.get(which)
                     if previous is not None and window.end - previous < rule.cooldown:
                         continue
-                    last_fired[(name, key)] = window.end
+                    last_fired[which] = window.end
                     fired.append(Fired(rule, key, value, window, _evidence(rule, key, streak)))
     return sorted(fired, key=lambda f: f.window.end)
 

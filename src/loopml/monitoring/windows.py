@@ -104,7 +104,9 @@ def compute_windows(
         if name not in packages:
             packages[name] = load_package(store, name)
         for start, end, part in _cut(rows, cut, now):
-            windows.append(window_metrics(part, packages[name], spec, store, start, end, cut))
+            ids = part.get_column("request_id").to_list()
+            labels = store.get_labels(ids) if ids else {}
+            windows.append(window_metrics(part, packages[name], spec, labels, start, end, cut))
     return sorted(windows, key=lambda w: (w.start, w.model_version))
 
 
@@ -128,12 +130,13 @@ def window_metrics(
     rows: pl.DataFrame,
     package: Package,
     spec: Spec,
-    store: Store,
+    labels: dict[str, Any],
     start: datetime,
     end: datetime,
     cut: Windowing,
 ) -> WindowRecord:
-    """Every metric of one window of one model version (see the module doc)."""
+    """Every metric of one window of one model version (see the module doc); ``labels`` are
+    the ground truth known so far, by request id."""
     schema = package.schema
     features = [name for name in schema.columns if name in package.profile.columns]
     decoded = decode_features(
@@ -179,7 +182,7 @@ def window_metrics(
         metrics[f"drift.{d.feature}"] = 1.0 if d.drifted else 0.0
         metrics[f"drift_value.{d.feature}"] = _finite(d.value)
     metrics.update(_output_metrics(answers, package, spec))
-    quality, slices, coverage = _quality(answered, scores, package, spec, store)
+    quality, slices, coverage = _quality(answered, scores, package, spec, labels)
     metrics["label_coverage"] = coverage
     metrics.update({f"quality.{k}": _finite(v) for k, v in quality.items()})
     if spec.task == "binary" and len(answers):
@@ -255,11 +258,14 @@ def _quantiles(values: pl.Series) -> list[float | None]:
 
 
 def _quality(
-    answered: pl.DataFrame, scores: np.ndarray, package: Package, spec: Spec, store: Store
+    answered: pl.DataFrame,
+    scores: np.ndarray,
+    package: Package,
+    spec: Spec,
+    labels: dict[str, Any],
 ) -> tuple[dict[str, float], dict[str, dict[str, Any]], float]:
     """Metrics on the labelled rows, the primary metric per slice, and the label coverage."""
     ids = answered.get_column("request_id").to_list()
-    labels = store.get_labels(ids) if ids else {}
     keep = np.array([i in labels for i in ids], dtype=bool) & np.isfinite(scores)
     coverage = float(keep.mean()) if len(keep) else 0.0
     if keep.sum() < 2 or spec.task == "multiclass":  # the log's score is only the top class's

@@ -171,7 +171,8 @@ def _figure(chart: ColumnChart) -> dict[str, Any]:
     }
 
 
-def _missing_figure(report: DataReport) -> dict[str, Any]:
+def missing_figure(report: DataReport) -> dict[str, Any]:
+    """A bar chart of each column's missing share, one bar per profile."""
     columns = [chart.column for chart in report.charts]
     traces = []
     for i, label in enumerate(report.labels):
@@ -204,13 +205,18 @@ def _missing_figure(report: DataReport) -> dict[str, Any]:
     }
 
 
+def figures(report: DataReport) -> list[tuple[str, dict[str, Any]]]:
+    """``(element id, figure)`` of every column's chart, in column order."""
+    return [(f"chart-{i}", _figure(chart)) for i, chart in enumerate(report.charts)]
+
+
 def to_html(report: DataReport) -> str:
     """The report as one self-contained HTML page."""
     return render_page(
         "data_report.html.j2",
         report=report,
-        figures=[(f"chart-{i}", _figure(chart)) for i, chart in enumerate(report.charts)],
-        missing=_missing_figure(report),
+        figures=figures(report),
+        missing=missing_figure(report),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
 

@@ -77,15 +77,22 @@ def to_json(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode().replace("</", "<\\/")
 
 
-def render_page(template: str, **context: Any) -> str:
-    """Render a template from ``reports/templates`` with Plotly's JavaScript inlined."""
+@cache
+def templates(folder: Path = _TEMPLATES) -> jinja2.Environment:
+    """The Jinja2 environment of the templates in ``folder`` (the reports' by default): HTML
+    autoescaped, undefined names an error, and the ``tojson_script`` filter (:func:`to_json`)."""
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(_TEMPLATES),
+        loader=jinja2.FileSystemLoader(folder),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
         undefined=jinja2.StrictUndefined,
     )
     env.filters["tojson_script"] = to_json
-    return env.get_template(template).render(plotly_js=plotly_js(), **context)
+    return env
+
+
+def render_page(template: str, **context: Any) -> str:
+    """Render a template from ``reports/templates`` with Plotly's JavaScript inlined."""
+    return templates().get_template(template).render(plotly_js=plotly_js(), **context)
 
 
 def write_page(html: str, path: str | Path) -> Path:

@@ -1,7 +1,8 @@
 """Running the server: ``loopml serve`` with one or several uvicorn worker processes.
 
 :func:`serve` puts its options into the environment (:class:`loopml.config.ServeSettings`); each
-worker builds the app with :func:`app_from_env` and serves it from a listening socket that it
+worker builds the app with :func:`app_from_env` (or with a factory wrapping it, named by import
+string: the CLI's mounts the dashboard at ``/ui``) and serves it from a listening socket that it
 creates itself with ``SO_REUSEPORT``. Why not ``uvicorn.run(..., workers=N)``: its workers share
 one socket rebuilt with ``socket.fromfd``, whose ``proto`` is 0, so asyncio never sets TCP_NODELAY
 on accepted connections (uvicorn issue #3149: about 45 ms more per keep-alive request); and with
@@ -58,6 +59,9 @@ MAX_RESTARTS = 5  # worker restarts allowed within RESTART_WINDOW seconds
 RESTART_WINDOW = 60.0
 GRACEFUL_TIMEOUT = 10  # seconds uvicorn lets open requests finish on shutdown
 STOP_TIMEOUT = 30.0  # seconds the supervisor waits for its workers to stop, then SIGKILL
+#: the app factory each worker calls, as an import string; callers may pass another factory
+#: that wraps this one (``loopml serve`` passes the one that mounts the dashboard at ``/ui``)
+APP = "loopml.serving.server:app_from_env"
 
 
 def app_from_env() -> FastAPI:
@@ -80,9 +84,11 @@ def serve(
     spec: Path,
     model: str | None,
     prediction_token: str | None,
+    app: str = APP,
 ) -> None:
     """Serve until SIGTERM or SIGINT, then stop gracefully and return.
 
+    ``app`` is the import string of the app factory each worker calls (see :data:`APP`).
     Raises :class:`LoopmlError` when the port cannot be bound or when workers keep dying.
     """
     if workers > 1 and port == 0:
@@ -96,9 +102,9 @@ def serve(
         os.environ["LOOPML_PREDICTION_TOKEN"] = prediction_token
     check_port(host, port)
     if workers == 1:
-        run_worker(host, port)
+        run_worker(host, port, app=app)
     else:
-        Supervisor(host, port, workers).run()
+        Supervisor(host, port, workers, app=app).run()
 
 
 def _addresses(host: str, port: int) -> list[tuple[socket.AddressFamily, Any]]:
@@ -166,15 +172,16 @@ class _Server(uvicorn.Server):
             self.ready.set()
 
 
-def run_worker(host: str, port: int, ready: Event | None = None) -> None:
-    """Serve :func:`app_from_env` on this process's own sockets until SIGTERM or SIGINT.
+def run_worker(host: str, port: int, ready: Event | None = None, app: str = APP) -> None:
+    """Serve the app ``app`` builds (default :func:`app_from_env`) on this process's own
+    sockets until SIGTERM or SIGINT.
 
     ``ready`` is set once the app has started and the sockets listen. In a worker started by a
     :class:`Supervisor`, the server also stops gracefully when the supervisor process dies.
     """
     sockets = listen_sockets(host, port)
     config = uvicorn.Config(
-        app_from_env,
+        app,
         factory=True,
         log_level="warning",
         access_log=False,
@@ -220,10 +227,11 @@ class Supervisor:
         port: int,
         workers: int,
         *,
+        app: str = APP,
         max_restarts: int = MAX_RESTARTS,
         restart_window: float = RESTART_WINDOW,
     ) -> None:
-        self.host, self.port, self.workers = host, port, workers
+        self.host, self.port, self.workers, self.app = host, port, workers, app
         self.max_restarts, self.restart_window = max_restarts, restart_window
         self._context = multiprocessing.get_context("spawn")
         self._running: dict[int, _Worker] = {}  # slot -> worker
@@ -257,7 +265,7 @@ class Supervisor:
         ready = self._context.Event()
         process = self._context.Process(
             target=run_worker,
-            args=(self.host, self.port, ready),
+            args=(self.host, self.port, ready, self.app),
             name=f"loopml-worker-{slot}",
             daemon=True,
         )

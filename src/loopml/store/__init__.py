@@ -6,6 +6,7 @@ frozen records (``DatasetRecord``, ``RunRecord``, ``ModelRecord``) and exposes
 SQLite (WAL) is the default; PostgreSQL via ``LOOPML_DB_URL``.
 """
 
+from loopml.store._audit import AuditRecord
 from loopml.store._deployments import DeploymentRecord, RolloutEventRecord
 from loopml.store._engine import mask_url
 from loopml.store._feedback import FeedbackRecord
@@ -17,6 +18,7 @@ from loopml.store.records import DatasetRecord, ModelRecord, RunRecord, check_na
 __all__ = [
     "AlertRecord",
     "Artifacts",
+    "AuditRecord",
     "DatasetRecord",
     "DeploymentRecord",
     "FeedbackRecord",

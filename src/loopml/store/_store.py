@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from loopml.config import Settings
 from loopml.errors import NotFoundError, StoreError
+from loopml.store._audit import AuditMixin
 from loopml.store._base import check_json, unknown_name
 from loopml.store._deployments import DeploymentsMixin
 from loopml.store._engine import (
@@ -45,7 +46,7 @@ from loopml.store.artifacts import Artifacts
 from loopml.store.records import DatasetRecord, check_name, parse_ref
 
 
-class Store(RunsMixin, ModelsMixin, FeedbackMixin, DeploymentsMixin, MonitoringMixin):
+class Store(RunsMixin, ModelsMixin, FeedbackMixin, DeploymentsMixin, MonitoringMixin, AuditMixin):
     """The metadata database (SQLAlchemy) and the artifact folder (fsspec) of one project.
 
     ``Store(db_url, artifact_root)`` connects, upgrades the schema if needed, and raises

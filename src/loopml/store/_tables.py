@@ -243,6 +243,22 @@ class MonitorWindow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class AuditEntry(Base):
+    """One decision of the maintenance loop (or a person acting through it) and its evidence."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index(None, "deployment", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    deployment: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    action: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[Json] = mapped_column(JSONType, default=dict)
+    model_ref: Mapped[str | None] = mapped_column(String(160))
+    actor: Mapped[str] = mapped_column(String(64))
+
+
 class Feedback(Base):
     """Ground truth that arrived after the prediction, keyed by the prediction's request id."""
 

@@ -1,0 +1,158 @@
+"""The maintenance loop: one bounded pass at a time, until stopped.
+
+Each pass (:func:`run_pass`):
+
+1. **drives a running rollout** one evaluation further (the controller's decision, compare-and-set
+   in the store, so servers running the same controller never double a step). A loop restarted
+   mid-rollout therefore picks the rollout up from the store;
+2. **monitors**: computes the new windows and fires their alerts (:func:`loopml.monitoring.
+   monitor.run`);
+3. **decides** with :mod:`loopml.loop.policy` whether the alerts on the serving model, or the
+   schedule, call for a retrain, unless a rollout runs or a proposal waits for approval;
+4. **retrains** when they do (:func:`loopml.loop.retrain.retrain`). A retrain that fails is
+   audited and the pass returns: the serving model keeps serving and the loop keeps running.
+
+Waiting is audited once per change of reason, not once per pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from loopml.loop.policy import WEEK, Plan, plan, signals_from_alerts
+from loopml.loop.retrain import (
+    RetrainError,
+    RetrainOutcome,
+    log_folder_of,
+    pending_proposal,
+    retrain,
+    retrain_times,
+)
+from loopml.modeling.train import Event
+from loopml.monitoring import monitor
+from loopml.serving import controller
+from loopml.serving.rollout import Decision
+from loopml.spec import Spec
+from loopml.steps import ValidationFailed
+from loopml.store import AlertRecord, Store
+
+logger = logging.getLogger(__name__)
+ACTOR = "loop"
+
+
+@dataclass
+class PassResult:
+    """What one pass saw and did."""
+
+    rollout: Decision | None = None
+    windows: int = 0
+    alerts: list[AlertRecord] = field(default_factory=list)
+    plan: Plan | None = None
+    outcome: RetrainOutcome | None = None
+    error: str | None = None
+
+
+def run_pass(
+    store: Store,
+    spec: Spec,
+    *,
+    log_folder: str | Path | None = None,
+    now: datetime | None = None,
+    tune_trials: int | None = None,
+    on_event: Event | None = None,
+) -> PassResult:
+    """One pass of the loop (see the module doc)."""
+    folder = log_folder or log_folder_of(store)
+    result = PassResult()
+    result.rollout = controller.evaluate(store, spec, folder, actor=ACTOR)
+    monitored = monitor.run(store, spec, folder)
+    result.windows, result.alerts = len(monitored.windows), monitored.alerts
+    record = controller.ensure_deployment(store, spec)
+    moment = now or datetime.now(UTC)
+    if (running := controller.active_rollout(record)) is not None:
+        result.plan = Plan("wait", f"a rollout of {running['model']} is {running['status']}")
+        return result
+    if (proposal := pending_proposal(store, spec)) is not None:
+        result.plan = Plan("wait", f"{proposal.model_ref} waits for approval")
+        return result
+    assert record.stable is not None
+    attempts = retrain_times(store, spec, since=moment - max(WEEK, spec.retrain.cooldown))
+    last = attempts[0] if attempts else None
+    signals = signals_from_alerts(store.list_alerts(deployment=spec.name), record.stable, last)
+    result.plan = decided = plan(
+        spec.retrain,
+        signals,
+        now=moment,
+        last_retrain=last,
+        retrains=attempts,
+        serving_since=store.get_model(record.stable).created_at,
+    )
+    if decided.action == "wait":
+        _audit_wait(store, spec, decided.reason, decided.evidence())
+    if decided.action != "retrain":
+        return result
+    try:
+        result.outcome = retrain(
+            store,
+            spec,
+            reason=decided.reason,
+            actor=ACTOR,
+            evidence=decided.evidence(),
+            log_folder=folder,
+            tune_trials=tune_trials,
+            on_event=on_event,
+        )
+    except RetrainError as exc:  # e.g. too few labels yet: the trigger stays pending
+        result.error = str(exc)
+        _audit_wait(store, spec, f"retrain wanted ({decided.reason}) but {exc}", decided.evidence())
+    except ValidationFailed as exc:  # audited as 'invalid' by retrain
+        result.error = str(exc)
+    except Exception as exc:  # audited as 'failed' by retrain; the loop goes on
+        logger.exception("retrain failed; %s keeps serving", record.stable)
+        result.error = f"{type(exc).__name__}: {exc}"
+    return result
+
+
+def _audit_wait(store: Store, spec: Spec, reason: str, evidence: dict[str, object]) -> None:
+    latest = store.list_audit(spec.name, limit=1)
+    if latest and latest[0].action == "wait" and latest[0].evidence == evidence:
+        return  # the same signals still wait: said once
+    store.add_audit(spec.name, "wait", reason, evidence=evidence, actor=ACTOR)
+
+
+def run_loop(
+    store: Store,
+    spec: Spec,
+    *,
+    interval: timedelta,
+    max_passes: int | None = None,
+    stop: threading.Event | None = None,
+    log_folder: str | Path | None = None,
+    on_pass: Callable[[int, PassResult], None] | None = None,
+) -> int:
+    """Run passes every ``interval`` until ``stop`` is set or ``max_passes`` ran; how many ran.
+
+    A pass that raises (say the store is briefly unreachable) is logged and the loop goes on.
+    """
+    stop = stop or threading.Event()
+    passes = 0
+    while not stop.is_set() and (max_passes is None or passes < max_passes):
+        started = datetime.now(UTC)
+        try:
+            outcome = run_pass(store, spec, log_folder=log_folder)
+        except Exception as exc:
+            logger.exception("maintenance pass failed")
+            outcome = PassResult(error=f"{type(exc).__name__}: {exc}")
+        passes += 1
+        if on_pass is not None:
+            on_pass(passes, outcome)
+        if max_passes is not None and passes >= max_passes:
+            break
+        spent = (datetime.now(UTC) - started).total_seconds()
+        stop.wait(max(0.0, interval.total_seconds() - spent))
+    return passes

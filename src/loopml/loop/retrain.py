@@ -1,0 +1,374 @@
+"""Retraining: fresh labelled data → a new dataset version → training → gate → canary.
+
+``retrain`` is the one path for ``loopml retrain`` and the maintenance loop:
+
+1. The **labelled production rows** of the serving model's deployment that its training data
+   lacks are the fresh data. The most recent of them (``model.test_fraction`` of them, at least
+   ``monitoring.min_samples``) are the **comparison window**, which neither model trains on.
+2. The training data follows ``retrain.data``: ``append`` adds the other fresh rows to the
+   serving model's training dataset; ``window`` keeps only the most recent ``retrain.window``
+   (by the time column) or ``retrain.window_rows`` of both.
+3. It is **validated** against the original dataset's schema; errors stop the retrain with the
+   report (nothing is stored or deployed). Otherwise it is stored as the next version of that
+   dataset, with the report beside it (``validations/<name>/<version>.json``).
+4. The same feature and model search as the original training runs, with the tuning budget
+   halved and warm-started from the serving model's best parameters.
+5. The **gate** compares the challenger with the serving model on the comparison window. A
+   blessed challenger starts a canary rollout (``retrain.approval: auto``) or waits as a
+   proposal for ``loopml retrain approve`` (``manual``); the rollout's promotion makes it
+   champion. Every step is written to the audit log with its evidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+import polars as pl
+
+from loopml.data.validate import ValidationReport, validate
+from loopml.data.versions import DatasetVersion, add_frame, get_version, load_frame
+from loopml.errors import LoopmlError
+from loopml.loop.production import labelled_rows
+from loopml.modeling.train import Event
+from loopml.registry import Comparison, Package, load_package
+from loopml.serving import controller
+from loopml.spec import Spec
+from loopml.steps import TrainOutcome, ValidationFailed, train_model
+from loopml.store import AuditRecord, DeploymentRecord, Store
+
+#: audit actions that mark one retrain attempt's start and its possible ends
+STARTED, ENDS = "retrain", ("invalid", "rejected", "proposed", "rollout", "failed")
+
+
+class RetrainError(LoopmlError):
+    """A retrain cannot start (a rollout runs, too few labels, a bad policy)."""
+
+
+@dataclass
+class RetrainOutcome:
+    """What one retrain did: the data, the challenger, the gate's verdict and what followed."""
+
+    status: Literal["rollout", "proposed", "rejected"]
+    dataset: DatasetVersion
+    training: TrainOutcome
+    comparison: dict[str, Any]
+    deployment: DeploymentRecord | None
+
+    @property
+    def model(self) -> str:
+        return self.training.model.ref
+
+
+@dataclass(frozen=True)
+class FreshData:
+    """Fresh labelled rows split for a retrain: rows to train on, and the comparison window."""
+
+    train: pl.DataFrame
+    comparison: pl.DataFrame
+
+    def describe(self, spec: Spec) -> dict[str, Any]:
+        described: dict[str, Any] = {
+            "fresh_rows": self.train.height,
+            "comparison_rows": self.comparison.height,
+        }
+        time = spec.time_column
+        if time and time in self.comparison.columns and self.comparison.height:
+            described["comparison_from"] = str(self.comparison[time].min())
+            described["comparison_to"] = str(self.comparison[time].max())
+        return described
+
+
+def log_folder_of(store: Store) -> Path:
+    """Where servers of this store write the prediction log."""
+    return Path(store.artifacts.root) / "predictions"
+
+
+def split_fresh(production: pl.DataFrame, base: pl.DataFrame, spec: Spec) -> FreshData:
+    """The production rows ``base`` lacks (by ``id_column``, else by value; each once), the
+    most recent of them held out for the comparison (see the module doc)."""
+    key = [spec.id_column] if spec.id_column else list(base.columns)
+    fresh = production.unique(key, keep="last", maintain_order=True)  # a row sent twice: once
+    fresh = fresh.join(base.select(key).unique(), on=key, how="anti", nulls_equal=True)
+    if spec.time_column:
+        fresh = fresh.sort(spec.time_column, maintain_order=True, nulls_last=False)
+    held = max(spec.monitoring.min_samples, round(spec.model.test_fraction * fresh.height))
+    if fresh.height < 2 * held:
+        raise RetrainError(
+            f"{fresh.height} labelled production rows the serving model did not train on; a "
+            f"retrain needs at least {2 * held} (half of them, the most recent, to compare the "
+            "challenger with the serving model): wait for more labels (POST /feedback), or "
+            "lower monitoring.min_samples"
+        )
+    return FreshData(fresh.head(fresh.height - held), fresh.tail(held))
+
+
+def training_frame(base: pl.DataFrame, fresh: pl.DataFrame, spec: Spec) -> pl.DataFrame:
+    """The rows to train on under ``retrain.data`` (see the module doc)."""
+    rows = pl.concat([base, fresh], how="vertical_relaxed")
+    policy = spec.retrain
+    if policy.data == "append":
+        return rows
+    if policy.window is not None:
+        if not spec.time_column:
+            raise RetrainError(
+                "retrain.window needs the spec's time_column to know which rows are recent; "
+                "set time_column, or use retrain.window_rows"
+            )
+        newest = rows[spec.time_column].max()
+        rows = rows.filter(pl.col(spec.time_column) > newest - policy.window)  # type: ignore[operator]
+    if policy.window_rows is not None:
+        if spec.time_column:
+            rows = rows.sort(spec.time_column, maintain_order=True, nulls_last=False)
+        rows = rows.tail(policy.window_rows)
+    if policy.window is None and policy.window_rows is None:
+        raise RetrainError("retrain.data: window needs retrain.window or retrain.window_rows")
+    return rows
+
+
+def serving_model(store: Store, spec: Spec) -> tuple[DeploymentRecord, Package]:
+    """The deployment (created serving the champion if new) and the package its stable is."""
+    record = controller.ensure_deployment(store, spec)
+    assert record.stable is not None
+    return record, load_package(store, record.stable)
+
+
+def retrain(
+    store: Store,
+    spec: Spec,
+    *,
+    reason: str = "manual",
+    actor: str = "cli",
+    evidence: dict[str, Any] | None = None,
+    log_folder: str | Path | None = None,
+    tune_trials: int | None = None,
+    on_event: Event | None = None,
+) -> RetrainOutcome:
+    """Retrain the deployment's serving model on fresh labelled data (see the module doc).
+
+    Raises :class:`RetrainError` when it cannot start, :class:`ValidationFailed` when the new
+    data breaks the original schema; a crash is recorded as ``failed`` and re-raised. In every
+    case the serving model keeps serving.
+    """
+    emit = on_event or (lambda *args, **kwargs: None)
+    record, serving = serving_model(store, spec)
+    if (running := controller.active_rollout(record)) is not None:
+        raise RetrainError(
+            f"a rollout of {running['model']} is {running['status']} on '{spec.name}': let it "
+            "finish (or roll it back) before retraining"
+        )
+    try:
+        base = get_version(store, serving.meta["lineage"]["dataset"])
+        emit("stage", text=f"reading {base.ref} and the labelled production log")
+        base_frame = load_frame(store, base)
+        production = labelled_rows(
+            store, spec, log_folder or log_folder_of(store), base_frame.schema
+        )
+    except Exception as exc:  # e.g. the training data's snapshot is gone
+        store.add_audit(
+            spec.name,
+            "failed",
+            f"retrain failed reading its data: {type(exc).__name__}: {exc}; "
+            f"{serving.record.ref} keeps serving",
+            evidence={**(evidence or {}), "error": f"{type(exc).__name__}: {exc}"},
+            model_ref=serving.record.ref,
+            actor=actor,
+        )
+        raise
+    fresh = split_fresh(production, base_frame, spec)
+    frame = training_frame(base_frame, fresh.train, spec)
+    facts = {
+        "serving": serving.record.ref,
+        "base_dataset": base.ref,
+        "labelled_production_rows": production.height,
+        **fresh.describe(spec),
+        "policy": spec.retrain.data,
+        "training_rows": frame.height,
+    }
+    store.add_audit(
+        spec.name,
+        STARTED,
+        f"retraining {serving.record.ref} ({reason}): {frame.height:,} rows "
+        f"({spec.retrain.data} policy), compared on the {fresh.comparison.height:,} most "
+        "recent labelled rows",
+        evidence={**(evidence or {}), **facts, "reason": reason},
+        model_ref=serving.record.ref,
+        actor=actor,
+    )
+    try:
+        return _finish(
+            store, spec, record, serving, base, frame, fresh, facts, actor, tune_trials, emit
+        )
+    except ValidationFailed:
+        raise
+    except BaseException as exc:
+        store.add_audit(
+            spec.name,
+            "failed",
+            f"retrain failed: {type(exc).__name__}: {exc}; {serving.record.ref} keeps serving",
+            evidence={**facts, "error": f"{type(exc).__name__}: {exc}"},
+            model_ref=serving.record.ref,
+            actor=actor,
+        )
+        raise
+
+
+def _finish(
+    store: Store,
+    spec: Spec,
+    record: DeploymentRecord,
+    serving: Package,
+    base: DatasetVersion,
+    frame: pl.DataFrame,
+    fresh: FreshData,
+    facts: dict[str, Any],
+    actor: str,
+    tune_trials: int | None,
+    emit: Event,
+) -> RetrainOutcome:
+    emit("stage", text=f"validating {frame.height:,} rows against {base.ref}'s schema")
+    report = validate(frame, base.schema)
+    if not report.ok:
+        store.add_audit(
+            spec.name,
+            "invalid",
+            f"retrain stopped: the new training data breaks {base.ref}'s schema "
+            f"({len(report.errors)} error(s): "
+            f"{'; '.join(v.column + ' ' + v.rule for v in report.errors[:3])}); nothing deployed",
+            evidence={**facts, "validation": report.to_dict()},
+            model_ref=serving.record.ref,
+            actor=actor,
+        )
+        raise ValidationFailed(
+            f"the retrain's training data breaks {base.ref}'s schema: nothing was stored or "
+            "deployed; fix the inputs (or the labels) at their source, or widen the schema with "
+            "data.expectations in the spec",
+            report,
+        )
+    version = add_frame(
+        store,
+        frame,
+        name=base.record.name,
+        source=(
+            f"retrain of {serving.record.ref}: {base.ref} + {fresh.train.height:,} labelled "
+            f"production rows ({spec.retrain.data})"
+        ),
+    )
+    _save_validation(store, version, report)
+    trials = (spec.model.tune if tune_trials is None else tune_trials) // 2
+    warm = {serving.meta["candidate"]: dict(serving.meta.get("params", {}))}
+    comparison = Comparison(
+        fresh.comparison,
+        f"the {fresh.comparison.height:,} most recent labelled production rows",
+    )
+    training = train_model(
+        store,
+        spec,
+        version.ref,
+        tune_trials=trials,
+        on_event=emit,
+        warm_start=warm,
+        comparison=comparison,
+        champion=serving.record.ref,
+        blessed_alias="challenger",
+    )
+    decision = training.decision
+    gate = training.model.ref
+    facts = {
+        **facts,
+        "dataset": version.ref,
+        "run_id": training.result.run_id,
+        "tune_trials": trials,
+    }
+    checks = {"gate": {"blessed": decision.blessed, "checks": decision.checks}}
+    if not decision.blessed:
+        store.add_audit(
+            spec.name,
+            "rejected",
+            f"{gate} not deployed: {decision.reason}; {serving.record.ref} keeps serving",
+            evidence={**facts, **checks},
+            model_ref=gate,
+            actor=actor,
+        )
+        return RetrainOutcome("rejected", version, training, facts, None)
+    if spec.retrain.approval == "manual":
+        store.add_audit(
+            spec.name,
+            "proposed",
+            f"{gate} beat {serving.record.ref} on the comparison window ({decision.reason}); "
+            f"waiting for approval: loopml retrain approve {training.model.version}",
+            evidence={**facts, **checks},
+            model_ref=gate,
+            actor=actor,
+        )
+        return RetrainOutcome("proposed", version, training, facts, None)
+    deployment = _roll_out(store, spec, gate, actor, f"{decision.reason}", {**facts, **checks})
+    return RetrainOutcome("rollout", version, training, facts, deployment)
+
+
+def _roll_out(
+    store: Store, spec: Spec, ref: str, actor: str, why: str, evidence: dict[str, Any]
+) -> DeploymentRecord:
+    deployment = controller.start(store, spec, ref, actor=actor)
+    store.add_audit(
+        spec.name,
+        "rollout",
+        f"canary rollout of {ref} started (steps {spec.rollout.steps}): {why}",
+        evidence=evidence,
+        model_ref=ref,
+        actor=actor,
+    )
+    return deployment
+
+
+def _save_validation(store: Store, version: DatasetVersion, report: ValidationReport) -> None:
+    key = f"validations/{version.record.name}/{version.record.version}.json"
+    store.artifacts.put_bytes(key, orjson.dumps(report.to_dict()))
+
+
+def pending_proposal(store: Store, spec: Spec) -> AuditRecord | None:
+    """The challenger waiting for approval, if the latest retrain ended in a proposal."""
+    for entry in store.list_audit(spec.name, actions=[STARTED, *ENDS, "approved"], limit=20):
+        if entry.action == "proposed":
+            return entry
+        if entry.action in (STARTED, "approved", "rollout"):
+            return None
+    return None
+
+
+def approve(
+    store: Store, spec: Spec, version: str | None = None, *, actor: str = "cli"
+) -> DeploymentRecord:
+    """Approve the pending proposal (or ``version``, which must be it): start its rollout."""
+    proposal = pending_proposal(store, spec)
+    if proposal is None or proposal.model_ref is None:
+        raise RetrainError(
+            f"no retrained model of '{spec.name}' waits for approval (see loopml audit)"
+        )
+    if version is not None:
+        wanted = store.get_model(version if "@" in version else f"{spec.name}@{version}").ref
+        if wanted != proposal.model_ref:
+            raise RetrainError(
+                f"{wanted} is not the pending proposal; {proposal.model_ref} is "
+                f"(approve it with: loopml retrain approve {proposal.model_ref})"
+            )
+    deployment = controller.start(store, spec, proposal.model_ref, actor=actor)
+    store.add_audit(
+        spec.name,
+        "approved",
+        f"{proposal.model_ref} approved by {actor}: canary rollout started "
+        f"(steps {spec.rollout.steps})",
+        evidence={"proposal": proposal.id},
+        model_ref=proposal.model_ref,
+        actor=actor,
+    )
+    return deployment
+
+
+def retrain_times(store: Store, spec: Spec, since: datetime | None = None) -> list[datetime]:
+    """When retrains started or failed to (any actor), newest first: the cooldown and the
+    weekly budget count these."""
+    return [e.at for e in store.list_audit(spec.name, actions=[STARTED, "failed"], since=since)]

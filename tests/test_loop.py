@@ -1,0 +1,305 @@
+"""The maintenance loop end to end: a real server logs June flights for a champion trained on a
+slice of winter, labels come back as feedback, and the loop monitors, retrains on the labelled
+production rows, gates on the most recent of them and rolls the challenger out; plus the faults:
+invalid data, a crashing retrain, a loop restarted mid-rollout."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import polars as pl
+import pytest
+from conftest import FLIGHTS_SPEC, project_store
+from test_monitoring import send
+from test_serving import Server, start
+
+from loopml.data.versions import add_frame, get_version, load_frame
+from loopml.loop import retrain as R
+from loopml.loop.daemon import run_loop, run_pass
+from loopml.loop.production import labelled_rows
+from loopml.modeling.train import train
+from loopml.registry import register
+from loopml.serving import controller
+from loopml.spec import Spec, parse_spec
+from loopml.store import Store
+
+SPEC = (
+    FLIGHTS_SPEC
+    + """\
+metric: {name: roc_auc, target: 0.6}
+model: {candidates: [lightgbm]}
+monitoring: {window_rows: 500, min_samples: 200}
+rollout: {steps: [50, 100], min_requests: 60, min_duration: 2s, interval: 1s, max_prediction_psi: 5}
+"""
+)
+
+
+def make_project(root: Path, flights: pl.DataFrame, spec_text: str = SPEC) -> Path:
+    """A project whose champion learnt from 2,000 winter flights: June will beat it."""
+    (root / "loopml.yaml").write_text(spec_text)
+    spec = parse_spec(spec_text)
+    q1 = flights.filter(pl.col("month") <= 3)
+    with project_store(root) as store:
+        version = add_frame(store, q1.gather_every(40), name="flights", source="test")
+        register(store, spec, train(store, spec, version))
+    return root
+
+
+def june(flights: pl.DataFrame, n: int, seed: int = 0) -> pl.DataFrame:
+    return flights.filter(pl.col("month") == 6).sample(n, seed=seed).sort("scheduled_departure")
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory, flights: pl.DataFrame) -> Path:
+    return make_project(tmp_path_factory.mktemp("loop"), flights)
+
+
+@pytest.fixture(scope="module")
+def spec() -> Spec:
+    return parse_spec(SPEC)
+
+
+@pytest.fixture(scope="module")
+def store(project: Path) -> Iterator[Store]:
+    with project_store(project) as opened:
+        yield opened
+
+
+@pytest.fixture(scope="module")
+def served(project: Path, flights: pl.DataFrame) -> Iterator[Server]:
+    """3,000 June flights predicted over HTTP with their labels fed back; the server stays up."""
+    server = start(project)
+    try:
+        send(server, june(flights, 3000))
+        time.sleep(0.5)  # one log flush
+        yield server
+    finally:
+        server.stop()
+
+
+def test_labelled_production_rows_come_back_shaped_like_the_training_data(
+    served: Server, store: Store, spec: Spec, flights: pl.DataFrame
+) -> None:
+    base = load_frame(store, get_version(store, "flights@1"))
+    rows = labelled_rows(store, spec, R.log_folder_of(store), base.schema)
+    assert rows.schema == base.schema
+    assert rows.height == 3000
+    sent = june(flights, 3000)
+    back = rows.sort("flight_id")
+    expected = sent.sort("flight_id").select(base.columns)
+    assert back.equals(expected), "every value, time and label survives the round trip"
+
+
+def test_a_drift_alert_retrains_gates_on_recent_rows_and_starts_a_canary(
+    served: Server, store: Store, spec: Spec, project: Path
+) -> None:
+    result = run_pass(store, spec)
+    assert result.windows >= 6 and result.alerts
+    assert result.plan is not None and result.plan.action == "retrain", result.plan
+    assert "drift" in result.plan.reason
+    outcome = result.outcome
+    assert outcome is not None, result.error
+    assert outcome.status == "rollout", outcome.training.decision.reason
+    # the data: winter's rows plus the older labelled June rows, as a new version
+    assert outcome.dataset.ref == "flights@2"
+    facts = outcome.comparison
+    assert facts["comparison_rows"] == 450 and facts["fresh_rows"] == 2550
+    winter = get_version(store, "flights@1").record.n_rows
+    assert outcome.dataset.record.n_rows == winter + 2550
+    validation = orjson.loads(store.artifacts.get_bytes("validations/flights/2.json"))
+    assert validation["ok"] is True
+    # the gate compared both models on June's most recent rows, which neither trained on
+    gate = store.get_model(outcome.model).aliases
+    assert "challenger" in gate and "champion" not in gate  # champion only once promoted
+    checks = {c["check"]: c for c in outcome.training.decision.checks}
+    assert "most recent labelled production rows" in checks["beats champion"]["message"]
+    deployment = store.get_deployment(spec.name)
+    assert deployment.canary == outcome.model and deployment.stable == "flights@1"
+    actions = [e.action for e in store.list_audit(spec.name)]
+    assert actions[:2] == ["rollout", "retrain"]
+    started = store.list_audit(spec.name, actions=["retrain"])[0]
+    assert started.evidence["signals"] and started.evidence["reason"].startswith("retrain on")
+    # while the rollout runs, the loop waits rather than retraining again
+    again = run_pass(store, spec)
+    assert again.plan is not None and again.plan.action == "wait"
+    assert "rollout" in again.plan.reason
+
+
+def test_a_restarted_loop_resumes_the_rollout_from_the_store(
+    served: Server, store: Store, spec: Spec, project: Path, flights: pl.DataFrame
+) -> None:
+    """The rollout the previous test's loop started is carried on by a new loop process."""
+    record = store.get_deployment(spec.name)
+    assert controller.active_rollout(record) is not None and record.canary_weight == 50
+    served.stop()  # no server runs the controller from here on: only the loop can
+    # enough canary traffic for the step was logged while the server ran? send more if not
+    server = start(project)
+    try:
+        send(server, june(flights, 400, seed=1), labels=False)
+    finally:
+        server.stop()
+    time.sleep(2.1)  # the step's min_duration
+    env = {**os.environ, "LOOPML_HOME": str(project / ".loopml")}
+    for name in ("LOOPML_DB_URL", "LOOPML_ARTIFACTS"):
+        env.pop(name, None)
+    done = subprocess.run(
+        [sys.executable, "-m", "loopml", "loop", "--max-passes", "2", "--interval", "1s"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    events = store.list_rollout_events(spec.name)
+    moved = [e for e in events if e.actor == "loop" and e.action in ("advance", "promote")]
+    assert moved, [(e.action, e.actor, e.message) for e in events]
+    assert store.get_deployment(spec.name).canary_weight >= 100 or moved[-1].action == "promote"
+
+
+def test_cli_audit_and_retrain_refusal_during_a_rollout(cli: Any, project: Path) -> None:
+    os.chdir(project)
+    code, out, _ = cli("audit", "--json")
+    assert code == 0
+    entries = orjson.loads(out)
+    assert [e["action"] for e in entries][-2:] == ["rollout", "retrain"]
+    assert {"at", "action", "model", "actor", "reason", "evidence"} <= set(entries[0])
+    code, _, err = cli("retrain", "--reason", "by hand")
+    assert code == 2 and "rollout" in err and "finish" in err
+
+
+def test_invalid_training_data_stops_the_retrain_and_deploys_nothing(
+    tmp_path: Path, flights: pl.DataFrame, cli: Any
+) -> None:
+    """A client started sending null distances: the retrain stops with the report."""
+    root = make_project(tmp_path, flights)
+    spec = parse_spec(SPEC)
+    broken = june(flights, 1000).with_columns(pl.lit(None, dtype=pl.Int64).alias("distance"))
+    server = start(root)
+    try:
+        send(server, broken)
+    finally:
+        server.stop()
+    os.chdir(root)
+    code, out, err = cli("retrain", "--reason", "test")
+    assert code == 1
+    assert "distance" in out and "not_null" in out and "retrain stopped" in err
+    with project_store(root) as store:
+        assert [d.version for d in store.list_datasets("flights")] == [1]
+        assert [m.version for m in store.list_models("flights")] == [1]
+        assert store.get_deployment(spec.name).canary is None
+        invalid = store.list_audit(spec.name, actions=["invalid"])
+        assert invalid and invalid[0].evidence["validation"]["ok"] is False
+
+
+def test_a_crashing_retrain_leaves_the_champion_serving_and_the_loop_running(
+    tmp_path: Path, flights: pl.DataFrame
+) -> None:
+    root = make_project(tmp_path, flights)
+    spec = parse_spec(SPEC)
+    server = start(root)
+    try:
+        send(server, june(flights, 1500))
+        time.sleep(0.5)
+        with project_store(root) as store:
+            snapshot = get_version(store, "flights@1").record.snapshot_uri
+            Path(snapshot.removeprefix("file://")).unlink()  # the training data is gone
+            passes = run_loop(store, spec, interval=timedelta(seconds=0), max_passes=2)
+            assert passes == 2
+            failed = store.list_audit(spec.name, actions=["failed"])
+            assert len(failed) == 1, "the cooldown stops a crash from repeating every pass"
+            assert "keeps serving" in failed[0].reason
+            assert store.get_deployment(spec.name).stable == "flights@1"
+            assert controller.active_rollout(store.get_deployment(spec.name)) is None
+        answer = server.client.post("/predict", json=june(flights, 1).drop("late").to_dicts()[0] | {
+            "scheduled_departure": "2013-06-01T08:00:00"
+        })  # fmt: skip
+        assert answer.status_code == 200 and answer.json()["model_version"] == "flights@1"
+    finally:
+        server.stop()
+
+
+def test_manual_approval_proposes_then_approve_starts_the_canary(
+    tmp_path: Path, flights: pl.DataFrame, cli: Any
+) -> None:
+    text = SPEC + "retrain: {approval: manual}\n"
+    root = make_project(tmp_path, flights, text)
+    spec = parse_spec(text)
+    server = start(root)
+    try:
+        send(server, june(flights, 3000))
+    finally:
+        server.stop()
+    time.sleep(0.3)
+    os.chdir(root)
+    code, out, _ = cli("retrain", "--json")
+    assert code == 0, out
+    proposal = orjson.loads(out)
+    assert proposal["status"] == "proposed" and proposal["blessed"]
+    with project_store(root) as store:
+        assert store.get_deployment(spec.name).canary is None
+        waiting = run_pass(store, spec)
+        assert waiting.plan is not None and "waits for approval" in waiting.plan.reason
+        with pytest.raises(R.RetrainError, match="not the pending proposal"):
+            R.approve(store, spec, "1")
+    code, out, _ = cli("retrain", "approve")
+    assert code == 0 and proposal["model"] in out
+    with project_store(root) as store:
+        assert store.get_deployment(spec.name).canary == proposal["model"]
+        assert store.list_audit(spec.name, limit=1)[0].action == "approved"
+    code, _, err = cli("retrain", "approve")
+    assert code == 2 and "no retrained model" in err
+
+
+def test_too_few_labels_wait_without_using_the_trigger_up(
+    tmp_path: Path, flights: pl.DataFrame
+) -> None:
+    root = make_project(tmp_path, flights)
+    spec = parse_spec(SPEC)
+    server = start(root)
+    try:
+        send(server, june(flights, 1000), labels=False)  # drift, but no labels yet
+    finally:
+        server.stop()
+    with project_store(root) as store:
+        first = run_pass(store, spec)
+        assert first.plan is not None and first.plan.action == "retrain"
+        assert first.outcome is None and "labelled production rows" in (first.error or "")
+        second = run_pass(store, spec)
+        assert second.plan is not None and second.plan.action == "retrain", "still pending"
+        waits = store.list_audit(spec.name, actions=["wait"])
+        assert len(waits) == 1, "said once, not once per pass"
+        assert not store.list_audit(spec.name, actions=["retrain", "failed"])
+
+
+def test_simulate_replays_never_loop_and_oracle_without_touching_the_project(
+    project: Path, store: Store, flights: pl.DataFrame, cli: Any, tmp_path: Path
+) -> None:
+    later = tmp_path / "later.parquet"
+    flights.filter(pl.col("month").is_in([5, 6])).sample(3000, seed=2).write_parquet(later)
+    models, datasets = len(store.list_models("flights")), len(store.list_datasets("flights"))
+    champion = store.get_model("flights@champion").ref
+    os.chdir(project)
+    code, out, err = cli("simulate", str(later), "--window-rows", "1000", "--json")
+    assert code == 0, err
+    result = orjson.loads(out)
+    assert result["metric"] == "roc_auc"
+    policies = result["policies"]
+    assert set(policies) == {"never", "loop", "oracle"}
+    for name, policy in policies.items():
+        scores = [w["quality"] for w in policy["windows"]]
+        assert len(scores) == 3 and all(0.5 < s < 1 for s in scores), (name, scores)
+        assert policy["mean"] == pytest.approx(sum(scores) / 3)
+    assert {w["model"] for w in policies["never"]["windows"]} == {champion}
+    oracle = [w["model"] for w in policies["oracle"]["windows"]]
+    assert oracle[0] == champion and len(set(oracle)) == 3, "the oracle retrains every window"
+    for event in result["retrains"]:
+        assert event["outcome"] in ("deployed", "rejected", "waiting", "invalid")
+    assert len(store.list_models("flights")) == models, "a scratch store, not the project's"
+    assert len(store.list_datasets("flights")) == datasets
+    code, out, _ = cli("simulate", str(later), "--window", "fortnight")
+    assert code == 2 and "expected an interval such as 1mo" in out + _
