@@ -28,6 +28,7 @@ from loopml.loop.production import labelled_rows
 from loopml.modeling.train import train
 from loopml.registry import register
 from loopml.serving import controller
+from loopml.serving.log import log_folder, read_log
 from loopml.spec import Spec, parse_spec
 from loopml.store import Store
 
@@ -51,6 +52,14 @@ def make_project(root: Path, flights: pl.DataFrame, spec_text: str = SPEC) -> Pa
         version = add_frame(store, q1.gather_every(40), name="flights", source="test")
         register(store, spec, train(store, spec, version))
     return root
+
+
+def logged(root: Path, rows: int) -> None:
+    """Wait until the server's log holds ``rows`` rows (it flushes every 200 ms)."""
+    deadline = time.monotonic() + 30
+    while read_log(root / ".loopml" / "artifacts" / "predictions").height < rows:
+        assert time.monotonic() < deadline, f"the log never held {rows} rows"
+        time.sleep(0.1)
 
 
 def june(flights: pl.DataFrame, n: int, seed: int = 0) -> pl.DataFrame:
@@ -79,7 +88,7 @@ def served(project: Path, flights: pl.DataFrame) -> Iterator[Server]:
     server = start(project)
     try:
         send(server, june(flights, 3000))
-        time.sleep(0.5)  # one log flush
+        logged(project, 3000)
         yield server
     finally:
         server.stop()
@@ -89,7 +98,7 @@ def test_labelled_production_rows_come_back_shaped_like_the_training_data(
     served: Server, store: Store, spec: Spec, flights: pl.DataFrame
 ) -> None:
     base = load_frame(store, get_version(store, "flights@1"))
-    rows = labelled_rows(store, spec, R.log_folder_of(store), base.schema)
+    rows = labelled_rows(store, spec, log_folder(store), base.schema)
     assert rows.schema == base.schema
     assert rows.height == 3000
     sent = june(flights, 3000)
@@ -110,7 +119,7 @@ def test_a_drift_alert_retrains_gates_on_recent_rows_and_starts_a_canary(
     assert outcome.status == "rollout", outcome.training.decision.reason
     # the data: winter's rows plus the older labelled June rows, as a new version
     assert outcome.dataset.ref == "flights@2"
-    facts = outcome.comparison
+    facts = outcome.facts
     assert facts["comparison_rows"] == 450 and facts["fresh_rows"] == 2550
     winter = get_version(store, "flights@1").record.n_rows
     assert outcome.dataset.record.n_rows == winter + 2550
@@ -161,8 +170,10 @@ def test_a_restarted_loop_resumes_the_rollout_from_the_store(
     assert store.get_deployment(spec.name).canary_weight >= 100 or moved[-1].action == "promote"
 
 
-def test_cli_audit_and_retrain_refusal_during_a_rollout(cli: Any, project: Path) -> None:
-    os.chdir(project)
+def test_cli_audit_and_retrain_refusal_during_a_rollout(
+    cli: Any, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(project)
     code, out, _ = cli("audit", "--json")
     assert code == 0
     entries = orjson.loads(out)
@@ -173,7 +184,7 @@ def test_cli_audit_and_retrain_refusal_during_a_rollout(cli: Any, project: Path)
 
 
 def test_invalid_training_data_stops_the_retrain_and_deploys_nothing(
-    tmp_path: Path, flights: pl.DataFrame, cli: Any
+    tmp_path: Path, flights: pl.DataFrame, cli: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A client started sending null distances: the retrain stops with the report."""
     root = make_project(tmp_path, flights)
@@ -184,7 +195,7 @@ def test_invalid_training_data_stops_the_retrain_and_deploys_nothing(
         send(server, broken)
     finally:
         server.stop()
-    os.chdir(root)
+    monkeypatch.chdir(root)
     code, out, err = cli("retrain", "--reason", "test")
     assert code == 1
     assert "distance" in out and "not_null" in out and "retrain stopped" in err
@@ -204,7 +215,7 @@ def test_a_crashing_retrain_leaves_the_champion_serving_and_the_loop_running(
     server = start(root)
     try:
         send(server, june(flights, 1500))
-        time.sleep(0.5)
+        logged(root, 1500)
         with project_store(root) as store:
             snapshot = get_version(store, "flights@1").record.snapshot_uri
             Path(snapshot.removeprefix("file://")).unlink()  # the training data is gone
@@ -224,7 +235,7 @@ def test_a_crashing_retrain_leaves_the_champion_serving_and_the_loop_running(
 
 
 def test_manual_approval_proposes_then_approve_starts_the_canary(
-    tmp_path: Path, flights: pl.DataFrame, cli: Any
+    tmp_path: Path, flights: pl.DataFrame, cli: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     text = SPEC + "retrain: {approval: manual}\n"
     root = make_project(tmp_path, flights, text)
@@ -233,9 +244,8 @@ def test_manual_approval_proposes_then_approve_starts_the_canary(
     try:
         send(server, june(flights, 3000))
     finally:
-        server.stop()
-    time.sleep(0.3)
-    os.chdir(root)
+        server.stop()  # a graceful stop flushes the log
+    monkeypatch.chdir(root)
     code, out, _ = cli("retrain", "--json")
     assert code == 0, out
     proposal = orjson.loads(out)
@@ -277,13 +287,18 @@ def test_too_few_labels_wait_without_using_the_trigger_up(
 
 
 def test_simulate_replays_never_loop_and_oracle_without_touching_the_project(
-    project: Path, store: Store, flights: pl.DataFrame, cli: Any, tmp_path: Path
+    project: Path,
+    store: Store,
+    flights: pl.DataFrame,
+    cli: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     later = tmp_path / "later.parquet"
     flights.filter(pl.col("month").is_in([5, 6])).sample(3000, seed=2).write_parquet(later)
     models, datasets = len(store.list_models("flights")), len(store.list_datasets("flights"))
     champion = store.get_model("flights@champion").ref
-    os.chdir(project)
+    monkeypatch.chdir(project)
     code, out, err = cli("simulate", str(later), "--window-rows", "1000", "--json")
     assert code == 0, err
     result = orjson.loads(out)
@@ -297,8 +312,16 @@ def test_simulate_replays_never_loop_and_oracle_without_touching_the_project(
     assert {w["model"] for w in policies["never"]["windows"]} == {champion}
     oracle = [w["model"] for w in policies["oracle"]["windows"]]
     assert oracle[0] == champion and len(set(oracle)) == 3, "the oracle retrains every window"
-    for event in result["retrains"]:
+    events = result["retrains"]
+    assert events, "June drifts from winter: the loop acts after the first window"
+    for event in events:
         assert event["outcome"] in ("deployed", "rejected", "waiting", "invalid")
+        if event["outcome"] in ("deployed", "rejected"):
+            assert event["model"].startswith("flights@") and event["gate"]
+    deployed = [e["model"] for e in events if e["outcome"] == "deployed"]
+    loop_models = [w["model"] for w in policies["loop"]["windows"]]
+    assert loop_models[0] == champion and set(loop_models) <= {champion, *deployed}
+    assert len(set(loop_models)) - 1 == len([e for e in deployed if e in loop_models])
     assert len(store.list_models("flights")) == models, "a scratch store, not the project's"
     assert len(store.list_datasets("flights")) == datasets
     code, out, _ = cli("simulate", str(later), "--window", "fortnight")

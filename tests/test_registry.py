@@ -158,6 +158,17 @@ def test_gate_checks_targets_and_margin() -> None:
     small_gain = gate(spec, {"roc_auc": 0.685, "recall": 0.4}, {"roc_auc": 0.68})
     assert not small_gain.blessed and "margin 0.01" in small_gain.reason
     low_recall = gate(spec, {"roc_auc": 0.70, "recall": 0.2}, None)
-    assert not low_recall.blessed and "recall 0.2 misses the target 0.3" in low_recall.reason
+    assert not low_recall.blessed and "recall 0.2000 misses the target 0.3" in low_recall.reason
     under_target = gate(spec, {"roc_auc": 0.5, "recall": 0.9}, None)
     assert not under_target.blessed and "misses the target 0.55" in under_target.reason
+    # a hard window of recent data: the champion misses the target there too, so it is the bar
+    hard = {"roc_auc": 0.52, "recall": 0.25}
+    assert not gate(spec, {"roc_auc": 0.54, "recall": 0.26}, hard).blessed  # a test split
+    better = gate(spec, {"roc_auc": 0.54, "recall": 0.26}, hard, on="May", relative=True)
+    assert better.blessed, better.reason
+    assert (
+        "as does the champion (0.5200): no worse than the champion there"
+        in (better.checks[0]["message"])
+    )
+    worse_recall = gate(spec, {"roc_auc": 0.54, "recall": 0.2}, hard, on="May", relative=True)
+    assert not worse_recall.blessed and "worse than the champion there" in worse_recall.reason

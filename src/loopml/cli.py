@@ -1120,12 +1120,11 @@ SinceOpt = Annotated[
 def monitor_run(since: SinceOpt = None, spec: SpecOpt = None, json: JsonOpt = False) -> None:
     """Compute the windows of logged predictions, store them, and fire alerts."""
     from loopml.monitoring import monitor
+    from loopml.serving.log import log_folder
 
     project = _spec(spec, required=True)
     with _store() as store, console.status("computing monitoring windows…"):
-        result = monitor.run(
-            store, project, Path(store.artifacts.root) / "predictions", since=_since(since)
-        )
+        result = monitor.run(store, project, log_folder(store), since=_since(since))
     if json:
         _emit(
             {
@@ -1303,12 +1302,12 @@ def retrain_command(
         "blessed": decision.blessed,
         "reason": decision.reason,
         "checks": decision.checks,
-        "data": outcome.comparison,
+        "data": outcome.facts,
     }
     if json:
         _emit(payload)
         return
-    facts = outcome.comparison
+    facts = outcome.facts
     console.print(
         f"trained on {outcome.dataset.ref} ({facts['training_rows']:,} rows: "
         f"{facts['base_dataset']} + {facts['fresh_rows']:,} labelled production rows); "
@@ -1366,7 +1365,8 @@ def loop_command(
 ) -> None:
     """Run the maintenance loop: drive rollouts, monitor, retrain when the policy says so.
 
-    Stops on SIGTERM or Ctrl-C after the current pass.
+    SIGTERM stops it after the current pass; Ctrl-C stops it at once (a retrain in progress is
+    recorded as failed; the serving model keeps serving).
     """
     import signal
     import threading
@@ -1455,6 +1455,7 @@ def simulate_command(
 
     from loopml.data.io import read_source
     from loopml.loop.simulate import POLICIES, simulate
+    from loopml.modeling.metrics import greater_is_better
 
     project = _spec(spec, required=True)
     if candidates:
@@ -1475,6 +1476,8 @@ def simulate_command(
                 task, description=escape(info.get("text", f"window {info.get('number')}"))
             )
 
+        if window is not None and window_rows is not None:
+            raise LoopmlError("--window and --window-rows: pass one of them")
         result = simulate(
             store, project, frame, every=window, rows=window_rows, tune_trials=tune, on_event=step
         )
@@ -1485,8 +1488,10 @@ def simulate_command(
     table = Table(title=f"{metric} per window: never retrain, the loop, an oracle")
     for column in ("window", "rows", *POLICIES, "loop model"):
         table.add_column(column, justify="left" if column in ("window", "loop model") else "right")
+    sign = 1.0 if greater_is_better(metric) else -1.0
     for w in result.windows:
-        best = max((w.quality[p] or float("-inf")) for p in POLICIES)
+        known = [sign * v for v in w.quality.values() if v is not None]
+        best = sign * max(known) if known else None
         cells = [
             f"[bold]{_number(w.quality[p])}[/]" if w.quality[p] == best else _number(w.quality[p])
             for p in POLICIES

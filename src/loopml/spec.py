@@ -23,6 +23,7 @@ from pydantic import (
     PlainSerializer,
     PrivateAttr,
     ValidationError,
+    model_validator,
 )
 
 from loopml.errors import SpecError, did_you_mean
@@ -220,6 +221,11 @@ class Rollout(_Section):
 
 
 class Retrain(_Section):
+    """When the maintenance loop retrains (``on``; see loopml.loop.policy), on what data
+    (``append`` to the serving model's training data, or a sliding ``window`` of the newest
+    ``window`` span and/or ``window_rows`` rows), how often at most, and whether a person
+    approves before the canary (``approval: manual``)."""
+
     on: list[Literal["drift", "quality", "schedule", "manual"]] = ["drift", "quality"]
     data: Literal["append", "window"] = "append"
     window: Duration | None = None
@@ -228,6 +234,24 @@ class Retrain(_Section):
     cooldown: Duration = timedelta(days=1)
     max_per_week: int = Field(3, ge=1)
     approval: Literal["auto", "manual"] = "auto"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on(cls, data: Any) -> Any:
+        """YAML 1.1 reads an unquoted ``on:`` key as ``true``: take it as meant."""
+        if isinstance(data, dict) and True in data and "on" not in data:
+            data = {("on" if k is True else k): v for k, v in data.items()}
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Retrain:
+        if self.data == "window" and self.window is None and self.window_rows is None:
+            raise ValueError("data: window needs window (e.g. 90d) or window_rows (e.g. 100000)")
+        if self.data == "append" and (self.window is not None or self.window_rows is not None):
+            raise ValueError("window and window_rows apply to data: window; drop them or set it")
+        if "schedule" in self.on and self.schedule is None:
+            raise ValueError("on: schedule needs schedule (e.g. 7d)")
+        return self
 
 
 class ModelSearch(_Section):
@@ -275,6 +299,15 @@ class Spec(_Section):
     serving: Serving = Serving()
     _source: str | None = PrivateAttr(None)
     _lines: dict[tuple[str | int, ...], int] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _window_needs_time(self) -> Spec:
+        if self.retrain.window is not None and self.time_column is None:
+            raise ValueError(
+                "retrain.window needs time_column to know which rows are recent; set "
+                "time_column, or use retrain.window_rows"
+            )
+        return self
 
     def referenced_columns(self) -> Iterator[tuple[tuple[str | int, ...], str]]:
         """Every (field path, column name) the spec mentions, for checking against data."""

@@ -12,7 +12,7 @@ Each pass (:func:`run_pass`):
 4. **retrains** when they do (:func:`loopml.loop.retrain.retrain`). A retrain that fails is
    audited and the pass returns: the serving model keeps serving and the loop keeps running.
 
-Waiting is audited once per change of reason, not once per pass.
+Waiting is audited once per reason and set of alerts, not once per pass.
 """
 
 from __future__ import annotations
@@ -23,19 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from loopml.loop.policy import WEEK, Plan, plan, signals_from_alerts
-from loopml.loop.retrain import (
-    RetrainError,
-    RetrainOutcome,
-    log_folder_of,
-    pending_proposal,
-    retrain,
-    retrain_times,
-)
-from loopml.modeling.train import Event
+from loopml.loop.policy import Plan, plan, signals_from_alerts
+from loopml.loop.retrain import RetrainError, RetrainOutcome, history, pending_proposal, retrain
 from loopml.monitoring import monitor
 from loopml.serving import controller
+from loopml.serving.log import log_folder as default_log_folder
 from loopml.serving.rollout import Decision
 from loopml.spec import Spec
 from loopml.steps import ValidationFailed
@@ -57,40 +51,32 @@ class PassResult:
     error: str | None = None
 
 
-def run_pass(
-    store: Store,
-    spec: Spec,
-    *,
-    log_folder: str | Path | None = None,
-    now: datetime | None = None,
-    tune_trials: int | None = None,
-    on_event: Event | None = None,
-) -> PassResult:
+def run_pass(store: Store, spec: Spec, *, log_folder: str | Path | None = None) -> PassResult:
     """One pass of the loop (see the module doc)."""
-    folder = log_folder or log_folder_of(store)
+    folder = log_folder or default_log_folder(store)
     result = PassResult()
     result.rollout = controller.evaluate(store, spec, folder, actor=ACTOR)
     monitored = monitor.run(store, spec, folder)
     result.windows, result.alerts = len(monitored.windows), monitored.alerts
     record = controller.ensure_deployment(store, spec)
-    moment = now or datetime.now(UTC)
     if (running := controller.active_rollout(record)) is not None:
-        result.plan = Plan("wait", f"a rollout of {running['model']} is {running['status']}")
+        what = f"a rollout of {running['model']} is {running['status']}"
+        result.plan = Plan("wait", what, why="rollout")
         return result
     if (proposal := pending_proposal(store, spec)) is not None:
-        result.plan = Plan("wait", f"{proposal.model_ref} waits for approval")
+        result.plan = Plan("wait", f"{proposal.model_ref} waits for approval", why="approval")
         return result
     assert record.stable is not None
-    attempts = retrain_times(store, spec, since=moment - max(WEEK, spec.retrain.cooldown))
-    last = attempts[0] if attempts else None
-    signals = signals_from_alerts(store.list_alerts(deployment=spec.name), record.stable, last)
+    signals = signals_from_alerts(
+        store.list_alerts(deployment=spec.name, status="open"), record.stable
+    )
     result.plan = decided = plan(
         spec.retrain,
         signals,
-        now=moment,
-        last_retrain=last,
-        retrains=attempts,
-        serving_since=store.get_model(record.stable).created_at,
+        now=datetime.now(UTC),
+        history=history(store, spec),
+        serving_since=_serving_since(store, spec, record.stable),
+        new_labels=spec.monitoring.min_samples,
     )
     if decided.action == "wait":
         _audit_wait(store, spec, decided.reason, decided.evidence())
@@ -104,12 +90,11 @@ def run_pass(
             actor=ACTOR,
             evidence=decided.evidence(),
             log_folder=folder,
-            tune_trials=tune_trials,
-            on_event=on_event,
         )
     except RetrainError as exc:  # e.g. too few labels yet: the trigger stays pending
         result.error = str(exc)
-        _audit_wait(store, spec, f"retrain wanted ({decided.reason}) but {exc}", decided.evidence())
+        reason = f"retrain wanted ({decided.reason}) but {exc}"
+        _audit_wait(store, spec, reason, {**decided.evidence(), "why": "cannot"})
     except ValidationFailed as exc:  # audited as 'invalid' by retrain
         result.error = str(exc)
     except Exception as exc:  # audited as 'failed' by retrain; the loop goes on
@@ -118,10 +103,24 @@ def run_pass(
     return result
 
 
-def _audit_wait(store: Store, spec: Spec, reason: str, evidence: dict[str, object]) -> None:
+def _serving_since(store: Store, spec: Spec, stable: str) -> datetime:
+    """When ``stable`` started serving: its promotion, else its registration."""
+    for event in reversed(store.list_rollout_events(spec.name)):
+        if event.action == "promote" and event.model_ref == stable:
+            return event.at
+    return store.get_model(stable).created_at
+
+
+def _audit_wait(store: Store, spec: Spec, reason: str, evidence: dict[str, Any]) -> None:
+    """Record a wait once per reason and set of alerts, not once per pass."""
+
+    def key(evidence: dict[str, Any]) -> tuple[Any, ...]:
+        signals = evidence.get("signals", [])
+        return evidence.get("why"), sorted((s["kind"], s["alert_id"] or 0) for s in signals)
+
     latest = store.list_audit(spec.name, limit=1)
-    if latest and latest[0].action == "wait" and latest[0].evidence == evidence:
-        return  # the same signals still wait: said once
+    if latest and latest[0].action == "wait" and key(latest[0].evidence) == key(evidence):
+        return
     store.add_audit(spec.name, "wait", reason, evidence=evidence, actor=ACTOR)
 
 

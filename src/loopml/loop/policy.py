@@ -3,16 +3,20 @@
 A pure function of its inputs (no store, no clock), so the daemon and the simulation decide
 the same way and tests can walk it through time. Triggers:
 
-- **drift**: a drift alert on the model that serves now;
-- **quality**: a labelled-quality (``quality.*``) or expected-quality (``expected.*``) alert;
+- **drift**: an open drift alert on the model that serves now;
+- **quality**: an open labelled-quality (``quality.*``) or expected-quality (``expected.*``)
+  alert on it;
 - **schedule**: ``retrain.schedule`` has passed since the last retrain (or since the serving
   model took over);
 - **manual**: only ``loopml retrain`` (always allowed: a person asked); a policy of just
   ``[manual]`` means the loop never retrains on its own.
 
 Input faults (missing values, errors, latency) are not triggers: retraining on broken inputs
-would teach the model the fault. A trigger waits, without being used up, while the cooldown since
-the last retrain runs or the week's budget (``max_per_week``) is spent.
+would teach the model the fault. An alert stays a trigger until it is acknowledged (a person
+says it needs no retrain) or a new model serves; the cooldown since the last retrain and the
+week's budget (``max_per_week``) bound how often the loop acts on it. A retrain that deployed
+nothing (rejected by the gate, invalid data, a crash) is tried again only once new labels have
+arrived (``monitoring.min_samples`` of them): the same data would give the same verdict.
 """
 
 from __future__ import annotations
@@ -38,19 +42,37 @@ class Signal:
 
 
 @dataclass(frozen=True)
+class History:
+    """What the loop did before: when retrains were attempted (newest first), how the last one
+    ended (``rollout``, ``proposed``, ``rejected``, ``invalid``, ``failed``), and how many labels
+    arrived since it started."""
+
+    attempts: list[datetime] = field(default_factory=list)
+    last_outcome: str | None = None
+    labels_since: int = 0
+
+    @property
+    def last(self) -> datetime | None:
+        return self.attempts[0] if self.attempts else None
+
+
+@dataclass(frozen=True)
 class Plan:
-    """The policy's answer: ``retrain`` now, ``wait`` (why), or ``none`` (nothing calls for it)."""
+    """The policy's answer: ``retrain`` now, ``wait`` (``why``: cooldown, budget, labels,
+    rollout, approval), or ``none`` (nothing calls for it)."""
 
     action: Literal["retrain", "wait", "none"]
     reason: str
     signals: list[Signal] = field(default_factory=list)
+    why: str = ""
 
     def evidence(self) -> dict[str, Any]:
         return {
+            "why": self.why,
             "signals": [
                 {"kind": s.kind, "at": s.at.isoformat(), "what": s.what, "alert_id": s.alert_id}
                 for s in self.signals
-            ]
+            ],
         }
 
 
@@ -63,16 +85,14 @@ def kind_of(metric: str) -> str | None:
     return None
 
 
-def signals_from_alerts(
-    alerts: list[AlertRecord], model: str, after: datetime | None
-) -> list[Signal]:
-    """Trigger signals among ``alerts``: those on ``model`` created after ``after``."""
+def signals_from_alerts(alerts: list[AlertRecord], model: str) -> list[Signal]:
+    """Trigger signals among ``alerts``: the open (not acknowledged) ones on ``model``."""
     signals = []
     for alert in alerts:
         kind = kind_of(alert.metric)
-        if kind is None or alert.evidence.get("model_version") != model:
+        if kind is None or alert.status != "open":
             continue
-        if after is not None and alert.created_at <= after:
+        if alert.evidence.get("model_version") != model:
             continue
         what = f"{alert.rule}" + (f" on {alert.feature}" if alert.feature else "")
         if alert.value is not None:
@@ -86,38 +106,51 @@ def plan(
     signals: list[Signal],
     *,
     now: datetime,
-    last_retrain: datetime | None,
-    retrains: list[datetime],
+    history: History,
     serving_since: datetime | None,
+    new_labels: int,
 ) -> Plan:
-    """Whether to retrain ``now`` given the ``signals`` since ``last_retrain`` and the times of
-    the ``retrains`` so far (for the weekly budget)."""
+    """Whether to retrain ``now`` on ``signals``, given the ``history`` of attempts. After an
+    attempt that deployed nothing, the same signals retry only once ``new_labels`` more labels
+    have arrived: the same data would give the same verdict."""
     wanted = [s for s in signals if s.kind in policy.on]
+    last = history.last
     if "schedule" in policy.on and policy.schedule is not None:
-        since = last_retrain or serving_since
+        since = last or serving_since
         if since is not None and now - since >= policy.schedule:
             wanted.append(Signal("schedule", now, f"{_span(now - since)} since the last retrain"))
     if not wanted:
         return Plan("none", "no drift, quality or schedule trigger")
-    kinds = sorted({s.kind for s in wanted})
-    if last_retrain is not None and now - last_retrain < policy.cooldown:
-        left = policy.cooldown - (now - last_retrain)
+    kinds = ", ".join(sorted({s.kind for s in wanted}))
+    if last is not None and now - last < policy.cooldown:
+        left = policy.cooldown - (now - last)
         return Plan(
             "wait",
-            f"{', '.join(kinds)} trigger waits: cooldown of {_span(policy.cooldown)} "
-            f"after the last retrain ({_span(left)} left)",
+            f"{kinds} trigger waits: cooldown of {_span(policy.cooldown)} after the last "
+            f"retrain ({_span(left)} left)",
             wanted,
+            "cooldown",
         )
-    recent = [t for t in retrains if now - t < WEEK]
+    recent = [t for t in history.attempts if now - t < WEEK]
     if len(recent) >= policy.max_per_week:
-        until = min(recent) + WEEK
         return Plan(
             "wait",
-            f"{', '.join(kinds)} trigger waits: {len(recent)} retrains in the last 7 days "
-            f"(max_per_week {policy.max_per_week}); next allowed at {until.isoformat()}",
+            f"{kinds} trigger waits: {len(recent)} retrains in the last 7 days (max_per_week "
+            f"{policy.max_per_week}); next allowed at {(min(recent) + WEEK).isoformat()}",
             wanted,
+            "budget",
         )
-    return Plan("retrain", f"retrain on {', '.join(kinds)}: {wanted[0].what}", wanted)
+    if history.last_outcome in ("rejected", "invalid", "failed") and (
+        history.labels_since < new_labels
+    ):
+        return Plan(
+            "wait",
+            f"{kinds} trigger waits: the last retrain was {history.last_outcome}; it is tried "
+            f"again once {new_labels:,} new labels have arrived ({history.labels_since:,} so far)",
+            wanted,
+            "labels",
+        )
+    return Plan("retrain", f"retrain on {kinds}: {wanted[0].what}", wanted)
 
 
 def _span(delta: timedelta) -> str:

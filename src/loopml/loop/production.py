@@ -10,17 +10,21 @@ happened.
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from loopml.errors import DataError
+from loopml.features._base import FeatureError
+from loopml.features._datetime import to_datetime
+from loopml.modeling import metrics as M
 from loopml.monitoring.windows import SERVED
 from loopml.serving.log import decode_features, read_log
 from loopml.spec import Spec
 from loopml.store import Store
+
+logger = logging.getLogger(__name__)
 
 
 def labelled_rows(
@@ -28,59 +32,86 @@ def labelled_rows(
     spec: Spec,
     log_folder: str | Path,
     like: pl.Schema,
-    *,
-    since: datetime | None = None,
 ) -> pl.DataFrame:
     """The served, answered and labelled requests of ``spec``'s deployment, shaped like
-    ``like`` (the training dataset's schema), oldest first."""
-    log = read_log(log_folder, spec.name, since=since)
+    ``like`` (the training dataset's schema), oldest first; rows whose label does not fit the
+    target's type are left out (see :func:`to_training_frame`)."""
+    log = read_log(log_folder, spec.name)
     log = log.filter(pl.col("route").is_in(SERVED) & pl.col("error").is_null())
     log = log.unique("request_id", keep="first", maintain_order=True)
     ids = log.get_column("request_id").to_list()
     labels = store.get_labels(ids) if ids else {}
     log = log.filter(pl.col("request_id").is_in(list(labels)))
-    return to_training_frame(log, [labels[i] for i in log.get_column("request_id")], spec, like)
+    rows = to_training_frame(log, [labels[i] for i in log.get_column("request_id")], spec, like)
+    return rows.filter(pl.col(spec.target).is_not_null())
 
 
 def to_training_frame(
     log: pl.DataFrame, labels: list[Any], spec: Spec, like: pl.Schema
 ) -> pl.DataFrame:
-    """Logged requests (``features`` JSON, ``ts``) and their labels as rows of schema ``like``."""
+    """Logged requests (``features`` JSON, ``ts``) and their labels as rows of schema ``like``.
+
+    Times are read as serving reads them (ISO-8601; aware values in UTC) and stored in the
+    training column's own type. When the time column is not a feature and a client did not send
+    it (or sent something unreadable), the time the request was answered stands in for it.
+    """
     wanted = {name: dtype for name, dtype in like.items() if name != spec.target}
     as_sent = {
         name: pl.String() if dtype.is_temporal() else dtype for name, dtype in wanted.items()
     }
-    frame = decode_features(log.select("ts", "features"), as_sent).drop("ts")
-    casts = [
-        pl.col(name).str.to_datetime(time_unit=getattr(dtype, "time_unit", "us"), strict=False)
-        if dtype.is_temporal()
-        else pl.col(name)
+    frame = decode_features(log.select("features"), as_sent)
+    frame = frame.with_columns(
+        _times(frame.get_column(name), dtype)
         for name, dtype in wanted.items()
-    ]
-    frame = frame.with_columns(casts)
+        if dtype.is_temporal()
+    )
     time = spec.time_column
-    if time is not None and time in wanted:
-        frame = frame.with_columns(
-            pl.coalesce(pl.col(time), _as(log.get_column("ts"), wanted[time]))
-        )
-    target = like.get(spec.target)
-    try:
-        label = pl.Series(spec.target, labels, dtype=target, strict=False)
-    except (TypeError, pl.exceptions.PolarsError) as exc:
-        raise DataError(
-            f"labels fed back for '{spec.target}' do not convert to its training type {target} "
-            f"({exc}); send labels of the training data's kind"
-        ) from exc
-    if label.null_count() > sum(value is None for value in labels):
-        raise DataError(
-            f"{label.null_count()} labels fed back for '{spec.target}' are not {target} values; "
-            "send labels of the training data's kind"
-        )
+    if time is not None and time in wanted and time not in spec.features.all:
+        answered = _in_type(log.get_column("ts").dt.replace_time_zone(None), wanted[time])
+        frame = frame.with_columns(pl.coalesce(pl.col(time), pl.lit(answered)))
+    label = _labels(labels, spec.target, like[spec.target])
     return frame.with_columns(label).select(list(like.keys()))
 
 
-def _as(ts: pl.Series, dtype: pl.DataType) -> pl.Series:
-    """Answer times in the time column's type (the same zone, or naive UTC)."""
+def _times(values: pl.Series, dtype: pl.DataType) -> pl.Series:
+    """ISO-8601 texts as ``dtype`` values; unreadable ones are null."""
+    parsed = []
+    for value in values.to_list():
+        try:
+            parsed.append(to_datetime(values.name, value))
+        except FeatureError:
+            parsed.append(None)
+    return _in_type(pl.Series(values.name, parsed, dtype=pl.Datetime("us")), dtype)
+
+
+def _in_type(naive_utc: pl.Series, dtype: pl.DataType) -> pl.Series:
+    """Naive UTC datetimes in ``dtype``: a date, a naive datetime, or one in its time zone."""
+    if dtype == pl.Date:
+        return naive_utc.dt.date()
     zone = getattr(dtype, "time_zone", None)
-    values = ts.dt.convert_time_zone(zone) if zone else ts.dt.replace_time_zone(None)
+    values = naive_utc.dt.replace_time_zone("UTC").dt.convert_time_zone(zone) if zone else naive_utc
     return values.cast(dtype)
+
+
+def _labels(labels: list[Any], name: str, dtype: pl.DataType) -> pl.Series:
+    """Labels as the target's type; one that would change on the way (2 → true, 1.7 → 1) or
+    not convert at all is null, with a warning naming a few."""
+    series = pl.Series(name, labels, dtype=dtype, strict=False)
+    kept = series.to_list()
+    bad = [
+        i
+        for i, (value, back) in enumerate(zip(labels, kept, strict=True))
+        if value is not None
+        and (back is None or (back != value and M.label_text(back) != M.label_text(value)))
+    ]
+    if bad:
+        examples = ", ".join(repr(labels[i]) for i in bad[:5])
+        logger.warning(
+            "%d label(s) fed back for '%s' are not %s values (e.g. %s): left out of retraining",
+            len(bad),
+            name,
+            dtype,
+            examples,
+        )
+        series = series.scatter(bad, None)
+    return series

@@ -22,7 +22,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,10 +31,12 @@ import polars as pl
 from loopml.data.validate import ValidationReport, validate
 from loopml.data.versions import DatasetVersion, add_frame, get_version, load_frame
 from loopml.errors import LoopmlError
+from loopml.loop.policy import History
 from loopml.loop.production import labelled_rows
 from loopml.modeling.train import Event
 from loopml.registry import Comparison, Package, load_package
 from loopml.serving import controller
+from loopml.serving.log import log_folder as default_log_folder
 from loopml.spec import Spec
 from loopml.steps import TrainOutcome, ValidationFailed, train_model
 from loopml.store import AuditRecord, DeploymentRecord, Store
@@ -55,7 +56,7 @@ class RetrainOutcome:
     status: Literal["rollout", "proposed", "rejected"]
     dataset: DatasetVersion
     training: TrainOutcome
-    comparison: dict[str, Any]
+    facts: dict[str, Any]  # the data: rows, policy, the comparison window's span
     deployment: DeploymentRecord | None
 
     @property
@@ -82,28 +83,41 @@ class FreshData:
         return described
 
 
-def log_folder_of(store: Store) -> Path:
-    """Where servers of this store write the prediction log."""
-    return Path(store.artifacts.root) / "predictions"
-
-
 def split_fresh(production: pl.DataFrame, base: pl.DataFrame, spec: Spec) -> FreshData:
-    """The production rows ``base`` lacks (by ``id_column``, else by value; each once), the
-    most recent of them held out for the comparison (see the module doc)."""
-    key = [spec.id_column] if spec.id_column else list(base.columns)
-    fresh = production.unique(key, keep="last", maintain_order=True)  # a row sent twice: once
-    fresh = fresh.join(base.select(key).unique(), on=key, how="anti", nulls_equal=True)
+    """The production rows ``base`` lacks, each once (by ``id_column`` where a row has one,
+    else by value), the most recent of them held out for the comparison (see the module doc)."""
+    everything = list(base.columns)
+    if spec.id_column:
+        ids = pl.col(spec.id_column).is_not_null()
+        with_id = production.filter(ids).unique(spec.id_column, keep="last", maintain_order=True)
+        with_id = with_id.join(base.select(spec.id_column), on=spec.id_column, how="anti")
+        without = production.filter(~ids)
+        fresh = pl.concat([with_id, _new_values(without, base.filter(~ids), everything)])
+    else:
+        fresh = _new_values(production, base, everything)
     if spec.time_column:
         fresh = fresh.sort(spec.time_column, maintain_order=True, nulls_last=False)
     held = max(spec.monitoring.min_samples, round(spec.model.test_fraction * fresh.height))
-    if fresh.height < 2 * held:
+    if fresh.height < held + spec.monitoring.min_samples:
         raise RetrainError(
             f"{fresh.height} labelled production rows the serving model did not train on; a "
-            f"retrain needs at least {2 * held} (half of them, the most recent, to compare the "
-            "challenger with the serving model): wait for more labels (POST /feedback), or "
-            "lower monitoring.min_samples"
+            f"retrain needs at least {held + spec.monitoring.min_samples} (the most recent "
+            f"{held} to compare the challenger with the serving model, the rest to learn from): "
+            "wait for more labels (POST /feedback), or lower monitoring.min_samples"
         )
-    return FreshData(fresh.head(fresh.height - held), fresh.tail(held))
+    comparison = fresh.tail(held)
+    if spec.task != "regression" and comparison[spec.target].n_unique() < 2:
+        raise RetrainError(
+            f"the {held} most recent labelled rows hold one class of '{spec.target}' only: the "
+            "challenger and the serving model cannot be compared on them; wait for more labels"
+        )
+    return FreshData(fresh.head(fresh.height - held), comparison)
+
+
+def _new_values(rows: pl.DataFrame, base: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """``rows`` not already in ``base`` (every column equal), each once."""
+    rows = rows.unique(columns, keep="last", maintain_order=True)
+    return rows.join(base.select(columns).unique(), on=columns, how="anti", nulls_equal=True)
 
 
 def training_frame(base: pl.DataFrame, fresh: pl.DataFrame, spec: Spec) -> pl.DataFrame:
@@ -161,11 +175,11 @@ def retrain(
             "finish (or roll it back) before retraining"
         )
     try:
-        base = get_version(store, serving.meta["lineage"]["dataset"])
+        base = _lineage_dataset(store, serving)
         emit("stage", text=f"reading {base.ref} and the labelled production log")
         base_frame = load_frame(store, base)
         production = labelled_rows(
-            store, spec, log_folder or log_folder_of(store), base_frame.schema
+            store, spec, log_folder or default_log_folder(store), base_frame.schema
         )
     except Exception as exc:  # e.g. the training data's snapshot is gone
         store.add_audit(
@@ -173,7 +187,11 @@ def retrain(
             "failed",
             f"retrain failed reading its data: {type(exc).__name__}: {exc}; "
             f"{serving.record.ref} keeps serving",
-            evidence={**(evidence or {}), "error": f"{type(exc).__name__}: {exc}"},
+            evidence={
+                **(evidence or {}),
+                "started": False,
+                "error": f"{type(exc).__name__}: {exc}",
+            },
             model_ref=serving.record.ref,
             actor=actor,
         )
@@ -214,6 +232,17 @@ def retrain(
             actor=actor,
         )
         raise
+
+
+def _lineage_dataset(store: Store, serving: Package) -> DatasetVersion:
+    ref = serving.meta.get("lineage", {}).get("dataset")
+    if ref is None:
+        raise RetrainError(
+            f"{serving.record.ref} records no training dataset (meta.lineage.dataset): it was "
+            "not trained by loopml train, so a retrain has no data to start from; train it "
+            "with loopml train on a dataset version"
+        )
+    return get_version(store, ref)
 
 
 def _finish(
@@ -355,6 +384,12 @@ def approve(
                 f"{wanted} is not the pending proposal; {proposal.model_ref} is "
                 f"(approve it with: loopml retrain approve {proposal.model_ref})"
             )
+    serving = store.get_deployment(spec.name).stable
+    if proposal.evidence.get("serving") != serving:
+        raise RetrainError(
+            f"{proposal.model_ref} was compared with {proposal.evidence.get('serving')}, but "
+            f"{serving} serves now: retrain again (loopml retrain) to compare with what serves"
+        )
     deployment = controller.start(store, spec, proposal.model_ref, actor=actor)
     store.add_audit(
         spec.name,
@@ -368,7 +403,15 @@ def approve(
     return deployment
 
 
-def retrain_times(store: Store, spec: Spec, since: datetime | None = None) -> list[datetime]:
-    """When retrains started or failed to (any actor), newest first: the cooldown and the
-    weekly budget count these."""
-    return [e.at for e in store.list_audit(spec.name, actions=[STARTED, "failed"], since=since)]
+def history(store: Store, spec: Spec) -> History:
+    """The attempts so far (a retrain started, or one that failed before it could), how the
+    last ended, and the labels fed back since: the policy's memory, kept in the audit log."""
+    entries = store.list_audit(spec.name, actions=[STARTED, *ENDS])
+    attempts = [
+        e.at
+        for e in entries
+        if e.action == STARTED or (e.action == "failed" and not e.evidence.get("started", True))
+    ]
+    outcome = entries[0].action if entries and entries[0].action in ENDS else None
+    labels = len(store.list_feedback(since=attempts[0])) if attempts else 0
+    return History(attempts, outcome, labels)

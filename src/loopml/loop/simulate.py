@@ -33,7 +33,7 @@ from loopml.data.schema import Schema
 from loopml.data.validate import validate
 from loopml.data.versions import add_frame, get_version, load_frame
 from loopml.errors import DataError
-from loopml.loop.policy import Signal, kind_of, plan
+from loopml.loop.policy import History, plan, signals_from_alerts
 from loopml.loop.retrain import RetrainError, split_fresh, training_frame
 from loopml.modeling import metrics as M
 from loopml.modeling.train import Event, train
@@ -66,7 +66,7 @@ class Simulation:
     events: list[dict[str, Any]] = field(default_factory=list)
 
     def mean(self, policy: str, windows: list[Window] | None = None) -> float | None:
-        values = [w.quality[policy] for w in windows or self.windows]
+        values = [w.quality[policy] for w in (self.windows if windows is None else windows)]
         finite = [v for v in values if v is not None and np.isfinite(v)]
         return float(np.mean(finite)) if finite else None
 
@@ -94,8 +94,10 @@ class _Policy:
     base: pl.DataFrame
     windows: list[WindowRecord] = field(default_factory=list)
     fired: list[AlertRecord] = field(default_factory=list)
-    retrains: list[datetime] = field(default_factory=list)
+    retrains: list[datetime] = field(default_factory=list)  # oldest first
     since: datetime | None = None
+    outcome: str | None = None
+    labels_since: int = 0
 
 
 def windows_of(
@@ -214,16 +216,15 @@ def _loop_step(
     )
     fired = [f for f in fired if f.window is window]
     state.fired.extend(_as_record(f, spec) for f in fired)
-    signals = [
-        Signal(kind, end, f"{alerts.rule_name(f.rule)} on {f.key} (value {f.value:.4g})")
-        for f in fired
-        if (kind := kind_of(f.rule.metric)) is not None
-    ]
-    last = state.retrains[-1] if state.retrains else None
+    state.labels_since += part.height  # this window's labels are revealed now
     decided = plan(
-        spec.retrain, signals, now=end, last_retrain=last, retrains=state.retrains,
+        spec.retrain,
+        signals_from_alerts(state.fired, state.package.record.ref),
+        now=end,
+        history=History(state.retrains[::-1], state.outcome, state.labels_since),
         serving_since=state.since,
-    )  # fmt: skip
+        new_labels=spec.monitoring.min_samples,
+    )
     if decided.action != "retrain":
         return None
     event: dict[str, Any] = {"after_window": end.isoformat(), "reason": decided.reason}
@@ -232,9 +233,11 @@ def _loop_step(
     except RetrainError as exc:
         return {**event, "outcome": "waiting", "detail": str(exc)}
     state.retrains.append(end)
+    state.labels_since = 0
     frame = training_frame(state.base, fresh.train, spec)
     report = validate(frame, schema)
     if not report.ok:
+        state.outcome = "invalid"
         return {**event, "outcome": "invalid", "detail": f"{len(report.errors)} validation errors"}
     emit("stage", text=f"loop retrains on {frame.height:,} rows ({decided.reason})")
     package, decision = _fit(
@@ -244,7 +247,8 @@ def _loop_step(
     assert decision is not None
     event.update(model=package.record.ref, blessed=decision.blessed, gate=decision.reason)
     if decision.blessed:
-        state.package, state.base = package, frame
+        state.package, state.base, state.since = package, frame, end
+    state.outcome = "rollout" if decision.blessed else "rejected"
     return {**event, "outcome": "deployed" if decision.blessed else "rejected"}
 
 

@@ -44,6 +44,7 @@ from loopml.registry import load_package
 from loopml.serving import controller, protocols
 from loopml.serving.inputs import InputError, InputStats
 from loopml.serving.log import LogEntry, PredictionLog
+from loopml.serving.log import log_folder as default_log_folder
 from loopml.serving.metrics import ServerMetrics
 from loopml.serving.routing import Routing, Served, routing_for
 from loopml.serving.routing import served as served_model
@@ -102,7 +103,7 @@ def create_app(
     """An app serving ``spec``'s deployment: its stable version with any canary or shadow, as
     the store says (followed every ``POLL_SECONDS``, with the rollout controller run when due).
     ``model`` pins the app to that one version instead: no deployment, no rollouts."""
-    folder = Path(log_folder) if log_folder else Path(store.artifacts.root) / "predictions"
+    folder = Path(log_folder) if log_folder else default_log_folder(store)
     metrics = ServerMetrics()
     recent: OrderedDict[str, None] = OrderedDict()
     packages: dict[str, Served] = {}

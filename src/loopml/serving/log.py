@@ -45,7 +45,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 import polars as pl
@@ -54,6 +54,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from loopml.errors import DataError, LoopmlError, StoreError
+
+if TYPE_CHECKING:
+    from loopml.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -389,6 +392,11 @@ class PredictionLog:
                     why,
                     self._dropped,
                 )
+
+
+def log_folder(store: Store) -> Path:
+    """Where servers of ``store``'s project write the prediction log (unless told otherwise)."""
+    return Path(store.artifacts.root) / "predictions"
 
 
 def read_log(
