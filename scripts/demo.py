@@ -295,7 +295,9 @@ def summary(spans: list[Span]) -> None:
             if entry.action != "wait":
                 events.append((entry.at, f"loop: {entry.action}", entry.reason))
         for event in store.list_rollout_events(spec.name):
-            if event.action in ("start", "promote", "rollback"):
+            if event.action in ("start", "promote", "rollback") and not (
+                event.action == "start" and event.actor == "loop"  # the loop's entry says so
+            ):
                 events.append((event.at, f"rollout: {event.action}", event.message))
         windows = store.list_windows(spec.name)
     table = Table(title="timeline (what happened, as the store recorded it)")

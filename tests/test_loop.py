@@ -9,8 +9,9 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import orjson
 import polars as pl
 import pytest
 from conftest import FLIGHTS_SPEC, project_store
-from test_monitoring import send
+from test_monitoring import as_json, send
 from test_serving import Server, start
 
 from loopml.data.versions import add_frame, get_version, load_frame
@@ -26,9 +27,9 @@ from loopml.loop import retrain as R
 from loopml.loop.daemon import run_loop, run_pass
 from loopml.loop.production import labelled_rows
 from loopml.modeling.train import train
-from loopml.registry import register
+from loopml.registry import load_package, register
 from loopml.serving import controller
-from loopml.serving.log import log_folder, read_log
+from loopml.serving.log import LogEntry, PredictionLog, log_folder, read_log
 from loopml.spec import Spec, parse_spec
 from loopml.store import Store
 
@@ -60,6 +61,33 @@ def logged(root: Path, rows: int) -> None:
     while read_log(root / ".loopml" / "artifacts" / "predictions").height < rows:
         assert time.monotonic() < deadline, f"the log never held {rows} rows"
         time.sleep(0.1)
+
+
+def predicted(root: Path, frame: pl.DataFrame, *, labels: bool = True) -> None:
+    """``frame`` sent to a server of ``root`` (labels fed back), which then stops gracefully:
+    every prediction is in the log."""
+    server = start(root)
+    try:
+        send(server, frame, labels=labels)
+    finally:
+        server.stop()
+
+
+def log_traffic(store: Store, spec: Spec, record: Any, frame: pl.DataFrame) -> None:
+    """What a server answering ``frame`` under ``record``'s canary split would log, written by
+    the real prediction log with the real models' scores, but with no server deciding."""
+    records = as_json(frame.drop("late"))
+    with PredictionLog(log_folder(store), spec.name) as log:
+        for route, ref in (("stable", record.stable), ("canary", record.canary)):
+            model = load_package(store, ref).model
+            scores = model.scores(model.score_frame(frame)[1])
+            log.log(
+                [
+                    LogEntry(datetime.now(UTC), uuid.uuid4().hex, spec.name, ref, route,
+                             row, {}, 1.0, None, float(score))
+                    for row, score in zip(records, scores, strict=True)
+                ]
+            )  # fmt: skip
 
 
 def june(flights: pl.DataFrame, n: int, seed: int = 0) -> pl.DataFrame:
@@ -148,13 +176,8 @@ def test_a_restarted_loop_resumes_the_rollout_from_the_store(
     """The rollout the previous test's loop started is carried on by a new loop process."""
     record = store.get_deployment(spec.name)
     assert controller.active_rollout(record) is not None and record.canary_weight == 50
-    served.stop()  # no server runs the controller from here on: only the loop can
-    # enough canary traffic for the step was logged while the server ran? send more if not
-    server = start(project)
-    try:
-        send(server, june(flights, 400, seed=1), labels=False)
-    finally:
-        server.stop()
+    served.stop()  # from here on no server runs the controller: only a loop can
+    log_traffic(store, spec, record, june(flights, 400, seed=1))
     time.sleep(2.1)  # the step's min_duration
     env = {**os.environ, "LOOPML_HOME": str(project / ".loopml")}
     for name in ("LOOPML_DB_URL", "LOOPML_ARTIFACTS"):
@@ -190,11 +213,7 @@ def test_invalid_training_data_stops_the_retrain_and_deploys_nothing(
     root = make_project(tmp_path, flights)
     spec = parse_spec(SPEC)
     broken = june(flights, 1000).with_columns(pl.lit(None, dtype=pl.Int64).alias("distance"))
-    server = start(root)
-    try:
-        send(server, broken)
-    finally:
-        server.stop()
+    predicted(root, broken)
     monkeypatch.chdir(root)
     code, out, err = cli("retrain", "--reason", "test")
     assert code == 1
@@ -240,11 +259,7 @@ def test_manual_approval_proposes_then_approve_starts_the_canary(
     text = SPEC + "retrain: {approval: manual}\n"
     root = make_project(tmp_path, flights, text)
     spec = parse_spec(text)
-    server = start(root)
-    try:
-        send(server, june(flights, 3000))
-    finally:
-        server.stop()  # a graceful stop flushes the log
+    predicted(root, june(flights, 3000))
     monkeypatch.chdir(root)
     code, out, _ = cli("retrain", "--json")
     assert code == 0, out
@@ -270,11 +285,7 @@ def test_too_few_labels_wait_without_using_the_trigger_up(
 ) -> None:
     root = make_project(tmp_path, flights)
     spec = parse_spec(SPEC)
-    server = start(root)
-    try:
-        send(server, june(flights, 1000), labels=False)  # drift, but no labels yet
-    finally:
-        server.stop()
+    predicted(root, june(flights, 1000), labels=False)  # drift, but no labels yet
     with project_store(root) as store:
         first = run_pass(store, spec)
         assert first.plan is not None and first.plan.action == "retrain"

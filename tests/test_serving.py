@@ -74,7 +74,15 @@ class Server:
         return self.process.returncode
 
 
-def start(root: Path, *args: str, admin_token: str | None = None) -> Server:
+def start(
+    root: Path,
+    *args: str,
+    admin_token: str | None = None,
+    command: str = "serve",
+    ready: str = "/readyz",
+) -> Server:
+    """``loopml COMMAND --port P ARGS`` in its own process on a free port of 127.0.0.1, once
+    ``ready`` answers 200."""
     port = _free_port()
     env = {**os.environ, "LOOPML_HOME": str(root / ".loopml")}
     for name in ("LOOPML_DB_URL", "LOOPML_ARTIFACTS", "LOOPML_ADMIN_TOKEN"):
@@ -82,7 +90,7 @@ def start(root: Path, *args: str, admin_token: str | None = None) -> Server:
     if admin_token is not None:
         env["LOOPML_ADMIN_TOKEN"] = admin_token
     process = subprocess.Popen(
-        [sys.executable, "-m", "loopml", "serve", "--port", str(port), *args],
+        [sys.executable, "-m", "loopml", command, "--port", str(port), *args],
         cwd=root,
         env=env,
         stdout=subprocess.PIPE,
@@ -94,14 +102,14 @@ def start(root: Path, *args: str, admin_token: str | None = None) -> Server:
         if process.poll() is not None:
             out = process.stdout.read().decode() if process.stdout else ""
             server.stop()
-            raise RuntimeError(f"server exited early ({process.returncode}): {out}")
+            raise RuntimeError(f"loopml {command} exited early ({process.returncode}): {out}")
         try:
-            if server.client.get("/readyz").status_code == 200:
+            if server.client.get(ready).status_code == 200:
                 return server
         except httpx.TransportError:
             time.sleep(0.2)
     server.stop()
-    raise RuntimeError("server did not become ready within 60 s")
+    raise RuntimeError(f"loopml {command} did not answer {ready} within 60 s")
 
 
 @pytest.fixture(scope="module")

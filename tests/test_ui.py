@@ -8,10 +8,6 @@ another machine or another site, and bad ids are refused with 4xx answers."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,7 +20,7 @@ import polars as pl
 import pytest
 from conftest import FLIGHTS_SPEC, open_page, project_store
 from test_monitoring import send
-from test_serving import Server, _free_port, start
+from test_serving import Server, start
 
 from loopml.data.validate import validate
 from loopml.data.versions import add_frame, get_version
@@ -109,33 +105,7 @@ def store(project: Project) -> Iterator[Store]:
 
 def start_ui(root: Path, *, admin_token: str | None = None) -> Server:
     """`loopml ui` in its own process on a free port of 127.0.0.1, once it answers."""
-    port = _free_port()
-    env = {**os.environ, "LOOPML_HOME": str(root / ".loopml")}
-    for name in ("LOOPML_DB_URL", "LOOPML_ARTIFACTS", "LOOPML_ADMIN_TOKEN"):
-        env.pop(name, None)
-    if admin_token is not None:
-        env["LOOPML_ADMIN_TOKEN"] = admin_token
-    process = subprocess.Popen(
-        [sys.executable, "-m", "loopml", "ui", "--port", str(port)],
-        cwd=root,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    server = Server(root, port, process)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            out = process.stdout.read().decode() if process.stdout else ""
-            server.stop()
-            raise RuntimeError(f"loopml ui exited early ({process.returncode}): {out}")
-        try:
-            if server.client.get("/ui/").status_code == 200:
-                return server
-        except httpx.TransportError:
-            time.sleep(0.2)
-    server.stop()
-    raise RuntimeError("loopml ui did not answer within 30 s")
+    return start(root, admin_token=admin_token, command="ui", ready="/ui/")
 
 
 @pytest.fixture(scope="module")
