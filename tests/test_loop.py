@@ -25,6 +25,7 @@ from test_serving import Server, start
 from loopml.data.versions import add_frame, get_version, load_frame
 from loopml.loop import retrain as R
 from loopml.loop.daemon import run_loop, run_pass
+from loopml.loop.fresh import RetrainError
 from loopml.loop.production import labelled_rows
 from loopml.modeling.train import train
 from loopml.registry import load_package, register
@@ -269,7 +270,7 @@ def test_manual_approval_proposes_then_approve_starts_the_canary(
         assert store.get_deployment(spec.name).canary is None
         waiting = run_pass(store, spec)
         assert waiting.plan is not None and "waits for approval" in waiting.plan.reason
-        with pytest.raises(R.RetrainError, match="not the pending proposal"):
+        with pytest.raises(RetrainError, match="not the pending proposal"):
             R.approve(store, spec, "1")
     code, out, _ = cli("retrain", "approve")
     assert code == 0 and proposal["model"] in out

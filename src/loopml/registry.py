@@ -264,7 +264,8 @@ def gate(
         message = f"{name} {_shown(got)} {'meets' if ok else 'misses'} the target {target}"
         incumbent = (champion or {}).get(name)
         if (
-            not ok
+            relative
+            and not ok
             and got is not None
             and incumbent is not None
             and not _meets(name, incumbent, target)

@@ -25,8 +25,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from loopml.loop.fresh import RetrainError
 from loopml.loop.policy import Plan, plan, signals_from_alerts
-from loopml.loop.retrain import RetrainError, RetrainOutcome, history, pending_proposal, retrain
+from loopml.loop.retrain import RetrainOutcome, history, pending_proposal, retrain
 from loopml.monitoring import monitor
 from loopml.serving import controller
 from loopml.serving.log import log_folder as default_log_folder

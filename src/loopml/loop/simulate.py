@@ -33,8 +33,8 @@ from loopml.data.schema import Schema
 from loopml.data.validate import validate
 from loopml.data.versions import add_frame, get_version, load_frame
 from loopml.errors import DataError
+from loopml.loop.fresh import RetrainError, split_fresh, training_frame
 from loopml.loop.policy import History, plan, signals_from_alerts
-from loopml.loop.retrain import RetrainError, split_fresh, training_frame
 from loopml.modeling import metrics as M
 from loopml.modeling.train import Event, train
 from loopml.monitoring import alerts
@@ -151,6 +151,11 @@ def simulate(
     champion = load_package(store, f"{spec.name}@champion")
     base_version = get_version(store, champion.meta["lineage"]["dataset"])
     base = load_frame(store, base_version)
+    if missing := [c for c in base.columns if c not in data.columns]:
+        raise DataError(
+            f"the data to simulate lacks {', '.join(missing)}, which the champion's training "
+            f"data ({base_version.ref}) has: replay rows of the same table"
+        )
     data = data.select(base.columns).cast(dict(base.schema), strict=False)  # type: ignore[arg-type]
     if every is None and rows is None:
         every, rows = ("1mo", None) if spec.time_column else (None, 1000)
