@@ -508,3 +508,27 @@ def test_artifacts_on_an_fsspec_url() -> None:
             art.local_path("a/b.bin")
     finally:
         fsspec.filesystem("memory").rm(art.fs._strip_protocol(root), recursive=True)
+
+
+def test_opening_waits_for_a_writer_before_switching_a_fresh_file_to_wal(tmp_path: Path) -> None:
+    """SQLite refuses to switch the journal mode while another process writes, at once and
+    whatever the busy timeout ("database is locked"): the store waits for the writer instead."""
+    import sqlite3
+    import threading
+
+    path = tmp_path / "loopml.db"
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("CREATE TABLE other_tool (x)")
+    writer.execute("BEGIN IMMEDIATE")  # a rollback-journal writer, mid-transaction
+    writer.execute("INSERT INTO other_tool VALUES (1)")
+    release = threading.Timer(0.5, lambda: writer.execute("COMMIT"))
+    release.start()
+    try:
+        with Store(f"sqlite:///{path}", tmp_path / "artifacts") as store:
+            assert store.list_datasets() == []
+    finally:
+        release.join()
+        writer.close()
+    probe = sqlite3.connect(path)
+    assert probe.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    probe.close()

@@ -19,6 +19,7 @@ PostgreSQL URLs without a driver (``postgresql://``) use psycopg 3, the driver t
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -84,11 +85,27 @@ def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Connection
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
     finally:
         cursor.close()
+
+
+def _wal(cursor: sqlite3.Cursor) -> None:
+    """Switch a database to WAL (persistent: once per file). Switching needs a moment alone with
+    the file, and SQLite does not always wait for it with the busy timeout: when processes open
+    a fresh database at once, it says "locked" at once. So wait here, for up to 30 s."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _on_sqlite_begin(conn: Connection) -> None:
