@@ -1446,6 +1446,10 @@ def simulate_command(
         typer.Option("--candidates", help="Comma-separated candidates (default: the spec's)."),
     ] = None,
     tune: Annotated[int, typer.Option("--tune", min=0, help="Trials per retrain.")] = 0,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="Where every policy starts (default: the champion)."),
+    ] = None,
     spec: SpecOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -1459,11 +1463,11 @@ def simulate_command(
 
     project = _spec(spec, required=True)
     if candidates:
-        model = project.model.model_copy(
+        search = project.model.model_copy(
             update={"candidates": [c.strip() for c in candidates.split(",") if c.strip()]}
         )
         project = type(project).model_validate(
-            {**project.model_dump(), "model": model.model_dump()}
+            {**project.model_dump(), "model": search.model_dump()}
         )
     frame = read_source(data)
     with _store() as store, Progress(console=console, transient=True, disable=json) as progress:
@@ -1479,7 +1483,14 @@ def simulate_command(
         if window is not None and window_rows is not None:
             raise LoopmlError("--window and --window-rows: pass one of them")
         result = simulate(
-            store, project, frame, every=window, rows=window_rows, tune_trials=tune, on_event=step
+            store,
+            project,
+            frame,
+            every=window,
+            rows=window_rows,
+            tune_trials=tune,
+            model=model if model is None or "@" in model else f"{project.name}@{model}",
+            on_event=step,
         )
     if json:
         _emit(result.to_dict())

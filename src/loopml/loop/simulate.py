@@ -141,14 +141,16 @@ def simulate(
     every: str | None = None,
     rows: int | None = None,
     tune_trials: int = 0,
+    model: str | None = None,
     on_event: Event | None = None,
 ) -> Simulation:
     """Replay ``data`` through ``never``, ``loop`` and ``oracle`` (see the module doc) in
     windows of ``every`` or ``rows`` (default: calendar months, or 1,000 rows without a time
-    column)."""
+    column). Every policy starts from ``model`` (default: the champion): pick one trained
+    before ``data`` begins, or the replay scores rows it learnt from."""
     emit = on_event or (lambda *args, **kwargs: None)
     spec.check_columns(data.columns, where="the data to simulate")
-    champion = load_package(store, f"{spec.name}@champion")
+    champion = load_package(store, model or f"{spec.name}@champion")
     base_version = get_version(store, champion.meta["lineage"]["dataset"])
     base = load_frame(store, base_version)
     if missing := [c for c in base.columns if c not in data.columns]:

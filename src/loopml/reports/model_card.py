@@ -23,7 +23,7 @@ import jinja2
 
 from loopml.data.profile import Profile
 from loopml.modeling.analysis import Analysis
-from loopml.reports.render import render_page
+from loopml.reports.render import number, render_page
 from loopml.spec import METRICS, Spec
 
 SPLITS = ("train", "validation", "test")
@@ -54,20 +54,8 @@ class ModelCard:
     lineage: list[tuple[str, str]]
 
 
-def _fmt(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
-
-
 def _short(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, int | float) else _fmt(value)
+    return f"{value:.4g}" if isinstance(value, int | float) else number(value)
 
 
 def _intended_use(meta: dict[str, Any], spec: Spec) -> list[tuple[str, str]]:
@@ -75,7 +63,10 @@ def _intended_use(meta: dict[str, Any], spec: Spec) -> list[tuple[str, str]]:
     rows = [("task", f"{task}: predict '{spec.target}'")]
     if task == "binary" and classes:
         rows.append(
-            ("positive class", f"{classes[-1]} (flagged when P ≥ {_fmt(meta.get('threshold'), 3)})")
+            (
+                "positive class",
+                f"{classes[-1]} (flagged when P ≥ {number(meta.get('threshold'), 3)})",
+            )
         )
     elif task == "multiclass":
         rows.append(("classes", ", ".join(str(c) for c in classes)))
@@ -100,7 +91,7 @@ def _intended_use(meta: dict[str, Any], spec: Spec) -> list[tuple[str, str]]:
 
 
 def _params(params: dict[str, Any]) -> str:
-    shown = [f"{k}={_fmt(v, 3)}" for k, v in params.items() if not isinstance(v, dict | list)]
+    shown = [f"{k}={number(v, 3)}" for k, v in params.items() if not isinstance(v, dict | list)]
     return ", ".join(shown) or "default parameters"
 
 
@@ -108,15 +99,15 @@ def _data(meta: dict[str, Any], analysis: Analysis | None) -> list[tuple[str, st
     lineage = meta.get("lineage") or {}
     sizes = lineage.get("sizes")
     if sizes:
-        rows_text = ", ".join(f"{k} {_fmt(v)}" for k, v in sizes.items())
+        rows_text = ", ".join(f"{k} {number(v)}" for k, v in sizes.items())
     elif analysis is not None:
         rows_text = f"test {analysis.n_rows:,} (other splits not recorded)"
     else:
         rows_text = "not recorded"
     return [
-        ("dataset version", _fmt(lineage.get("dataset"))),
-        ("content hash", _fmt(lineage.get("dataset_hash"))),
-        ("split", _fmt(lineage.get("split"))),
+        ("dataset version", number(lineage.get("dataset"))),
+        ("content hash", number(lineage.get("dataset_hash"))),
+        ("split", number(lineage.get("split"))),
         ("rows per split", rows_text),
     ]
 
@@ -236,7 +227,7 @@ def build_model_card(
     test_value = (per_split.get("test") or {}).get(primary)
     summary = (
         f"A {meta.get('candidate', '?')} model for the {task} task '{spec.name}', predicting "
-        f"'{spec.target}'; {primary} on held-out test data: {_fmt(test_value)}"
+        f"'{spec.target}'; {primary} on held-out test data: {number(test_value)}"
         + (f" (target {spec.metric.target})." if spec.metric.target is not None else ".")
     )
     return ModelCard(
@@ -244,7 +235,7 @@ def build_model_card(
         summary=summary,
         intended_use=_intended_use(meta, spec),
         out_of_scope=[
-            f"Rows unlike the training data ({_fmt(lineage.get('dataset'))}): other populations, "
+            f"Rows unlike the training data ({number(lineage.get('dataset'))}): other populations, "
             "periods or sources — check drift before trusting the scores.",
             "Decisions on the worst slices below without human review.",
             "Reading scores as causal effects: the model learns associations.",
@@ -259,19 +250,19 @@ def build_model_card(
         worst_slices=list(analysis.worst_slices) if analysis else [],
         limits=_limits(meta, analysis, spec, profile),
         lineage=[
-            ("training run", _fmt(lineage.get("run_id"))),
-            ("candidate run", _fmt(lineage.get("candidate_run_id"))),
-            ("dataset version", _fmt(lineage.get("dataset"))),
-            ("dataset hash", _fmt(lineage.get("dataset_hash"))),
+            ("training run", number(lineage.get("run_id"))),
+            ("candidate run", number(lineage.get("candidate_run_id"))),
+            ("dataset version", number(lineage.get("dataset"))),
+            ("dataset hash", number(lineage.get("dataset_hash"))),
             ("code version", str(code_version) if code_version else "not recorded"),
-            ("package format", _fmt(meta.get("format"))),
+            ("package format", number(meta.get("format"))),
         ],
     )
 
 
 def _cell(value: Any, digits: int = 4) -> str:
     """A Markdown table cell: formatted, with pipes escaped."""
-    return _fmt(value, digits).replace("|", "\\|").replace("\n", " ")
+    return number(value, digits).replace("|", "\\|").replace("\n", " ")
 
 
 def model_card(
@@ -296,4 +287,4 @@ def model_card_html(
 ) -> str:
     """The model card as a self-contained HTML page."""
     card = build_model_card(meta, analysis, spec, profile=profile)
-    return render_page("model_card.html.j2", card=card, fmt=_fmt)
+    return render_page("model_card.html.j2", card=card, fmt=number)

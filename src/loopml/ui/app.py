@@ -37,7 +37,7 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from loopml.errors import LoopmlError, NotFoundError, StoreError
-from loopml.reports.render import plotly_js, templates
+from loopml.reports.render import number, plotly_js, templates
 from loopml.spec import Spec
 from loopml.steps import reports_dir
 from loopml.store import Store, check_name
@@ -107,7 +107,7 @@ def create_ui(
             open_count=len(store.list_alerts(status="open")) if counts else None,
             generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
             plotly_version=plotly.__version__,
-            number=pages.number,
+            number=number,
             pretty=pages.pretty,
             figures=context.pop("figures", []),
             **context,

@@ -21,6 +21,7 @@ from loopml.modeling.metrics import greater_is_better
 from loopml.registry import read_document
 from loopml.reports import data_report
 from loopml.reports.monitor_report import MonitorReport
+from loopml.reports.render import number
 from loopml.serving.controller import active_rollout
 from loopml.spec import Spec
 from loopml.steps import build_monitor_report
@@ -36,19 +37,6 @@ from loopml.store import (
 
 Figure = tuple[str, str, dict[str, Any]]  # element id, heading, Plotly figure
 RECENT = 8  # audit entries on the overview
-
-
-def number(value: Any, digits: int = 4) -> str:
-    """A value for a table cell: numbers rounded, ``—`` when missing or undefined."""
-    if value is None or (isinstance(value, float) and value != value):
-        return "—"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:.{digits}g}" if abs(value) >= 1e5 else f"{value:.{digits}f}"
-    return str(value)
 
 
 def pretty(value: Any) -> str:
