@@ -1393,7 +1393,14 @@ def loop_command(
             parts.append(f"[red]{escape(result.error)}[/]")
         console.print("; ".join(parts))
 
-    console.print(f"maintenance loop for '{project.name}', a pass every {interval} (Ctrl-C stops)")
+    if max_passes == 1:
+        console.print(f"maintenance loop for '{project.name}': one pass")
+    else:
+        limit = f", at most {max_passes} passes" if max_passes else ""
+        console.print(
+            f"maintenance loop for '{project.name}': a pass every {interval}{limit} "
+            "(SIGTERM or Ctrl-C stops)"
+        )
     with _store() as store:
         try:
             passes = run_loop(

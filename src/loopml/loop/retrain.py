@@ -134,9 +134,7 @@ def retrain(
         actor=actor,
     )
     try:
-        return _finish(
-            store, spec, record, serving, base, frame, fresh, facts, actor, tune_trials, emit
-        )
+        return _finish(store, spec, serving, base, frame, fresh, facts, actor, tune_trials, emit)
     except ValidationFailed:
         raise
     except BaseException as exc:
@@ -165,7 +163,6 @@ def _lineage_dataset(store: Store, serving: Package) -> DatasetVersion:
 def _finish(
     store: Store,
     spec: Spec,
-    record: DeploymentRecord,
     serving: Package,
     base: DatasetVersion,
     frame: pl.DataFrame,
