@@ -338,3 +338,31 @@ def test_simulate_replays_never_loop_and_oracle_without_touching_the_project(
     assert len(store.list_datasets("flights")) == datasets
     code, out, _ = cli("simulate", str(later), "--window", "fortnight")
     assert code == 2 and "expected an interval such as 1mo" in out + _
+
+
+def test_one_retrain_at_a_time(tmp_path: Path, flights: pl.DataFrame) -> None:
+    """A lease in the store: of eight racing takers one wins; a retrain refuses while another
+    holds it, takes over a lease its dead holder left to expire, and gives it back."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    root = make_project(tmp_path, flights)
+    spec = parse_spec(SPEC)
+    hour = timedelta(hours=1)
+
+    def take(i: int) -> bool:
+        with project_store(root) as own:
+            return controller.take_lease(own, spec, "race", f"taker {i}", ttl=hour) is None
+
+    with project_store(root) as store:
+        controller.ensure_deployment(store, spec)
+        with ThreadPoolExecutor(8) as pool:
+            assert sum(pool.map(take, range(8))) == 1
+        assert controller.take_lease(store, spec, "retrain", "another loop", ttl=hour) is None
+        with pytest.raises(RetrainError, match="by another loop is running since"):
+            R.retrain(store, spec)
+        controller.release_lease(store, spec, "retrain", "another loop")
+        dead = timedelta(seconds=-1)  # a holder that died: its lease has run out
+        assert controller.take_lease(store, spec, "retrain", "a dead loop", ttl=dead) is None
+        with pytest.raises(RetrainError, match="labelled production rows"):
+            R.retrain(store, spec)  # past the lease; stops on the labels it lacks
+        assert "retrain" not in store.get_deployment(spec.name).state["leases"]

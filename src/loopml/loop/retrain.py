@@ -21,7 +21,10 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -43,6 +46,9 @@ from loopml.store import AuditRecord, DeploymentRecord, Store
 
 #: audit actions that mark one retrain attempt's start and its possible ends
 STARTED, ENDS = "retrain", ("invalid", "rejected", "proposed", "rollout", "failed")
+#: how long a retrain may hold the deployment's retrain lease (one retrain at a time); a
+#: process that died frees it then
+LEASE = timedelta(hours=6)
 
 
 @dataclass
@@ -80,17 +86,43 @@ def retrain(
 ) -> RetrainOutcome:
     """Retrain the deployment's serving model on fresh labelled data (see the module doc).
 
-    Raises :class:`RetrainError` when it cannot start, :class:`ValidationFailed` when the new
-    data breaks the original schema; a crash is recorded as ``failed`` and re-raised. In every
-    case the serving model keeps serving.
+    One retrain at a time per deployment (a lease in the store). Raises
+    :class:`RetrainError` when it cannot start (a rollout or another retrain runs, too few
+    labels), :class:`ValidationFailed` when the new data breaks the original schema; a crash is
+    recorded as ``failed`` and re-raised. In every case the serving model keeps serving.
     """
-    emit = on_event or (lambda *args, **kwargs: None)
     record, serving = serving_model(store, spec)
     if (running := controller.active_rollout(record)) is not None:
         raise RetrainError(
             f"a rollout of {running['model']} is {running['status']} on '{spec.name}': let it "
             "finish (or roll it back) before retraining"
         )
+    holder = f"{actor} on {socket.gethostname()}, pid {os.getpid()}"
+    if (other := controller.take_lease(store, spec, "retrain", holder, ttl=LEASE)) is not None:
+        raise RetrainError(
+            f"a retrain of '{spec.name}' by {other['holder']} is running since "
+            f"{other['since']}: wait for it (its lease ends at {other['until']} at the latest)"
+        )
+    try:
+        return _retrain(
+            store, spec, serving, reason, actor, evidence, log_folder, tune_trials, on_event
+        )
+    finally:
+        controller.release_lease(store, spec, "retrain", holder)
+
+
+def _retrain(
+    store: Store,
+    spec: Spec,
+    serving: Package,
+    reason: str,
+    actor: str,
+    evidence: dict[str, Any] | None,
+    log_folder: str | Path | None,
+    tune_trials: int | None,
+    on_event: Event | None,
+) -> RetrainOutcome:
+    emit = on_event or (lambda *args, **kwargs: None)
     try:
         base = _lineage_dataset(store, serving)
         emit("stage", text=f"reading {base.ref} and the labelled production log")

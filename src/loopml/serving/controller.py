@@ -20,7 +20,7 @@ import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -260,15 +260,60 @@ def _set_status(store: Store, spec: Spec, status: str, actor: str) -> Deployment
             changed.update(step_started_at=_iso(_now()), consecutive_failures=0)
         verb = "pause" if status == "paused" else "resume"
         return {
-            "stable": current.stable,
-            "canary": current.canary,
-            "shadow": current.shadow,
-            "canary_weight": current.canary_weight,
-            "state": {**current.state, "rollout": changed},
+            **_same_versions(current, {**current.state, "rollout": changed}),
             "event": _event(rollout, verb, f"{verb}d by {actor}", actor, current.canary_weight),
         }
 
     return _change(store, spec.name, make)
+
+
+# --- leases ----------------------------------------------------------------------------------
+
+
+def take_lease(
+    store: Store, spec: Spec, name: str, holder: str, *, ttl: timedelta
+) -> dict[str, Any] | None:
+    """Hold lease ``name`` (say ``retrain``) on the deployment for ``holder`` until ``ttl`` from
+    now, compare-and-set, so two processes never both hold it. Returns ``None`` once held, or
+    the live lease someone else holds (and takes nothing). A holder that died frees it at
+    ``ttl``."""
+    moment = _now()
+    other: dict[str, Any] = {}
+
+    def make(current: DeploymentRecord) -> dict[str, Any] | None:
+        leases = dict(current.state.get("leases", {}))
+        held = leases.get(name)
+        if held and held["holder"] != holder and datetime.fromisoformat(held["until"]) > moment:
+            other.update(held)
+            return None
+        leases[name] = {"holder": holder, "since": _iso(moment), "until": _iso(moment + ttl)}
+        return _same_versions(current, {**current.state, "leases": leases})
+
+    _change(store, spec.name, make)
+    return other or None
+
+
+def release_lease(store: Store, spec: Spec, name: str, holder: str) -> None:
+    """Give lease ``name`` back, if ``holder`` still holds it."""
+
+    def make(current: DeploymentRecord) -> dict[str, Any] | None:
+        leases = dict(current.state.get("leases", {}))
+        if leases.get(name, {}).get("holder") != holder:
+            return None
+        del leases[name]
+        return _same_versions(current, {**current.state, "leases": leases})
+
+    _change(store, spec.name, make)
+
+
+def _same_versions(current: DeploymentRecord, state: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "stable": current.stable,
+        "canary": current.canary,
+        "shadow": current.shadow,
+        "canary_weight": current.canary_weight,
+        "state": state,
+    }
 
 
 def status(store: Store, spec: Spec, *, limit: int = 20) -> Status:
