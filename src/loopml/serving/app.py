@@ -18,6 +18,7 @@ rollout controller when an evaluation is due; the store's compare-and-set keeps 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import threading
 import time
@@ -197,7 +198,8 @@ def create_app(
     def authorize(request: Request, token: str | None) -> None:
         if token is None:
             return
-        if request.headers.get("authorization", "") != f"Bearer {token}":
+        given = request.headers.get("authorization", "").encode()
+        if not hmac.compare_digest(given, f"Bearer {token}".encode()):  # no timing oracle
             raise AuthError("this endpoint needs 'Authorization: Bearer <token>'")
 
     def run(current: Served, records: list[dict[str, Any]], route: str) -> tuple[Any, Any]:
