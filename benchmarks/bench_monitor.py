@@ -32,7 +32,6 @@ import gc
 import json
 import math
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -43,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from _peers import venv_ready
 from rich.console import Console
 from rich.table import Table
 
@@ -172,38 +172,6 @@ def measure_loopml(reference: Path, current: Path, repeat: int) -> dict[str, Any
 
 
 # --- peers -------------------------------------------------------------------------------------
-
-
-def venv_ready(name: str) -> str | None:
-    """Create the peer's venv unless its probe imports there; None, or why it failed."""
-    venv = PEER_ROOT / name.lower()
-    python = venv / "bin" / "python"
-    check = [str(python), "-c", f"import {PEER_PROBE[name]}"]
-    if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
-        return None
-    packages = PEER_PACKAGES[name]
-    with console.status(f"installing {', '.join(packages)} into {venv} (once)…"):
-        try:
-            if not python.exists():
-                subprocess.run(
-                    [shutil.which("python3") or "python3", "-m", "venv", str(venv)],
-                    check=True,
-                    capture_output=True,
-                    timeout=120,
-                )
-            subprocess.run(
-                [str(python), "-m", "pip", "install", "-q", *packages],
-                check=True,
-                capture_output=True,
-                timeout=INSTALL_TIMEOUT,
-            )
-        except subprocess.TimeoutExpired:
-            return f"pip install did not finish within {INSTALL_TIMEOUT} s"
-        except subprocess.CalledProcessError as exc:
-            return f"install failed: {(exc.stderr or b'').decode(errors='replace')[-300:]}"
-    if subprocess.run(check, capture_output=True).returncode != 0:
-        return f"'import {PEER_PROBE[name]}' fails in {venv}"
-    return None
 
 
 def ks_critical(alpha: float, n: int, m: int) -> float:
@@ -463,7 +431,10 @@ def main() -> None:
     peers_ready: dict[str, str | None] = {}
     if not args.skip_peers:
         for name in PEER_PACKAGES:
-            peers_ready[name] = venv_ready(name)
+            peers_ready[name] = venv_ready(
+                PEER_ROOT / name.lower(), PEER_PACKAGES[name], PEER_PROBE[name],
+                timeout=INSTALL_TIMEOUT, console=console,
+            )  # fmt: skip
     results: list[Row] = []
     verdict_runs: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as folder:

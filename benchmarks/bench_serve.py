@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _peers import venv_ready
 from rich.console import Console
 from rich.table import Table
 
@@ -183,36 +184,6 @@ def threads(pid: int) -> int:
         if line.startswith("Threads:"):
             return int(line.split()[1])
     return 0
-
-
-def venv_ready(venv: Path, packages: list[str], probe: str) -> str | None:
-    """Create ``venv`` with ``packages`` unless ``probe`` imports there; None or why it failed."""
-    python = venv / "bin" / "python"
-    check = [str(python), "-c", f"import {probe}"]
-    if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
-        return None
-    with console.status(f"installing {', '.join(packages)} into {venv} (once)…"):
-        try:
-            if not python.exists():
-                subprocess.run(
-                    [shutil.which("python3") or "python3", "-m", "venv", str(venv)],
-                    check=True,
-                    capture_output=True,
-                    timeout=120,
-                )
-            subprocess.run(
-                [str(venv / "bin" / "pip"), "install", "-q", *packages],
-                check=True,
-                capture_output=True,
-                timeout=INSTALL_TIMEOUT,
-            )
-        except subprocess.TimeoutExpired:
-            return f"pip install did not finish within {INSTALL_TIMEOUT} s"
-        except subprocess.CalledProcessError as exc:
-            return f"install failed: {(exc.stderr or b'').decode(errors='replace')[-300:]}"
-    if subprocess.run(check, capture_output=True).returncode != 0:
-        return f"'import {probe}' fails in {venv}"
-    return None
 
 
 # --- load --------------------------------------------------------------------------------------
@@ -531,7 +502,13 @@ def main() -> None:
             server = loopml_server(stack, root, workers=2)
             loads += measure(server, records, work, args.duration, batches=False)
         if (
-            why := venv_ready(PEER_VENV, PEER_PACKAGES, "pandas, sklearn, lightgbm, fastapi")
+            why := venv_ready(
+                PEER_VENV,
+                PEER_PACKAGES,
+                "pandas, sklearn, lightgbm, fastapi",
+                timeout=INSTALL_TIMEOUT,
+                console=console,
+            )
         ) is None:
             with ExitStack() as stack:
                 loads += measure(peer_server(stack, root, data), records, work, args.duration)
@@ -540,7 +517,13 @@ def main() -> None:
         why = (
             "--no-mlflow"
             if args.no_mlflow
-            else venv_ready(MLFLOW_VENV, MLFLOW_PACKAGES, "mlflow, pyarrow")
+            else venv_ready(
+                MLFLOW_VENV,
+                MLFLOW_PACKAGES,
+                "mlflow, pyarrow",
+                timeout=INSTALL_TIMEOUT,
+                console=console,
+            )
         )
         if why is None:
             try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -347,3 +348,18 @@ def test_evaluate_against_real_servers_is_idempotent_per_interval(
     assert sum(d is not None for d in decisions) <= 1
     controller.rollback(store, spec)
     assert not httpx.get(server.url + "/healthz").is_error
+
+
+def test_a_canary_with_stable_s_input_rules_is_checked_once(store: Store, spec: Any) -> None:
+    """The hot path checks each record once when the canary's rules are stable's (a retrain on
+    the same features), and twice when they differ (version 4 also needs seats)."""
+    from loopml.registry import load_package
+    from loopml.serving.routing import routing_for, served
+
+    def load(ref: str) -> Any:
+        return served(load_package(store, ref), spec)
+
+    current = replace(store.get_deployment(spec.name), stable="flights@1")
+    same = routing_for(replace(current, canary="flights@2", canary_weight=10.0), spec, load)
+    wider = routing_for(replace(current, canary="flights@4", canary_weight=10.0), spec, load)
+    assert same.canary_checked and not wider.canary_checked

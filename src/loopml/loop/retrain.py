@@ -359,5 +359,5 @@ def history(store: Store, spec: Spec) -> History:
         if e.action == STARTED or (e.action == "failed" and not e.evidence.get("started", True))
     ]
     outcome = entries[0].action if entries and entries[0].action in ENDS else None
-    labels = len(store.list_feedback(since=attempts[0])) if attempts else 0
+    labels = store.count_feedback(since=attempts[0]) if attempts else 0
     return History(attempts, outcome, labels)

@@ -247,14 +247,20 @@ def create_app(
         ]
 
     def try_candidate(
-        current: Served, route: str, records: list[dict[str, Any]], ids: list[str]
+        current: Served,
+        route: str,
+        records: list[dict[str, Any]],
+        ids: list[str],
+        *,
+        checked: bool = False,
     ) -> tuple[np.ndarray, list[dict[str, Any]]] | None:
         """Score on a canary or shadow: its outputs and per-row outputs, or ``None`` after
         logging its failure (an exception, records its schema refuses, or outputs that are not
-        finite numbers)."""
+        finite numbers). ``checked``: stable's check, already passed, is this model's too."""
         started = time.perf_counter()
         try:
-            current.checker.check(records, InputStats())
+            if not checked:
+                current.checker.check(records, InputStats())
             decisions, output = run(current, records, route)
             if not np.all(np.isfinite(output)):
                 raise ValueError("the model answered NaN or infinity")
@@ -304,7 +310,9 @@ def create_app(
         route, current, answer = "stable", stable, None
         if snapshot.route(None if entity is None else str(entity)) == "canary":
             assert snapshot.canary is not None
-            answer = try_candidate(snapshot.canary, "canary", records, ids)
+            answer = try_candidate(
+                snapshot.canary, "canary", records, ids, checked=snapshot.canary_checked
+            )
             if answer is None:
                 metrics.fallbacks.labels(snapshot.canary.version).inc()
             else:

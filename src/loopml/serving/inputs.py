@@ -97,6 +97,19 @@ class RecordChecker:
         self.reject_unseen = serving.unseen_categories == "reject"
         self.max_batch = serving.max_batch
 
+    def __eq__(self, other: object) -> bool:
+        """Two checkers with the same rules accept and refuse the same records."""
+        if not isinstance(other, RecordChecker):
+            return NotImplemented
+        return (
+            self.columns,
+            self.reject_missing,
+            self.reject_unseen,
+            self.max_batch,
+        ) == (other.columns, other.reject_missing, other.reject_unseen, other.max_batch)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable rules: compared, never hashed
+
     def check(self, records: list[Any], stats: InputStats) -> list[dict[str, Any]]:
         """Return the records (dicts) if they fit; else raise :class:`InputError`."""
         problems: list[dict[str, Any]] = []

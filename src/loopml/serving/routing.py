@@ -77,6 +77,7 @@ class Routing:
     shadow_fraction: float = 0.0
     rollout_id: str = ""
     revision: int = 0  # the deployment revision this snapshot shows (0: pinned to one model)
+    canary_checked: bool = False  # stable's input check is the canary's too: check once
 
     def route(self, entity: str | None) -> str:
         """``"canary"`` or ``"stable"`` for a request (with its entity key, if any)."""
@@ -99,12 +100,15 @@ def routing_for(record: DeploymentRecord, spec: Spec, load: Callable[[str], Serv
     if record.stable is None:
         raise ValueError(f"deployment '{record.name}' has no stable version")
     rollout = record.state.get("rollout") or {}
+    stable = load(record.stable)
+    canary = load(record.canary) if record.canary else None
     return Routing(
-        stable=load(record.stable),
-        canary=load(record.canary) if record.canary else None,
+        stable=stable,
+        canary=canary,
         weight=record.canary_weight if record.canary else 0.0,
         shadow=load(record.shadow) if record.shadow else None,
         shadow_fraction=spec.rollout.shadow_fraction,
         rollout_id=str(rollout.get("id", "")),
         revision=record.revision,
+        canary_checked=canary is not None and canary.checker == stable.checker,
     )

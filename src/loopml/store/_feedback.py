@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from loopml.errors import StoreError
@@ -85,3 +85,11 @@ class FeedbackMixin(StoreBase):
             return [
                 FeedbackRecord(r.request_id, r.label, r.received_at) for r in session.scalars(query)
             ]
+
+    def count_feedback(self, *, since: datetime | None = None) -> int:
+        """How many labels were stored (since ``since``), counted in the database."""
+        query = select(func.count(Feedback.id))
+        if since is not None:
+            query = query.where(Feedback.received_at >= since)
+        with self.session(write=False) as session:
+            return int(session.scalar(query) or 0)
