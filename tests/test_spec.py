@@ -150,3 +150,16 @@ def test_garbage_durations_are_rejected_with_a_clear_message(text: str) -> None:
 def test_bounded_metric_targets() -> None:
     message = _problems(GOOD.replace("  target: 0.7", "  target: 1.9"))
     assert "metric.target: roc_auc lies between 0 and 1, got a target of 1.9" in message
+
+
+@given(word=st.sampled_from(["yes", "no", "on", "off", "Yes", "NO", "On", "OFF", "y", "n"]))
+def test_only_true_and_false_are_booleans(word: str) -> None:
+    """YAML 1.2: the key ``on:`` stays ``on`` and a class named ``yes`` stays a string; YAML 1.1
+    would read both as booleans."""
+    from conftest import FLIGHTS_SPEC
+
+    text = FLIGHTS_SPEC.replace("positive_class: true", f"positive_class: {word}")
+    spec = parse_spec(text + "metric: {name: roc_auc}\nretrain: {on: [schedule], schedule: 7d}\n")
+    assert spec.positive_class == word
+    assert spec.retrain.on == ["schedule"]
+    assert parse_spec(FLIGHTS_SPEC + "metric: {name: roc_auc}\n").positive_class is True

@@ -532,3 +532,13 @@ def test_opening_waits_for_a_writer_before_switching_a_fresh_file_to_wal(tmp_pat
     probe = sqlite3.connect(path)
     assert probe.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     probe.close()
+
+
+def test_labels_of_every_json_kind_come_back_as_sent(store: Store) -> None:
+    """SQLite reads a column declared JSON with numeric affinity: the label 1 comes back as a
+    number, not as JSON text, and must still read back (it once raised in the decoder)."""
+    sent = {"a": 1, "b": 0.5, "c": "x", "d": True, "e": "1", "f": [1, "b"], "g": None}
+    store.add_feedback(list(sent.items()))
+    assert store.get_labels(list(sent)) == sent
+    assert [f.label for f in store.list_feedback()] == list(sent.values())
+    assert store.count_feedback() == len(sent)

@@ -235,14 +235,6 @@ class Retrain(_Section):
     max_per_week: int = Field(3, ge=1)
     approval: Literal["auto", "manual"] = "auto"
 
-    @model_validator(mode="before")
-    @classmethod
-    def _yaml_on(cls, data: Any) -> Any:
-        """YAML 1.1 reads an unquoted ``on:`` key as ``true``: take it as meant."""
-        if isinstance(data, dict) and True in data and "on" not in data:
-            data = {("on" if k is True else k): v for k, v in data.items()}
-        return data
-
     @model_validator(mode="after")
     def _consistent(self) -> Retrain:
         if self.data == "window" and self.window is None and self.window_rows is None:
@@ -481,11 +473,26 @@ def _describe(error: Any) -> str:
     return f"{message}, got {got!r}" if "got" not in message else message
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML 1.2's booleans, ``true`` and ``false`` only. YAML 1.1 (PyYAML's default) also reads
+    yes/no/on/off as booleans, which turns the key ``on:`` (``retrain.on``) into ``true`` and a
+    class named ``yes`` into ``True``."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
 def parse_spec(text: str, *, source: str | None = None) -> Spec:
     """Validate spec text (YAML); raise :class:`SpecError` listing every problem with its line."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        raw = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_Loader)
+        raw = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source or 'spec'}:{mark.line + 1}" if mark else (source or "spec")

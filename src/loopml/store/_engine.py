@@ -45,6 +45,12 @@ def mask_url(url: str | URL) -> str:
         return "<unparsable URL>"
 
 
+def _json_loads(value: Any) -> Any:
+    # SQLite gives a column declared JSON numeric affinity: a stored '1' (a label of 1) comes
+    # back as the number 1, not as JSON text
+    return value if isinstance(value, int | float) else orjson.loads(value)
+
+
 def _json_dumps(value: Any) -> str:
     # orjson: fast, UTF-8 as-is, NaN/inf become null on both backends (PostgreSQL rejects NaN in
     # JSONB), numpy scalars and arrays serialize without a custom hook.
@@ -124,7 +130,7 @@ def create_store_engine(db_url: str) -> Engine:
     """
     url = parse_url(db_url)
     backend = url.get_backend_name()
-    kwargs: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+    kwargs: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": _json_loads}
     if backend == "sqlite":
         _prepare_sqlite_file(url)
     elif backend == "postgresql" and "connect_timeout" not in url.query:
