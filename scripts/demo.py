@@ -108,7 +108,7 @@ def watch_rollout(server: Server, traffic: Any, version: str, *, start: bool = T
     canary's steps until the controller in the server promotes or rolls it back."""
     from rich.progress import BarColumn, Progress, TextColumn
 
-    from loopml.serving import controller
+    from loopml.rollout import controller
     from loopml.spec import load_spec
     from loopml.store import Store
 

@@ -510,7 +510,7 @@ def train_command(
     json: JsonOpt = False,
 ) -> None:
     """Train baselines and candidates, tune, analyse errors, and register through the gate."""
-    from loopml.steps import train_model
+    from loopml.workflows import train_model
 
     project = _spec(spec, required=True)
     reporter = _TrainProgress()
@@ -835,7 +835,8 @@ def predict_command(
     json: JsonOpt = False,
 ) -> None:
     """Score DATA with a registered model (validated against its input schema first)."""
-    from loopml.steps import ValidationFailed, predict
+    from loopml.errors import ValidationFailed
+    from loopml.workflows import predict
 
     project = _spec(spec)
     with _store() as store:
@@ -863,7 +864,7 @@ def report_run(
     json: JsonOpt = False,
 ) -> None:
     """Write a training run's report: leaderboard, curves, importance, slices, worst slices."""
-    from loopml.steps import run_report
+    from loopml.workflows import run_report
 
     project = _spec(spec, required=True)
     with _store() as store:
@@ -882,7 +883,7 @@ def report_monitor(
     json: JsonOpt = False,
 ) -> None:
     """Write the monitoring report: metrics over time, thresholds, alerts, drifted features."""
-    from loopml.steps import monitor_report
+    from loopml.workflows import monitor_report
 
     project = _spec(spec, required=True)
     with _store() as store:
@@ -912,7 +913,7 @@ def serve_command(
 ) -> None:
     """Serve the project's model over HTTP (loopml JSON, MLflow /invocations, KServe V2)."""
     from loopml.registry import load_package
-    from loopml.serving import controller
+    from loopml.rollout import controller
     from loopml.serving.server import serve
     from loopml.ui.server import SERVING_APP
 
@@ -956,7 +957,7 @@ def rollout_start(
 ) -> None:
     """Start rolling a registered version out; running servers pick it up within a second."""
     from loopml.errors import SpecError
-    from loopml.serving import controller
+    from loopml.rollout import controller
 
     project = _spec(spec, required=True)
     plan = None
@@ -979,7 +980,7 @@ def rollout_status(
     json: JsonOpt = False,
 ) -> None:
     """The deployment, its rollout, and the latest decisions with every check's evidence."""
-    from loopml.serving import controller
+    from loopml.rollout import controller
 
     project = _spec(spec, required=True)
     with _store() as store:
@@ -987,7 +988,7 @@ def rollout_status(
 
 
 def _rollout_action(name: str, reason: str | None, spec: Path | None, json: bool) -> None:
-    from loopml.serving import controller
+    from loopml.rollout import controller
 
     project = _spec(spec, required=True)
     with _store() as store:
@@ -1120,7 +1121,7 @@ SinceOpt = Annotated[
 def monitor_run(since: SinceOpt = None, spec: SpecOpt = None, json: JsonOpt = False) -> None:
     """Compute the windows of logged predictions, store them, and fire alerts."""
     from loopml.monitoring import monitor
-    from loopml.serving.log import log_folder
+    from loopml.predlog import log_folder
 
     project = _spec(spec, required=True)
     with _store() as store, console.status("computing monitoring windows…"):
@@ -1272,8 +1273,8 @@ def retrain_command(
     on the most recent labelled rows, and start a canary, or propose it (retrain.approval)."""
     if ctx.invoked_subcommand is not None:
         return
+    from loopml.errors import ValidationFailed
     from loopml.loop.retrain import retrain
-    from loopml.steps import ValidationFailed
 
     project = _spec(spec, required=True)
     reporter = _TrainProgress()

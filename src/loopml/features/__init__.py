@@ -4,7 +4,6 @@ See :mod:`loopml.features.pipeline` for the contract and one module per feature 
 encoding rules.
 """
 
-from loopml.features._base import FeatureError, NotFittedError
 from loopml.features.pipeline import FeaturePipeline
 
-__all__ = ["FeatureError", "FeaturePipeline", "NotFittedError"]
+__all__ = ["FeaturePipeline"]

@@ -28,17 +28,9 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from loopml.errors import DataError, LoopmlError
+from loopml.errors import FeatureError
 
 FloatBlock = npt.NDArray[np.float64]
-
-
-class FeatureError(DataError):
-    """A value, column or document the feature pipeline cannot encode; names the field."""
-
-
-class NotFittedError(LoopmlError):
-    """The feature pipeline was used before :meth:`~loopml.features.FeaturePipeline.fit`."""
 
 
 @dataclass(frozen=True)

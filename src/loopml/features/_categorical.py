@@ -35,13 +35,8 @@ from typing import Any, Self
 import numpy as np
 import polars as pl
 
-from loopml.features._base import (
-    Encoder,
-    FeatureError,
-    FloatBlock,
-    Options,
-    describe,
-)
+from loopml.errors import FeatureError
+from loopml.features._base import Encoder, FloatBlock, Options, describe
 
 _EXACT_INT = 2.0**53
 

@@ -23,9 +23,9 @@ from typing import Any, Self
 import numpy as np
 import polars as pl
 
+from loopml.errors import FeatureError
 from loopml.features._base import (
     Encoder,
-    FeatureError,
     FloatBlock,
     Options,
     describe,

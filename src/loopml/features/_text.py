@@ -28,15 +28,8 @@ from scipy import sparse
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.preprocessing import normalize
 
-from loopml.features._base import (
-    Encoder,
-    FeatureError,
-    FloatBlock,
-    Options,
-    describe,
-    only_missing,
-    wrong_dtype,
-)
+from loopml.errors import FeatureError
+from loopml.features._base import Encoder, FloatBlock, Options, describe, only_missing, wrong_dtype
 
 
 def to_text(column: str, value: Any) -> str:

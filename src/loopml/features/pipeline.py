@@ -34,8 +34,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from loopml.errors import did_you_mean
-from loopml.features._base import Encoder, FeatureError, FloatBlock, NotFittedError, Options
+from loopml.errors import FeatureError, NotFittedError, did_you_mean
+from loopml.features._base import Encoder, FloatBlock, Options
 from loopml.features._categorical import CategoricalEncoder
 from loopml.features._datetime import DatetimeEncoder
 from loopml.features._numeric import NumericEncoder

@@ -25,15 +25,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from loopml.loop.fresh import RetrainError
+from loopml.errors import RetrainError, ValidationFailed
 from loopml.loop.policy import Plan, plan, signals_from_alerts
 from loopml.loop.retrain import RetrainOutcome, history, pending_proposal, retrain
 from loopml.monitoring import monitor
-from loopml.serving import controller
-from loopml.serving.log import log_folder as default_log_folder
-from loopml.serving.rollout import Decision
+from loopml.predlog import log_folder as default_log_folder
+from loopml.rollout import controller
+from loopml.rollout.decide import Decision
 from loopml.spec import Spec
-from loopml.steps import ValidationFailed
 from loopml.store import AlertRecord, Store
 
 logger = logging.getLogger(__name__)

@@ -9,12 +9,8 @@ from typing import Any
 
 import polars as pl
 
-from loopml.errors import LoopmlError
+from loopml.errors import RetrainError
 from loopml.spec import Spec
-
-
-class RetrainError(LoopmlError):
-    """A retrain cannot start (a rollout runs, too few labels, a bad policy)."""
 
 
 @dataclass(frozen=True)

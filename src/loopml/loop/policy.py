@@ -23,10 +23,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from loopml.spec import Retrain
-from loopml.store import AlertRecord
+
+if TYPE_CHECKING:  # the records are only read here: the policy itself does no I/O
+    from loopml.store import AlertRecord
 
 WEEK = timedelta(days=7)
 

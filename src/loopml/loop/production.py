@@ -16,11 +16,11 @@ from typing import Any
 
 import polars as pl
 
-from loopml.features._base import FeatureError
+from loopml.errors import FeatureError
 from loopml.features._datetime import to_datetime
 from loopml.modeling import metrics as M
 from loopml.monitoring.windows import SERVED
-from loopml.serving.log import decode_features, read_log
+from loopml.predlog import decode_features, read_log
 from loopml.spec import Spec
 from loopml.store import Store
 

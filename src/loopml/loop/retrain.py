@@ -33,16 +33,17 @@ import polars as pl
 
 from loopml.data.validate import ValidationReport, validate
 from loopml.data.versions import DatasetVersion, add_frame, get_version, load_frame
-from loopml.loop.fresh import FreshData, RetrainError, split_fresh, training_frame
+from loopml.errors import RetrainError, ValidationFailed
+from loopml.loop.fresh import FreshData, split_fresh, training_frame
 from loopml.loop.policy import History
 from loopml.loop.production import labelled_rows
 from loopml.modeling.train import Event
+from loopml.predlog import log_folder as default_log_folder
 from loopml.registry import Comparison, Package, load_package
-from loopml.serving import controller
-from loopml.serving.log import log_folder as default_log_folder
+from loopml.rollout import controller
 from loopml.spec import Spec
-from loopml.steps import TrainOutcome, ValidationFailed, train_model
 from loopml.store import AuditRecord, DeploymentRecord, Store
+from loopml.workflows import TrainOutcome, train_model
 
 #: audit actions that mark one retrain attempt's start and its possible ends
 STARTED, ENDS = "retrain", ("invalid", "rejected", "proposed", "rollout", "failed")

@@ -32,8 +32,8 @@ import polars as pl
 from loopml.data.schema import Schema
 from loopml.data.validate import validate
 from loopml.data.versions import add_frame, get_version, load_frame
-from loopml.errors import DataError
-from loopml.loop.fresh import RetrainError, split_fresh, training_frame
+from loopml.errors import DataError, RetrainError
+from loopml.loop.fresh import split_fresh, training_frame
 from loopml.loop.policy import History, plan, signals_from_alerts
 from loopml.modeling import metrics as M
 from loopml.modeling.train import Event, train

@@ -1,8 +1,8 @@
 """Drift of a feature between two profiles: the training profile and a window's.
 
 Every statistic works on the profiles' summaries, never on rows: a numeric column through its
-:class:`~loopml.data.sketch.QuantileSketch` (at most ``capacity`` points), a categorical or
-boolean one through its :class:`~loopml.data.sketch.CategoryCounts` (at most ``top_k``
+:class:`~loopml.stats.sketch.QuantileSketch` (at most ``capacity`` points), a categorical or
+boolean one through its :class:`~loopml.stats.sketch.CategoryCounts` (at most ``top_k``
 categories). Comparing a window with training therefore costs O(sketch size) whatever the row
 counts, and the training data is never needed — only the profile that travels with the model.
 
@@ -46,11 +46,11 @@ import numpy.typing as npt
 from scipy import stats
 from scipy.special import rel_entr
 
-from loopml.data.divergence import psi, psi_noise
 from loopml.data.profile import ColumnProfile, Profile
-from loopml.data.sketch import CategoryCounts, QuantileSketch
 from loopml.errors import DataError
 from loopml.spec import Drift
+from loopml.stats.psi import psi, psi_noise
+from loopml.stats.sketch import CategoryCounts, QuantileSketch
 
 Family = Literal["numeric", "categorical"]
 FloatArray = npt.NDArray[np.float64]

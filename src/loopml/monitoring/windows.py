@@ -35,14 +35,14 @@ import polars as pl
 
 from loopml.data.profile import profile_frame
 from loopml.data.schema import Schema
-from loopml.data.sketch import QuantileSketch
 from loopml.modeling import metrics as M
 from loopml.monitoring.drift import profile_drift, sketch_drift
 from loopml.monitoring.estimate import expected_accuracy, expected_roc_auc
 from loopml.monitoring.inputs import input_metrics
+from loopml.predlog import decode_features, read_log
 from loopml.registry import Package, load_package
-from loopml.serving.log import decode_features, read_log
 from loopml.spec import Spec
+from loopml.stats.sketch import QuantileSketch
 from loopml.store import Store, WindowRecord
 
 SERVED = ("stable", "canary")

@@ -39,13 +39,22 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from loopml._version import __version__
-from loopml.errors import LoopmlError, NotFoundError
-from loopml.features import FeatureError
+from loopml.errors import (
+    AuthError,
+    FeatureError,
+    InputError,
+    LoopmlError,
+    ModelFailure,
+    NotFoundError,
+    RequestError,
+    RolloutError,
+)
+from loopml.predlog import LogEntry, PredictionLog
+from loopml.predlog import log_folder as default_log_folder
 from loopml.registry import load_package
-from loopml.serving import controller, protocols
-from loopml.serving.inputs import InputError, InputStats
-from loopml.serving.log import LogEntry, PredictionLog
-from loopml.serving.log import log_folder as default_log_folder
+from loopml.rollout import controller
+from loopml.serving import protocols
+from loopml.serving.inputs import InputStats
 from loopml.serving.metrics import ServerMetrics
 from loopml.serving.routing import Routing, Served, routing_for
 from loopml.serving.routing import served as served_model
@@ -58,10 +67,6 @@ RECENT_IDS = 200_000
 POLL_SECONDS = 0.5  # how often a process re-reads its deployment from the store
 WINDOW_SECONDS = 10.0  # how often the monitoring gauges re-read the latest windows
 SHADOW_QUEUE = 256  # shadow copies waiting at most; more are skipped and counted
-
-
-class AuthError(LoopmlError):
-    """A missing or wrong bearer token."""
 
 
 @dataclass
@@ -344,8 +349,8 @@ def create_app(
         metrics.count_status(request.url.path, 422)
         return _error(422, "invalid_input", str(exc))
 
-    @app.exception_handler(protocols.RequestError)
-    async def _request_error(request: Request, exc: protocols.RequestError) -> Response:
+    @app.exception_handler(RequestError)
+    async def _request_error(request: Request, exc: RequestError) -> Response:
         metrics.count_status(request.url.path, exc.status)
         return _error(exc.status, "bad_request", str(exc))
 
@@ -368,7 +373,7 @@ def create_app(
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            raise protocols.RequestError(f"the body is not valid JSON: {exc}", status=400) from exc
+            raise RequestError(f"the body is not valid JSON: {exc}", status=400) from exc
 
     # --- loopml's own JSON -------------------------------------------------------------------
 
@@ -392,14 +397,14 @@ def create_app(
         if isinstance(body, dict) and ("records" in body or "record" in body):
             entity = body.get("entity")
             if entity is not None and not isinstance(entity, str | int):
-                raise protocols.RequestError(
+                raise RequestError(
                     f"entity: expected a string or integer key, got {type(entity).__name__}",
                     status=400,
                 )
             if "records" in body:
                 records, single = body["records"], False
                 if not isinstance(records, list):
-                    raise protocols.RequestError(
+                    raise RequestError(
                         f"records: expected a list of JSON objects, got {type(records).__name__}",
                         status=400,
                     )
@@ -466,7 +471,7 @@ def create_app(
 
     def v2_model(name: str) -> Served:
         if name != spec.name:
-            raise NotFound(f"no model named '{name}' here; this server serves '{spec.name}'")
+            raise NotFoundError(f"no model named '{name}' here; this server serves '{spec.name}'")
         return routing().stable
 
     @app.get("/v2", summary="V2 server metadata")
@@ -529,8 +534,8 @@ def create_app(
         )
         return _json(body)
 
-    @app.exception_handler(NotFound)
-    async def _not_found(request: Request, exc: NotFound) -> Response:
+    @app.exception_handler(NotFoundError)
+    async def _not_found(request: Request, exc: NotFoundError) -> Response:
         return _error(404, "not_found", str(exc))
 
     # --- feedback, metrics, health ------------------------------------------------------------
@@ -545,7 +550,7 @@ def create_app(
         body = await body_json(request)
         items = body.get("feedback") if isinstance(body, dict) and "feedback" in body else [body]
         if not isinstance(items, list) or not items:
-            raise protocols.RequestError(
+            raise RequestError(
                 "feedback: expected a non-empty list of {request_id, label} objects", status=400
             )
         pairs = []
@@ -555,7 +560,7 @@ def create_app(
                 or not isinstance(item.get("request_id"), str)
                 or "label" not in item
             ):
-                raise protocols.RequestError(
+                raise RequestError(
                     f'feedback[{i}]: expected {{"request_id": str, "label": value}}, '
                     f"got {orjson.dumps(item).decode()[:120]}",
                     status=400,
@@ -564,7 +569,7 @@ def create_app(
         try:
             added, duplicates = store.add_feedback(pairs)
         except LoopmlError as exc:
-            raise protocols.RequestError(str(exc), status=400) from exc
+            raise RequestError(str(exc), status=400) from exc
         matched = sum(1 for request_id, _ in pairs if request_id in recent)
         counts = {
             "received": len(pairs),
@@ -619,7 +624,7 @@ def create_app(
     async def act(action: Callable[[], Any]) -> Response:
         try:
             await asyncio.to_thread(action)
-        except controller.RolloutError as exc:
+        except RolloutError as exc:
             return _error(409, "conflict", str(exc))
         except NotFoundError as exc:
             return _error(404, "not_found", str(exc))
@@ -655,7 +660,7 @@ def create_app(
             return denied
         body = await body_json(request)
         if not isinstance(body, dict) or not isinstance(body.get("version"), str | int):
-            raise protocols.RequestError(
+            raise RequestError(
                 'expected {"version": "3" or "flights@3", "steps": [5, 25, 50, 100], '
                 '"shadow": false}',
                 status=400,
@@ -664,7 +669,7 @@ def create_app(
         if steps is not None and not (
             isinstance(steps, list) and all(isinstance(x, int | float) for x in steps)
         ):
-            raise protocols.RequestError(f"steps: expected a list of percentages, got {steps!r}")
+            raise RequestError(f"steps: expected a list of percentages, got {steps!r}")
         return await act(
             lambda: controller.start(
                 store,
@@ -681,7 +686,9 @@ def create_app(
         if (denied := admin(request)) is not None:
             return denied
         if action not in ("promote", "rollback", "pause", "resume"):
-            raise NotFound(f"no rollout action '{action}': use promote, rollback, pause or resume")
+            raise NotFoundError(
+                f"no rollout action '{action}': use promote, rollback, pause or resume"
+            )
         body = await request.body()
         reason = ""
         if body:
@@ -726,19 +733,9 @@ def _header_length(request: Request) -> int | None:
     if value is None:
         return None
     if not value.strip().isdigit():
-        raise protocols.RequestError(
+        raise RequestError(
             f"Inference-Header-Content-Length: expected a byte count, got {value!r}", status=400
         )
     return int(value)
 
 
-class ModelFailure(LoopmlError):
-    """The model raised on a valid request; ``error_id`` points at the logged traceback."""
-
-    def __init__(self, error_id: str) -> None:
-        super().__init__(f"model error {error_id}")
-        self.error_id = error_id
-
-
-class NotFound(LoopmlError):
-    """A path names something this server does not serve."""

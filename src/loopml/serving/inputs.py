@@ -23,20 +23,10 @@ from datetime import date, datetime
 from typing import Any
 
 from loopml.data.schema import Schema
-from loopml.errors import LoopmlError
+from loopml.errors import InputError
 from loopml.spec import Serving
 
 MAX_REPORTED = 50
-
-
-class InputError(LoopmlError):
-    """Records that do not fit the model's inputs; ``problems`` lists each with its field."""
-
-    def __init__(self, problems: list[dict[str, Any]]) -> None:
-        self.problems = problems
-        first = problems[0]["message"] if problems else "invalid input"
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        super().__init__(first + more)
 
 
 @dataclass

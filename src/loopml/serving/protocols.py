@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import orjson
 
-from loopml.errors import LoopmlError, did_you_mean
+from loopml.errors import RequestError, did_you_mean
 
 if TYPE_CHECKING:
     from loopml.data.schema import Schema
@@ -76,14 +76,6 @@ V2_OUTPUTS = ("predictions", "probabilities")
 
 _SCALARS = (str, int, float, bool, type(None))
 _MISSING: Any = object()
-
-
-class RequestError(LoopmlError):
-    """A request body the server cannot read; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, message: str, *, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 # -- shared helpers ------------------------------------------------------------------------------

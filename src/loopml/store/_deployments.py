@@ -1,7 +1,7 @@
 """Deployments: which model versions a named deployment serves, and its rollout's decisions.
 
 A deployment row holds the stable version, an optional canary (at a weight, in percent) or
-shadow, and the rollout's state as JSON (owned by :mod:`loopml.serving.controller`). Every change
+shadow, and the rollout's state as JSON (owned by :mod:`loopml.rollout.controller`). Every change
 is compare-and-set on ``revision``: :meth:`DeploymentsMixin.save_deployment` writes only if the
 row still has the revision the caller read, and returns ``None`` otherwise. That is what lets
 several server processes run the same rollout controller: one of them wins each decision, the

@@ -19,11 +19,7 @@ from urllib.parse import urlsplit
 
 from starlette.requests import Request
 
-from loopml.errors import LoopmlError
-
-
-class AccessDenied(LoopmlError):
-    """A write the dashboard refuses: no or a wrong admin token, or a remote or foreign client."""
+from loopml.errors import AccessDenied
 
 
 def _loopback(host: str | None) -> bool:

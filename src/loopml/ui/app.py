@@ -36,27 +36,19 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from loopml.errors import LoopmlError, NotFoundError, StoreError
+from loopml.errors import AccessDenied, NotFoundError, PageError, StoreError
 from loopml.reports.render import number, plotly_js, templates
 from loopml.spec import Spec
-from loopml.steps import reports_dir
 from loopml.store import Store, check_name
 from loopml.ui import pages
-from loopml.ui.access import AccessDenied, check_write
+from loopml.ui.access import check_write
+from loopml.workflows import reports_dir
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_FORM_BYTES = 64 * 1024
 DEFAULT_WINDOWS = 500
 MAX_WINDOWS = 5_000
 _ID = re.compile(r"[0-9]{1,18}")
-
-
-class PageError(LoopmlError):
-    """A request the dashboard cannot answer as asked; ``status`` is the HTTP status (4xx)."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def _id(value: str, what: str) -> int:

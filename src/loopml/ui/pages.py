@@ -22,9 +22,8 @@ from loopml.registry import read_document
 from loopml.reports import data_report
 from loopml.reports.monitor_report import MonitorReport
 from loopml.reports.render import number
-from loopml.serving.controller import active_rollout
+from loopml.rollout.controller import active_rollout
 from loopml.spec import Spec
-from loopml.steps import build_monitor_report
 from loopml.store import (
     AlertRecord,
     DatasetRecord,
@@ -34,6 +33,7 @@ from loopml.store import (
     Store,
     WindowRecord,
 )
+from loopml.workflows import build_monitor_report
 
 Figure = tuple[str, str, dict[str, Any]]  # element id, heading, Plotly figure
 RECENT = 8  # audit entries on the overview

@@ -30,21 +30,17 @@ import polars as pl
 
 from loopml.data.profile import Profile
 from loopml.data.schema import Schema
-from loopml.data.sketch import QuantileSketch
-from loopml.errors import LoopmlError, NotFoundError
+from loopml.errors import LoopmlError, NotFoundError, PackageError
 from loopml.features.pipeline import FeaturePipeline
 from loopml.modeling import metrics as M
 from loopml.modeling.model import TrainedModel
 from loopml.modeling.train import TrainResult
 from loopml.spec import Spec
+from loopml.stats.sketch import QuantileSketch
 from loopml.store import ModelRecord, Store
 
 FORMAT = "loopml.model/1"
 TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.")
-
-
-class PackageError(LoopmlError):
-    """A model package is missing, incomplete, tampered with, or holds untrusted code."""
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,7 @@ from hypothesis import strategies as st
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from loopml.data.divergence import PSI_FLOOR
 from loopml.data.profile import Profile, profile_frame
-from loopml.data.sketch import QuantileSketch
 from loopml.errors import DataError
 from loopml.monitoring.drift import (
     KS_EXACT_LIMIT,
@@ -35,6 +33,8 @@ from loopml.monitoring.drift import (
     sketch_drift,
 )
 from loopml.spec import Drift
+from loopml.stats.psi import PSI_FLOOR
+from loopml.stats.sketch import QuantileSketch
 
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 DECIDERS = ["psi", "jensen_shannon", "wasserstein", "ks_pvalue", "chi2_pvalue"]

@@ -32,13 +32,13 @@ from loopml.data.profile import (
     merge_profiles,
     profile_frame,
 )
-from loopml.data.sketch import (
+from loopml.errors import DataError
+from loopml.stats.sketch import (
     CategoryCounts,
     DistinctSketch,
     QuantileSketch,
     evenly_spaced_ranks,
 )
-from loopml.errors import DataError
 
 SMALL = {"capacity": 16, "k": 8, "top_k": 3}
 LEVELS = np.linspace(0.0, 1.0, 41)

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pytest
 
 from loopml.errors import DataError, LoopmlError, StoreError
-from loopml.serving.log import (
+from loopml.predlog import (
     LocalSegments,
     LogEntry,
     PredictionLog,
@@ -191,7 +191,7 @@ def test_unreadable_segments_and_temp_files_are_skipped(
     (day / ".part-1-1-1.parquet.tmp").write_bytes(good[: len(good) // 2])  # killed mid-write
     (day / "part-2-2-2.parquet").write_bytes(b"PAR1 not parquet at all")  # damaged by hand
     (day / "notes.txt").write_text("ignored")
-    with caplog.at_level(logging.ERROR, logger="loopml.serving.log"):
+    with caplog.at_level(logging.ERROR, logger="loopml.predlog"):
         frame = read_log(tmp_path)
     assert frame["request_id"].to_list() == [f"r{i}" for i in range(5)]
     assert "skipping unreadable prediction log segment" in caplog.text
@@ -276,7 +276,7 @@ def test_a_full_queue_drops_and_counts_instead_of_blocking(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     log = PredictionLog(tmp_path, "flights", queue_limit=100)  # no writer: nothing drains
-    with caplog.at_level(logging.WARNING, logger="loopml.serving.log"):
+    with caplog.at_level(logging.WARNING, logger="loopml.predlog"):
         started = time.perf_counter()
         log.log([entry(i) for i in range(60)])
         log.log([entry(60 + i) for i in range(60)])
@@ -303,7 +303,7 @@ def test_write_errors_keep_entries_and_the_writer_recovers(
     blocker.write_text("a file where the deployment's folder should be")
     log = PredictionLog(tmp_path, "flights", flush_interval=0.02).start()
     try:
-        with caplog.at_level(logging.ERROR, logger="loopml.serving.log"):
+        with caplog.at_level(logging.ERROR, logger="loopml.predlog"):
             log.log([entry(i) for i in range(10)])
             assert wait_until(lambda: log.failures >= 1, timeout=3.0)
             with pytest.raises(StoreError, match="they stay queued"):
@@ -327,7 +327,7 @@ def test_close_gives_up_after_its_timeout_and_counts_the_loss(
     log = PredictionLog(tmp_path, "flights", flush_interval=0.05).start()
     log.log([entry(i) for i in range(5)])
     started = time.monotonic()
-    with caplog.at_level(logging.WARNING, logger="loopml.serving.log"):
+    with caplog.at_level(logging.WARNING, logger="loopml.predlog"):
         log.close(timeout=0.3)
     assert time.monotonic() - started < 1.0
     assert (log.written, log.dropped, log.queue_depth) == (0, 5, 0)
@@ -393,7 +393,7 @@ def test_log_costs_the_caller_microseconds(tmp_path: Path) -> None:
 CHILD = r"""
 import os, signal, sys, time
 from datetime import UTC, datetime
-from loopml.serving.log import LogEntry, PredictionLog
+from loopml.predlog import LogEntry, PredictionLog
 
 folder, prefix = sys.argv[1], sys.argv[2]
 log = PredictionLog(folder, "flights", flush_interval=0.05).start()

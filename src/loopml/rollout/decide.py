@@ -33,8 +33,8 @@ from typing import Any, Literal
 import numpy as np
 from scipy import stats
 
-from loopml.data import divergence
 from loopml.spec import Rollout
+from loopml.stats import psi as divergence
 
 Verdict = Literal["pass", "fail", "wait", "skip"]
 Action = Literal["advance", "hold", "rollback"]

@@ -11,8 +11,9 @@ import pytest
 from conftest import FLIGHTS_SPEC
 
 from loopml.data.versions import add_frame
+from loopml.errors import PackageError
 from loopml.modeling.train import train
-from loopml.registry import PackageError, gate, load_package, register, save_package
+from loopml.registry import gate, load_package, register, save_package
 from loopml.spec import parse_spec
 from loopml.store import Store
 

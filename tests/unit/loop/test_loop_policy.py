@@ -212,7 +212,8 @@ def _rows(ids: list[int | None], start: int = 0) -> pl.DataFrame:
 
 
 def test_fresh_rows_leave_out_what_the_model_trained_on_and_hold_out_the_newest() -> None:
-    from loopml.loop.fresh import RetrainError, split_fresh, training_frame
+    from loopml.errors import RetrainError
+    from loopml.loop.fresh import split_fresh, training_frame
     from loopml.spec import parse_spec
 
     text = (

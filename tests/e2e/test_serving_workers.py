@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 import pytest
 import test_serving
 
-from loopml.serving.log import read_log
+from loopml.predlog import read_log
 
 # The module-scoped fixtures of test_serving.py (a project with a registered model, and April
 # records), instantiated once for this module.

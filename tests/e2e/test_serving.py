@@ -22,8 +22,8 @@ from conftest import FLIGHTS_SPEC, project_store
 
 from loopml.data.versions import add_frame
 from loopml.modeling.train import train
+from loopml.predlog import read_log
 from loopml.registry import load_package, register
-from loopml.serving.log import read_log
 from loopml.spec import parse_spec
 
 SPEC = (

@@ -28,8 +28,8 @@ from hypothesis import strategies as st
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 from sklearn.metrics import roc_auc_score
 
-from loopml.errors import DataError, LoopmlError
-from loopml.features import FeatureError, FeaturePipeline, NotFittedError
+from loopml.errors import DataError, FeatureError, LoopmlError, NotFittedError
+from loopml.features import FeaturePipeline
 from loopml.spec import Features
 
 FLIGHTS = Features(

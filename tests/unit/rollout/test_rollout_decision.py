@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from loopml.serving.rollout import Arm, Quality, _wilson_lower, decide, psi, psi_noise
+from loopml.rollout.decide import Arm, Quality, _wilson_lower, decide, psi, psi_noise
 from loopml.spec import Rollout
 
 POLICY = Rollout(min_requests=200, min_duration=timedelta(seconds=30))

@@ -4,7 +4,7 @@ A rollout lives in the deployment's row in the store (``state["rollout"]``), so 
 process and the CLI see one rollout; each change is compare-and-set on the row's revision, so
 when several processes evaluate at once exactly one decision lands (the others re-read). The
 evidence comes from the prediction log (every process writes its own segments) and from the
-feedback table; :func:`loopml.serving.rollout.decide` makes the call.
+feedback table; :func:`loopml.rollout.decide.decide` makes the call.
 
 A rollout moves through ``steps`` (percent of traffic to the canary). With ``shadow`` it first
 runs as a shadow (copies of traffic, answers logged and never returned) and becomes a canary at
@@ -27,11 +27,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from loopml.errors import LoopmlError
+from loopml.errors import RolloutError
 from loopml.modeling import metrics
+from loopml.predlog import read_log
 from loopml.registry import load_package
-from loopml.serving.log import read_log
-from loopml.serving.rollout import Arm, Decision, Quality, decide
+from loopml.rollout.decide import Arm, Decision, Quality, decide
 from loopml.spec import Spec
 from loopml.store import DeploymentRecord, RolloutEventRecord, Store
 
@@ -40,10 +40,6 @@ ACTIVE = ("running", "paused")
 _ATTEMPTS = 20
 _BOOTSTRAP = 50
 _MAX_BOOTSTRAP_ROWS = 2_000
-
-
-class RolloutError(LoopmlError):
-    """A rollout action that does not fit the deployment's state (e.g. promote with no canary)."""
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,9 @@ from test_serving import Server, start
 
 from loopml.data.versions import add_frame
 from loopml.modeling.train import train
+from loopml.predlog import read_log
 from loopml.registry import register
-from loopml.serving import controller
-from loopml.serving.log import read_log
+from loopml.rollout import controller
 from loopml.spec import parse_spec
 from loopml.store import Store
 

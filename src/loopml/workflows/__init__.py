@@ -19,9 +19,9 @@ import polars as pl
 from loopml.config import Settings
 from loopml.data.io import describe_source, read_source
 from loopml.data.profile import Profile
-from loopml.data.validate import ValidationReport, validate
+from loopml.data.validate import validate
 from loopml.data.versions import DatasetVersion, get_version
-from loopml.errors import DataError, LoopmlError, NotFoundError
+from loopml.errors import LoopmlError, NotFoundError, ValidationFailed
 from loopml.modeling.analysis import Analysis, analyze
 from loopml.modeling.train import Event, TrainResult, train
 from loopml.registry import Comparison, GateDecision, load_package, read_document, register
@@ -32,14 +32,6 @@ from loopml.spec import Spec
 from loopml.store import ModelRecord, RunRecord, Store
 
 logger = logging.getLogger(__name__)
-
-
-class ValidationFailed(DataError):
-    """Input data broke the model's schema; ``report`` lists every violation."""
-
-    def __init__(self, message: str, report: ValidationReport) -> None:
-        super().__init__(message)
-        self.report = report
 
 
 @dataclass

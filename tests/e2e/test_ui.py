@@ -26,11 +26,11 @@ from loopml.data.validate import validate
 from loopml.data.versions import add_frame, get_version
 from loopml.monitoring import monitor
 from loopml.registry import register
-from loopml.serving import controller
+from loopml.rollout import controller
 from loopml.spec import Spec, parse_spec
-from loopml.steps import train_model
 from loopml.store import Store
 from loopml.ui import create_ui
+from loopml.workflows import train_model
 
 SPEC = (
     FLIGHTS_SPEC

@@ -23,14 +23,14 @@ from test_monitoring import as_json, send
 from test_serving import Server, start
 
 from loopml.data.versions import add_frame, get_version, load_frame
+from loopml.errors import RetrainError
 from loopml.loop import retrain as R
 from loopml.loop.daemon import run_loop, run_pass
-from loopml.loop.fresh import RetrainError
 from loopml.loop.production import labelled_rows
 from loopml.modeling.train import train
+from loopml.predlog import LogEntry, PredictionLog, log_folder, read_log
 from loopml.registry import load_package, register
-from loopml.serving import controller
-from loopml.serving.log import LogEntry, PredictionLog, log_folder, read_log
+from loopml.rollout import controller
 from loopml.spec import Spec, parse_spec
 from loopml.store import Store
 

@@ -18,10 +18,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from loopml.data.schema import ColumnSchema, Kind, Schema
-from loopml.errors import LoopmlError
+from loopml.errors import LoopmlError, RequestError
 from loopml.serving.protocols import (
     V2_ACCEPTED_DATATYPES,
-    RequestError,
     invocations_response,
     parse_invocations,
     parse_v2_infer,
