@@ -3,11 +3,11 @@
 A profile is the common currency of validation, drift and monitoring: the training profile
 travels inside the model package, so serving and monitoring never need the training data.
 Per column it holds the non-null count, nulls, an approximate distinct count
-(:class:`~loopml.stats.sketch.DistinctSketch`), and by kind:
+(:class:`~loopml.stats.distinct.DistinctSketch`), and by kind:
 
 - **numeric** (integers, floats, decimals) and **datetime** (date, datetime, time, duration):
   :class:`NumericStats` — NaN count, min, max, mean, M2 (so std) and a
-  :class:`~loopml.stats.sketch.QuantileSketch`. Temporal values are summarised as integer
+  :class:`~loopml.stats.quantiles.QuantileSketch`. Temporal values are summarised as integer
   **microseconds** (since the Unix epoch in UTC for dates and datetimes, since midnight for
   times), whatever the time unit, so profiles of the same column at different units merge and
   compare; min and max are also given in ISO format.
@@ -19,7 +19,7 @@ Nulls are never a value: they are counted in ``nulls`` only. NaN is counted in `
 kept out of min/max/mean/std and the sketch; ``±inf`` are values (mean and std then become
 ``inf``/NaN, as in Polars). Mean and variance use float64, so integers beyond 2**53 are
 summarised approximately. Every statistic merges exactly or with a stated error (see
-:mod:`loopml.stats.sketch`): ``profile(A ∪ B) == merge(profile(A), profile(B))`` up to those bounds.
+:mod:`loopml.stats`): ``profile(A ∪ B) == merge(profile(A), profile(B))`` up to those bounds.
 
 Speed: two parallel passes over the frame. Pass 1 is one Polars ``select`` of every scalar
 aggregate plus the numeric hashes for the distinct sketch. Pass 2 (through ``collect_all``) runs
@@ -41,16 +41,10 @@ import numpy as np
 import polars as pl
 
 from loopml.errors import DataError, unknown_column
-from loopml.stats.sketch import (
-    DEFAULT_CAPACITY,
-    DEFAULT_K,
-    DEFAULT_TOP_K,
-    CategoryCounts,
-    DistinctSketch,
-    QuantileSketch,
-    evenly_spaced_ranks,
-    json_float,
-)
+from loopml.stats.categories import DEFAULT_TOP_K, CategoryCounts
+from loopml.stats.distinct import DEFAULT_K, DistinctSketch
+from loopml.stats.jsonsafe import json_float
+from loopml.stats.quantiles import DEFAULT_CAPACITY, QuantileSketch, evenly_spaced_ranks
 
 Kind = Literal["numeric", "categorical", "boolean", "datetime"]
 FORMAT = "loopml.profile/1"

@@ -1,8 +1,8 @@
 """Drift of a feature between two profiles: the training profile and a window's.
 
 Every statistic works on the profiles' summaries, never on rows: a numeric column through its
-:class:`~loopml.stats.sketch.QuantileSketch` (at most ``capacity`` points), a categorical or
-boolean one through its :class:`~loopml.stats.sketch.CategoryCounts` (at most ``top_k``
+:class:`~loopml.stats.quantiles.QuantileSketch` (at most ``capacity`` points), a categorical or
+boolean one through its :class:`~loopml.stats.categories.CategoryCounts` (at most ``top_k``
 categories). Comparing a window with training therefore costs O(sketch size) whatever the row
 counts, and the training data is never needed — only the profile that travels with the model.
 
@@ -43,25 +43,19 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 from scipy.special import rel_entr
 
 from loopml.data.profile import ColumnProfile, Profile
 from loopml.errors import DataError
 from loopml.spec import Drift
-from loopml.stats.psi import psi, psi_noise
-from loopml.stats.sketch import CategoryCounts, QuantileSketch
+from loopml.stats.categories import CategoryCounts
+from loopml.stats.psi import psi, psi_noise, sketch_edges, sketch_shares
+from loopml.stats.quantiles import QuantileSketch
+from loopml.stats.significance import chi2_homogeneity, ks_pvalue
 
 Family = Literal["numeric", "categorical"]
 FloatArray = npt.NDArray[np.float64]
 
-PSI_BINS = 10
-#: Up to this effective sample size ``n·m/(n+m)`` the KS p-value uses SciPy's ``kstwo`` exactly
-#: as ``ks_2samp(method="asymp")`` does; above it the limiting Kolmogorov distribution, because
-#: ``kstwo.sf`` costs time linear in the size (up to 0.15 s at 10^5, 1 s at 10^6). At 10^4 the
-#: limit is 0.5 % above ``kstwo`` at p = 0.5, 1.1 % at 0.01, 1.4 % at 0.001 and 2 % at 1e-6
-#: (above: conservative), and closer as the size grows (about 1/sqrt(size)).
-KS_EXACT_LIMIT = 10_000
 _P_VALUES = ("ks_pvalue", "chi2_pvalue")
 
 
@@ -185,27 +179,11 @@ def _sketch_std(sketch: QuantileSketch) -> float | None:
     return math.sqrt(variance) if math.isfinite(variance) else None
 
 
-def _ks_pvalue(statistic: float, n: int, m: int) -> float:
-    """Two-sided asymptotic p-value as ``scipy.stats.ks_2samp(method="asymp")`` computes it
-    (``kstwo`` at the rounded effective size), the limiting distribution above
-    :data:`KS_EXACT_LIMIT`; NaN for two single values (effective size rounds to 0, as SciPy)."""
-    large, small = max(n, m), min(n, m)
-    effective = float(np.round(large * small / (large + small)))
-    if effective < 1:
-        return math.nan
-    if effective > KS_EXACT_LIMIT:
-        p = float(stats.kstwobign.sf(math.sqrt(effective) * statistic))
-    else:
-        p = float(stats.distributions.kstwo.sf(statistic, effective))
-    return min(1.0, max(0.0, p))
-
-
 def _numeric(
     reference: QuantileSketch, current: QuantileSketch, reference_std: float | None
 ) -> dict[str, float]:
-    cuts = np.unique(reference.quantiles(np.arange(1, PSI_BINS) / PSI_BINS))
-    expected = np.diff(np.r_[0.0, reference.cdf(cuts), 1.0])
-    actual = np.diff(np.r_[0.0, current.cdf(cuts), 1.0])
+    cuts = sketch_edges(reference)
+    expected, actual = sketch_shares(reference, cuts), sketch_shares(current, cuts)
 
     points = np.union1d(reference.values, current.values)  # both CDFs step only here
     gaps = np.abs(reference.cdf(points) - current.cdf(points))
@@ -224,7 +202,7 @@ def _numeric(
         "jensen_shannon": _js_distance(expected, actual),
         "wasserstein": wasserstein,
         "ks_statistic": ks,
-        "ks_pvalue": _ks_pvalue(ks, reference.n, current.n),
+        "ks_pvalue": ks_pvalue(ks, reference.n, current.n),
     }
 
 
@@ -245,7 +223,8 @@ def sketch_drift(
     - KS: the largest CDF gap over both sketches' points (the CDFs step only there), so it is
       exact for exact sketches and within ``e_ref + e_cur`` of the raw samples' otherwise. Its
       p-value is SciPy's asymptotic two-sided one (``kstwo``; the limiting distribution above
-      an effective size of :data:`KS_EXACT_LIMIT`, see there) with the sketches' counts.
+      an effective size of :data:`~loopml.stats.significance.KS_EXACT_LIMIT`, see there) with
+      the sketches' counts.
     - Wasserstein: W1 integrated exactly between the two sketches' step CDFs — SciPy's
       ``wasserstein_distance`` of the raw samples when the sketches are exact — divided by
       ``reference_std`` (default: the reference sketch's own sample std, exact when the sketch
@@ -298,13 +277,7 @@ def category_drift(
         return _verdict(name, "categorical", counts, _empty("categorical"), policy)
     ref, cur = _category_table(reference, current)
     expected, actual = ref / ref.sum(), cur / cur.sum()
-    table = np.vstack([ref, cur])
-    table = table[:, table.sum(axis=0) > 0]
-    if table.shape[1] < 2:
-        chi2, p_value = 0.0, 1.0
-    else:
-        result = stats.chi2_contingency(table)
-        chi2, p_value = float(result.statistic), float(result.pvalue)
+    chi2, p_value = chi2_homogeneity(ref, cur)
     found = {
         "psi": psi(expected, actual),
         "psi_noise": psi_noise(expected, int(ref.sum()), int(cur.sum())),

@@ -42,7 +42,7 @@ from loopml.monitoring.inputs import input_metrics
 from loopml.predlog import decode_features, read_log
 from loopml.registry import Package, load_package
 from loopml.spec import Spec
-from loopml.stats.sketch import QuantileSketch
+from loopml.stats.quantiles import QuantileSketch
 from loopml.store import Store, WindowRecord
 
 SERVED = ("stable", "canary")

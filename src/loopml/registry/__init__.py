@@ -36,7 +36,7 @@ from loopml.modeling import metrics as M
 from loopml.modeling.model import TrainedModel
 from loopml.modeling.train import TrainResult
 from loopml.spec import Spec
-from loopml.stats.sketch import QuantileSketch
+from loopml.stats.quantiles import QuantileSketch
 from loopml.store import ModelRecord, Store
 
 FORMAT = "loopml.model/1"

@@ -34,11 +34,11 @@ import numpy as np
 from scipy import stats
 
 from loopml.spec import Rollout
-from loopml.stats import psi as divergence
+from loopml.stats.psi import PROBABILITY_EDGES, quantile_edges, sample_psi, sample_psi_noise
+from loopml.stats.significance import wilson_lower
 
 Verdict = Literal["pass", "fail", "wait", "skip"]
 Action = Literal["advance", "hold", "rollback"]
-PSI_BINS = 10
 _NO_STABLE = "stable answered nothing in this step (canary at 100%): absolute limits only"
 
 
@@ -232,7 +232,7 @@ def _rate_check(
     if total and stable_total:
         table = [[count, total - count], [stable_count, stable_total - stable_count]]
         p_value = float(stats.fisher_exact(table, alternative="greater").pvalue)
-    lower = _wilson_lower(count, total, alpha)
+    lower = wilson_lower(count, total, alpha)
     detail = (
         f"canary {rate:.2%} {what} ({count}/{total}) vs stable {stable_rate:.2%} "
         f"({stable_count}/{stable_total}); limit {limit:.2%}; one-sided Fisher p={p_value:.3g}"
@@ -241,17 +241,6 @@ def _rate_check(
     if lower > limit or (enough and (worse_than_stable or rate > limit)):
         return Check(name, "fail", round(rate, 6), limit, detail)
     return Check(name, "pass" if enough else "wait", round(rate, 6), limit, detail)
-
-
-def _wilson_lower(count: int, total: int, alpha: float) -> float:
-    """The one-sided lower confidence bound of a proportion (Wilson score interval)."""
-    if total == 0:
-        return 0.0
-    z = float(stats.norm.ppf(1 - alpha))
-    p = count / total
-    centre = p + z * z / (2 * total)
-    spread = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total))
-    return max(0.0, (centre - spread) / (1 + z * z / total))
 
 
 def _latency_check(
@@ -293,39 +282,6 @@ def _latency_target_check(canary: Arm, target_ms: float, *, enough: bool) -> Che
     )
 
 
-def psi(reference: np.ndarray, current: np.ndarray, edges: np.ndarray | None = None) -> float:
-    """Population stability index of ``current`` against ``reference`` on bins cut at
-    ``edges`` (default: the reference's deciles; ties merge bins)."""
-    reference = reference[np.isfinite(reference)]
-    current = current[np.isfinite(current)]
-    if not len(reference) or not len(current):
-        return float("nan")
-    cuts = quantile_edges(reference) if edges is None else edges
-    return divergence.psi(_shares(reference, cuts), _shares(current, cuts))
-
-
-def quantile_edges(reference: np.ndarray, bins: int = PSI_BINS) -> np.ndarray:
-    """Cut points giving ``bins`` bins of equal reference share (fewer when values tie)."""
-    return np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)[1:-1]))
-
-
-#: Probability scores are binned on fixed tenths: deciles of a window whose scores sit close
-#: together (one hour's flights) turn a 0.03 shift between two sound models into a "large" PSI.
-PROBABILITY_EDGES = np.linspace(0, 1, PSI_BINS + 1)[1:-1]
-
-
-def _shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
-    return counts / counts.sum()
-
-
-def psi_noise(reference: np.ndarray, current: np.ndarray, edges: np.ndarray | None = None) -> float:
-    """The PSI two samples of these sizes show on average when nothing changed: the statistic
-    times ``n·m/(n+m)`` is about chi-square with (occupied bins - 1) degrees of freedom."""
-    cuts = quantile_edges(reference) if edges is None else edges
-    return divergence.psi_noise(_shares(reference, cuts), len(reference), len(current))
-
-
 def _psi_check(
     canary: Arm, stable: Arm, policy: Rollout, *, alpha: float, enough: bool, probabilities: bool
 ) -> Check:
@@ -338,8 +294,8 @@ def _psi_check(
     if not enough or min(len(canary.scores), len(stable.scores)) < policy.min_requests:
         return Check("prediction_psi", "wait", None, limit, "needs min_requests answered on both")
     edges = PROBABILITY_EDGES if probabilities else quantile_edges(stable.scores)
-    raw = psi(stable.scores, canary.scores, edges)
-    value = max(0.0, raw - psi_noise(stable.scores, canary.scores, edges))
+    raw = sample_psi(stable.scores, canary.scores, edges)
+    value = max(0.0, raw - sample_psi_noise(stable.scores, canary.scores, edges))
     p_value = float(stats.ks_2samp(canary.scores, stable.scores).pvalue)
     binning = "tenths of probability" if probabilities else "stable's deciles"
     detail = (

@@ -1,1 +1,15 @@
-"""Statistics with no I/O: PSI, the statistical tests, the mergeable sketches that profiles hold."""
+"""Statistics with no I/O: PSI, the significance tests, the mergeable sketches profiles hold.
+
+- ``psi``: the population stability index, its binning (from sketches or raw samples) and the
+  PSI that sampling alone shows;
+- ``significance``: the KS p-value from a statistic, the chi-square test of homogeneity, the
+  Wilson lower bound of a proportion;
+- ``quantiles``, ``distinct``, ``categories``: the three mergeable sketches of a column
+  (:class:`~loopml.stats.quantiles.QuantileSketch`, :class:`~loopml.stats.distinct.DistinctSketch`,
+  :class:`~loopml.stats.categories.CategoryCounts`), each small, JSON-safe and with a stated
+  error that merging keeps honest;
+- ``jsonsafe``: non-finite floats through JSON, and the array types the sketches share.
+
+Pure functions and values over NumPy arrays: no store, no files, no network (an import-linter
+contract keeps it so). Import each name from its module.
+"""

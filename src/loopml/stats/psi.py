@@ -1,8 +1,20 @@
-"""The population stability index on binned shares, and what sampling alone makes of it.
+"""The population stability index: binning, the index on binned shares, and its sampling noise.
 
-Shared by monitoring (window against training profile) and the rollout controller (canary
-against stable): both bin two samples, then ask how far apart the shares are, and how far apart
-two samples of those sizes would be if nothing had changed.
+Shared by monitoring (a window's profile against the training profile) and the rollout decision
+(canary predictions against stable's): both bin two samples, then ask how far apart the shares
+are, and how far apart two samples of those sizes would be if nothing had changed.
+
+Two ways in, one index:
+
+- from **sketches** (monitoring, which holds profiles, not rows): :func:`sketch_edges` cuts at
+  the reference sketch's deciles, :func:`sketch_shares` reads each side's shares off its CDF;
+- from **raw samples** (the rollout decision): :func:`sample_psi` and :func:`sample_psi_noise`
+  bin at :func:`quantile_edges` (the reference's deciles) or at given edges such as
+  :data:`PROBABILITY_EDGES`.
+
+Both then call :func:`psi` and :func:`psi_noise` on the shares. The two binnings keep their own
+conventions (a sketch bin holds its upper cut, a sample bin its lower one) and their own decile
+levels, so monitoring and rollouts report the numbers they always have.
 """
 
 from __future__ import annotations
@@ -10,9 +22,15 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-FloatArray = npt.NDArray[np.float64]
+from loopml.stats.jsonsafe import FloatArray
+from loopml.stats.quantiles import QuantileSketch
 
+PSI_BINS = 10
 PSI_FLOOR = 1e-4  # the share given to an empty bin, so PSI stays finite
+
+#: Probability scores are binned on fixed tenths: deciles of a window whose scores sit close
+#: together (one hour's flights) turn a 0.03 shift between two sound models into a "large" PSI.
+PROBABILITY_EDGES = np.linspace(0, 1, PSI_BINS + 1)[1:-1]
 
 
 def psi(expected: FloatArray, actual: FloatArray) -> float:
@@ -27,3 +45,58 @@ def psi_noise(expected: FloatArray, n: int, m: int) -> float:
     times ``n·m/(n+m)`` is about chi-square with (occupied bins − 1) degrees of freedom."""
     occupied = int(np.count_nonzero(expected))
     return max(occupied - 1, 0) * (1 / max(n, 1) + 1 / max(m, 1))
+
+
+# --- from sketches -----------------------------------------------------------------------------
+
+
+def sketch_edges(reference: QuantileSketch, bins: int = PSI_BINS) -> FloatArray:
+    """Cut points at the reference sketch's (lower) quantiles ``1/bins … (bins−1)/bins``; values
+    that tie merge bins."""
+    return np.unique(reference.quantiles(np.arange(1, bins) / bins))
+
+
+def sketch_shares(sketch: QuantileSketch, edges: FloatArray) -> FloatArray:
+    """Each bin's share of the sketch's values, read off its CDF (a bin includes its upper cut)."""
+    return np.diff(np.r_[0.0, sketch.cdf(edges), 1.0])
+
+
+# --- from raw samples --------------------------------------------------------------------------
+
+
+def quantile_edges(reference: npt.NDArray[np.floating], bins: int = PSI_BINS) -> FloatArray:
+    """Cut points giving ``bins`` bins of equal reference share (fewer when values tie)."""
+    return np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)[1:-1]))
+
+
+def sample_shares(values: npt.NDArray[np.floating], edges: FloatArray) -> FloatArray:
+    """Each bin's share of ``values`` (a bin includes its lower cut)."""
+    counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
+    return counts / counts.sum()
+
+
+def sample_psi(
+    reference: npt.NDArray[np.floating],
+    current: npt.NDArray[np.floating],
+    edges: FloatArray | None = None,
+) -> float:
+    """PSI of the ``current`` sample against the ``reference`` one on bins cut at ``edges``
+    (default: the reference's deciles, :func:`quantile_edges`). Non-finite values are dropped;
+    NaN when either side has none left."""
+    reference = reference[np.isfinite(reference)]
+    current = current[np.isfinite(current)]
+    if not len(reference) or not len(current):
+        return float("nan")
+    cuts = quantile_edges(reference) if edges is None else edges
+    return psi(sample_shares(reference, cuts), sample_shares(current, cuts))
+
+
+def sample_psi_noise(
+    reference: npt.NDArray[np.floating],
+    current: npt.NDArray[np.floating],
+    edges: FloatArray | None = None,
+) -> float:
+    """:func:`psi_noise` for two samples of these sizes, binned as :func:`sample_psi` bins
+    them."""
+    cuts = quantile_edges(reference) if edges is None else edges
+    return psi_noise(sample_shares(reference, cuts), len(reference), len(current))

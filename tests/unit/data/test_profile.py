@@ -33,12 +33,9 @@ from loopml.data.profile import (
     profile_frame,
 )
 from loopml.errors import DataError
-from loopml.stats.sketch import (
-    CategoryCounts,
-    DistinctSketch,
-    QuantileSketch,
-    evenly_spaced_ranks,
-)
+from loopml.stats.categories import CategoryCounts
+from loopml.stats.distinct import DistinctSketch
+from loopml.stats.quantiles import QuantileSketch, evenly_spaced_ranks
 
 SMALL = {"capacity": 16, "k": 8, "top_k": 3}
 LEVELS = np.linspace(0.0, 1.0, 41)

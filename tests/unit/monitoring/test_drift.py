@@ -25,16 +25,11 @@ from scipy.spatial.distance import jensenshannon
 
 from loopml.data.profile import Profile, profile_frame
 from loopml.errors import DataError
-from loopml.monitoring.drift import (
-    KS_EXACT_LIMIT,
-    FeatureDrift,
-    column_drift,
-    profile_drift,
-    sketch_drift,
-)
+from loopml.monitoring.drift import FeatureDrift, column_drift, profile_drift, sketch_drift
 from loopml.spec import Drift
 from loopml.stats.psi import PSI_FLOOR
-from loopml.stats.sketch import QuantileSketch
+from loopml.stats.quantiles import QuantileSketch
+from loopml.stats.significance import KS_EXACT_LIMIT
 
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 DECIDERS = ["psi", "jensen_shannon", "wasserstein", "ks_pvalue", "chi2_pvalue"]

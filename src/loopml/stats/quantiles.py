@@ -1,58 +1,24 @@
-"""Mergeable sketches: quantiles, distinct counts and category frequencies with stated errors.
+"""A mergeable quantile sketch: sorted points with integer weights and a tracked rank error.
 
-Each sketch is small, JSON-safe and mergeable, so a profile of a large table can be built from
-profiles of its parts (chunks, windows, workers) and drift can be computed from a stored profile
-without the data. Every sketch states its own error bound, and merging keeps that bound honest.
-
-- :class:`QuantileSketch` — sorted points with integer weights; answers ``quantiles(qs)`` and
-  ``cdf(xs)`` with a tracked rank error (exact when the data has at most ``capacity`` distinct
-  values).
-- :class:`DistinctSketch` — KMV (bottom-k over 64-bit hashes); exact below ``k`` distinct values,
-  relative standard error about ``1/sqrt(k-2)`` above.
-- :class:`CategoryCounts` — the top ``K`` categories with counts and a ``freq_error`` bound on
-  every category's true count (kept or dropped).
-
-All work on values is vectorised NumPy; Python loops run only over the (bounded) sketch points.
+:class:`QuantileSketch` answers ``quantiles(qs)`` and ``cdf(xs)`` within its stated rank error,
+exact when the data has at most ``capacity`` distinct values. It is small, JSON-safe and
+mergeable, so a profile of a large table can be built from profiles of its parts (chunks,
+windows, workers) and drift computed from a stored profile without the data; merging keeps the
+error bound honest. All work on values is vectorised NumPy; Python loops run only over the
+(bounded) sketch points.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import polars as pl
+
+from loopml.stats.jsonsafe import FloatArray, IntArray, json_float, json_floats, parse_floats
 
 DEFAULT_CAPACITY = 2048
-DEFAULT_K = 1024
-DEFAULT_TOP_K = 256
-_TWO_64 = float(2**64)
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
-
-
-def json_float(value: float | None) -> float | str | None:
-    """A float as JSON allows it: finite floats as they are, ``inf``/``-inf``/``nan`` as strings."""
-    if value is None or math.isfinite(value):
-        return value
-    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-
-
-def json_floats(values: npt.NDArray[Any]) -> list[Any]:
-    """A float array as a JSON-safe list (non-finite values as strings, see :func:`json_float`)."""
-    out: list[Any] = values.tolist()
-    for i in np.flatnonzero(~np.isfinite(values)).tolist():
-        out[i] = json_float(out[i])
-    return out
-
-
-def parse_floats(values: Sequence[Any]) -> FloatArray:
-    """Inverse of :func:`json_floats`."""
-    return np.asarray(values, dtype=object).astype(np.float64).reshape(-1)
 
 
 def evenly_spaced_ranks(n: int, capacity: int) -> tuple[IntArray, IntArray, int]:
@@ -311,170 +277,4 @@ class QuantileSketch:
         return (
             f"QuantileSketch(n={self.n}, points={self._values.size}, "
             f"capacity={self.capacity}, error={self.error:.3g})"
-        )
-
-
-class DistinctSketch:
-    """KMV distinct-count sketch: the ``k`` smallest distinct 64-bit hashes of the values.
-
-    Fewer than ``k`` distinct hashes means every value was seen and the count is exact.
-    Otherwise, with ``h_k`` the largest kept hash, ``(k − 1) / (h_k / 2^64)`` is an unbiased
-    estimate with relative standard error about ``1/sqrt(k − 2)`` (3.1 % at k = 1024). Merging
-    keeps the bottom ``min(k_a, k_b)`` of the union — exactly the sketch of the combined data.
-
-    Hashes come from Polars ``Series.hash(seed=0)``, which is stable within a Polars version.
-    Sketches made under another Polars version still merge, but equal values may then hash
-    differently and be counted twice, so the merged estimate loses exactness (it can overcount).
-    """
-
-    __slots__ = ("_hashes", "k")
-
-    def __init__(self, hashes: npt.ArrayLike = (), *, k: int = DEFAULT_K) -> None:
-        if k < 3:
-            raise ValueError(f"k must be at least 3, got {k}")
-        unique = np.unique(np.asarray(hashes, dtype=np.uint64).reshape(-1))[:k]
-        unique.flags.writeable = False
-        self._hashes = unique
-        self.k = int(k)
-
-    @classmethod
-    def from_series(cls, series: pl.Series, *, k: int = DEFAULT_K) -> DistinctSketch:
-        """Sketch a Polars series' non-null values."""
-        hashes = series.drop_nulls().hash(seed=0).unique().bottom_k(k)
-        return cls(hashes.to_numpy(), k=k)
-
-    @property
-    def hashes(self) -> npt.NDArray[np.uint64]:
-        """The kept hashes, ascending (read-only)."""
-        return self._hashes
-
-    @property
-    def exact(self) -> bool:
-        """Whether :attr:`estimate` is the exact distinct count (fewer than ``k`` seen)."""
-        return self._hashes.size < self.k
-
-    @property
-    def estimate(self) -> float:
-        """Estimated number of distinct values."""
-        if self.exact:
-            return float(self._hashes.size)
-        return (self.k - 1) / max(float(self._hashes[-1]) / _TWO_64, 1.0 / _TWO_64)
-
-    @property
-    def rse(self) -> float:
-        """Relative standard error of :attr:`estimate` (0 when exact)."""
-        return 0.0 if self.exact else 1.0 / math.sqrt(self.k - 2)
-
-    def merge(self, other: DistinctSketch) -> DistinctSketch:
-        """The sketch of both inputs' values."""
-        return DistinctSketch(np.concatenate([self._hashes, other._hashes]), k=min(self.k, other.k))
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe dict; hashes as 16-digit hex (not every JSON reader keeps 64-bit ints)."""
-        return {"k": self.k, "hashes": [f"{h:016x}" for h in self._hashes.tolist()]}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> DistinctSketch:
-        """Inverse of :meth:`to_dict`."""
-        hashes = np.array([int(h, 16) for h in data["hashes"]], dtype=np.uint64)
-        return cls(hashes, k=int(data["k"]))
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, DistinctSketch):
-            return NotImplemented
-        return self.k == other.k and np.array_equal(self._hashes, other._hashes)
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        kind = "exact" if self.exact else f"rse={self.rse:.3f}"
-        return f"DistinctSketch(estimate={self.estimate:.0f}, k={self.k}, {kind})"
-
-
-def _ranked(items: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
-    """Most frequent first, ties by value (deterministic)."""
-    return sorted(items, key=lambda item: (-item[1], item[0]))
-
-
-@dataclass(frozen=True)
-class CategoryCounts:
-    """The ``top_k`` most frequent categories with counts, and an error bound for all others.
-
-    Bound: every category's true count lies in ``[estimate, estimate + freq_error]``, where the
-    estimate of a category not in ``counts`` is 0 — so no dropped category occurs more than
-    ``freq_error`` times. Fresh: kept counts are exact and ``freq_error`` is the count of the
-    ``(top_k+1)``-th category (0 when all fit). Merge: counts add, so errors add
-    (``e_a + e_b``); truncating back to ``top_k`` then raises the error by the largest dropped
-    estimate, since a dropped category's true count is at most its estimate plus ``e_a + e_b``.
-    ``other_count`` is the number of values not covered by ``counts`` (exact).
-    """
-
-    counts: dict[str, int] = field(default_factory=dict)
-    other_count: int = 0
-    freq_error: int = 0
-    top_k: int = DEFAULT_TOP_K
-
-    @classmethod
-    def from_ranked(
-        cls, ranked: Iterable[tuple[str, int]], *, total: int, top_k: int = DEFAULT_TOP_K
-    ) -> CategoryCounts:
-        """From exact (value, count) pairs (at least the ``top_k + 1`` most frequent) and total."""
-        pairs = _ranked(ranked)
-        kept = dict(pairs[:top_k])
-        error = pairs[top_k][1] if len(pairs) > top_k else 0
-        return cls(kept, total - sum(kept.values()), error, top_k)
-
-    @classmethod
-    def from_values(cls, values: Iterable[Any], *, top_k: int = DEFAULT_TOP_K) -> CategoryCounts:
-        """Count non-null values (as strings, the way Polars casts them)."""
-        series = pl.Series("v", list(values)).drop_nulls().cast(pl.String)
-        counts = series.value_counts(name="n")
-        pairs = zip(counts["v"].to_list(), counts["n"].to_list(), strict=True)
-        return cls.from_ranked(pairs, total=series.len(), top_k=top_k)
-
-    @property
-    def total(self) -> int:
-        """Number of values counted (kept plus other)."""
-        return sum(self.counts.values()) + self.other_count
-
-    def bounds(self, value: str) -> tuple[int, int]:
-        """(lowest, highest) possible true count of ``value``."""
-        estimate = self.counts.get(value, 0)
-        return estimate, estimate + self.freq_error
-
-    def frequencies(self) -> dict[str, float]:
-        """Estimated share of the counted values for each kept category."""
-        total = self.total
-        return {value: count / total for value, count in self.counts.items()} if total else {}
-
-    def merge(self, other: CategoryCounts) -> CategoryCounts:
-        """The counts of both inputs (see the class docstring for the error bound)."""
-        top_k = max(self.top_k, other.top_k)
-        combined = dict(self.counts)
-        for value, count in other.counts.items():
-            combined[value] = combined.get(value, 0) + count
-        pairs = _ranked(combined.items())
-        kept = dict(pairs[:top_k])
-        error = self.freq_error + other.freq_error + (pairs[top_k][1] if len(pairs) > top_k else 0)
-        return CategoryCounts(kept, self.total + other.total - sum(kept.values()), error, top_k)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe dict; values and counts as parallel lists (their order is meaningful)."""
-        return {
-            "top_k": self.top_k,
-            "values": list(self.counts),
-            "counts": list(self.counts.values()),
-            "other_count": self.other_count,
-            "freq_error": self.freq_error,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CategoryCounts:
-        """Inverse of :meth:`to_dict`."""
-        pairs = zip(data["values"], (int(c) for c in data["counts"]), strict=True)
-        return cls(
-            dict(_ranked(pairs)),
-            int(data["other_count"]),
-            int(data["freq_error"]),
-            int(data["top_k"]),
         )
