@@ -26,7 +26,7 @@ import polars as pl
 from rich.console import Console
 from rich.table import Table
 
-from loopml.data.profile import profile_frame
+from loopml.data.profiling import profile_frame
 from loopml.data.schema import Schema, infer_schema
 from loopml.data.validate import validate
 from loopml.datasets import flights

@@ -46,7 +46,7 @@ from _peers import venv_ready
 from rich.console import Console
 from rich.table import Table
 
-from loopml.data.profile import profile_frame
+from loopml.data.profiling import profile_frame
 from loopml.data.schema import infer_schema
 from loopml.datasets import flights
 from loopml.monitoring.inputs import input_metrics

@@ -325,7 +325,7 @@ def data_profile(
 
 def _profile_of(source: str, query: str | None) -> Any:
     from loopml.data.io import is_sql_url, read_source
-    from loopml.data.profile import profile_frame
+    from loopml.data.profiling import profile_frame
     from loopml.data.versions import get_version
 
     path = Path(source)

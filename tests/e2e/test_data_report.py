@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from loopml.data.profile import profile_frame
+from loopml.data.profiling import profile_frame
 from loopml.reports.data_report import build_data_report, write_html
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -20,7 +20,7 @@ from sklearn.datasets import load_diabetes, load_wine
 from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.ensemble import RandomForestClassifier
 
-from loopml.data.profile import profile_frame
+from loopml.data.profiling import profile_frame
 from loopml.features.pipeline import FeaturePipeline
 from loopml.modeling import metrics as M
 from loopml.modeling.analysis import Analysis, analyze

@@ -23,7 +23,8 @@ from pathlib import Path
 import polars as pl
 
 from loopml.data.io import describe_source, is_sql_url, read_source
-from loopml.data.profile import Profile, profile_frame
+from loopml.data.profile import Profile
+from loopml.data.profiling import profile_frame
 from loopml.data.schema import Schema, infer_schema
 from loopml.errors import DataError, StoreError
 from loopml.spec import Spec

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from loopml.data.profile import profile_frame
+from loopml.data.profiling import profile_frame
 from loopml.data.schema import Schema
 from loopml.modeling import metrics as M
 from loopml.monitoring.drift import profile_drift, sketch_drift

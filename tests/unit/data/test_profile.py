@@ -25,13 +25,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from loopml.data.profile import (
-    ColumnProfile,
-    NumericStats,
-    Profile,
-    merge_profiles,
-    profile_frame,
-)
+from loopml.data.profile import ColumnProfile, NumericStats, Profile, merge_profiles
+from loopml.data.profiling import profile_frame
 from loopml.errors import DataError
 from loopml.stats.categories import CategoryCounts
 from loopml.stats.distinct import DistinctSketch

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loopml.data.profile import profile_frame
+from loopml.data.profiling import profile_frame
 from loopml.data.schema import Schema, infer_schema
 from loopml.data.validate import validate
 from loopml.spec import parse_spec

@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from loopml.data.profile import Profile, profile_frame
+from loopml.data.profile import Profile
+from loopml.data.profiling import profile_frame
 from loopml.errors import DataError
 from loopml.monitoring.drift import FeatureDrift, column_drift, profile_drift, sketch_drift
 from loopml.spec import Drift
