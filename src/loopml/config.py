@@ -6,6 +6,8 @@ Explicit arguments always win; these are the defaults behind them.
 - ``LOOPML_DB_URL``: a SQLAlchemy URL for the metadata database (default: SQLite file
   ``$LOOPML_HOME/loopml.db``); e.g. ``postgresql+psycopg://user@host/db``.
 - ``LOOPML_ARTIFACTS``: a folder or fsspec URL for artifacts (default ``$LOOPML_HOME/artifacts``).
+
+Reports (run reports, model cards, monitoring reports) go to ``$LOOPML_HOME/reports``.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Settings:
-    """Where the store lives."""
+    """Where the store lives, and where reports are written."""
 
     home: Path
     db_url: str
     artifact_root: str
+    reports_dir: Path
 
     @classmethod
     def from_env(cls, home: str | Path | None = None) -> Settings:
@@ -29,7 +32,7 @@ class Settings:
         base = Path(home or os.environ.get("LOOPML_HOME") or ".loopml")
         db_url = os.environ.get("LOOPML_DB_URL") or f"sqlite:///{(base / 'loopml.db').resolve()}"
         artifacts = os.environ.get("LOOPML_ARTIFACTS") or str((base / "artifacts").resolve())
-        return cls(home=base, db_url=db_url, artifact_root=artifacts)
+        return cls(home=base, db_url=db_url, artifact_root=artifacts, reports_dir=base / "reports")
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ from loopml.spec import Spec
 from loopml.store import Store, check_name
 from loopml.ui import pages
 from loopml.ui.access import check_write
-from loopml.workflows import reports_dir
+from loopml.workflows import reports_folder
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_FORM_BYTES = 64 * 1024
@@ -87,7 +87,7 @@ def create_ui(
     without it only the dashboard's own machine may make them. ``reports`` is the folder training
     writes its reports to (default: ``$LOOPML_HOME/reports``).
     """
-    folder = Path(reports) if reports is not None else reports_dir()
+    folder = reports_folder(reports)
     env = templates(TEMPLATES)
 
     def render(
