@@ -84,11 +84,20 @@ def log_traffic(store: Store, spec: Spec, record: Any, frame: pl.DataFrame) -> N
             scores = model.scores(model.score_frame(frame)[1])
             log.log(
                 [
-                    LogEntry(datetime.now(UTC), uuid.uuid4().hex, spec.name, ref, route,
-                             row, {}, 1.0, None, float(score))
+                    LogEntry(
+                        ts=datetime.now(UTC),
+                        request_id=uuid.uuid4().hex,
+                        deployment=spec.name,
+                        model_version=ref,
+                        route=route,
+                        features=row,
+                        outputs={},
+                        latency_ms=1.0,
+                        score=float(score),
+                    )
                     for row, score in zip(records, scores, strict=True)
                 ]
-            )  # fmt: skip
+            )
 
 
 def june(flights: pl.DataFrame, n: int, seed: int = 0) -> pl.DataFrame:
