@@ -16,6 +16,8 @@ import pyarrow as pa
 
 from loopml.predlog.entry import _FRAME_SCHEMA
 
+_SEQ = itertools.count()  # per process: names never collide, even between two sinks
+
 
 @dataclass(frozen=True)
 class MemorySegment:
@@ -32,10 +34,11 @@ class MemorySegments:
     def __init__(self) -> None:
         self._segments: list[MemorySegment] = []
         self._lock = threading.Lock()  # readers in other threads see whole segments only
-        self._seq = itertools.count()
 
     def write(self, rows: pa.Table, day: str) -> str:
-        name = f"memory://{day}/part-{next(self._seq)}"
+        if not isinstance(rows, pa.Table):
+            raise TypeError(f"expected rows as a pyarrow.Table, got {type(rows).__name__}")
+        name = f"memory://{day}/part-{next(_SEQ)}"
         with self._lock:
             self._segments.append(MemorySegment(name, day, rows))
         return name
