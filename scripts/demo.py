@@ -145,8 +145,7 @@ def watch_rollout(server: Server, traffic: Any, version: str, *, start: bool = T
                 server.client.post("/feedback", json={"feedback": feedback})
                 feedback = []
             status = controller.status(store, spec, limit=1)
-            rollout = status.rollout or {}
-            outcome = rollout.get("status", "running")
+            outcome = status.rollout.status if status.rollout else "running"
             outcome = "running" if outcome in ("running", "paused") else outcome
             last = status.events[-1].message if status.events else ""
             progress.update(task, completed=status.deployment.canary_weight, note=last[:70])

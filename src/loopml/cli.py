@@ -1040,7 +1040,7 @@ def _print_rollout(status: Any, json: bool) -> None:
                 "canary": record.canary,
                 "canary_weight": record.canary_weight,
                 "shadow": record.shadow,
-                "rollout": rollout,
+                "rollout": rollout.to_json() if rollout else None,
                 "events": [
                     {k: getattr(e, k) for k in ("at", "action", "weight", "message", "checks")}
                     for e in status.events
@@ -1056,12 +1056,12 @@ def _print_rollout(status: Any, json: bool) -> None:
     if rollout is None:
         console.print("no rollout yet: loopml rollout start VERSION")
         return
-    step = rollout["step"]
-    where = "shadow" if step < 0 else f"step {step + 1}/{len(rollout['steps'])}"
+    step = rollout.step
+    where = "shadow" if step < 0 else f"step {step + 1}/{len(rollout.steps)}"
     console.print(
-        f"rollout {rollout['id']} of [bold]{rollout['model']}[/]: {rollout['status']} "
-        f"({where}; steps {', '.join(f'{s:g}%' for s in rollout['steps'])}; "
-        f"failed evaluations {rollout['failed_evaluations']})"
+        f"rollout {rollout.id} of [bold]{rollout.model}[/]: {rollout.status} "
+        f"({where}; steps {', '.join(f'{s:g}%' for s in rollout.steps)}; "
+        f"failed evaluations {rollout.failed_evaluations})"
     )
     events = Table(title="decisions")
     for name in ("at", "action", "weight", "message"):

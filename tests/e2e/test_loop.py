@@ -33,6 +33,7 @@ from loopml.registry import load_package, register
 from loopml.rollout import controller
 from loopml.spec import Spec, parse_spec
 from loopml.store import Store
+from loopml.store.leases import release_lease, take_lease
 
 SPEC = (
     FLIGHTS_SPEC
@@ -84,11 +85,20 @@ def log_traffic(store: Store, spec: Spec, record: Any, frame: pl.DataFrame) -> N
             scores = model.scores(model.score_frame(frame)[1])
             log.log(
                 [
-                    LogEntry(datetime.now(UTC), uuid.uuid4().hex, spec.name, ref, route,
-                             row, {}, 1.0, None, float(score))
+                    LogEntry(
+                        ts=datetime.now(UTC),
+                        request_id=uuid.uuid4().hex,
+                        deployment=spec.name,
+                        model_version=ref,
+                        route=route,
+                        features=row,
+                        outputs={},
+                        latency_ms=1.0,
+                        score=float(score),
+                    )
                     for row, score in zip(records, scores, strict=True)
                 ]
-            )  # fmt: skip
+            )
 
 
 def june(flights: pl.DataFrame, n: int, seed: int = 0) -> pl.DataFrame:
@@ -351,18 +361,18 @@ def test_one_retrain_at_a_time(tmp_path: Path, flights: pl.DataFrame) -> None:
 
     def take(i: int) -> bool:
         with project_store(root) as own:
-            return controller.take_lease(own, spec, "race", f"taker {i}", ttl=hour) is None
+            return take_lease(own, spec.name, "race", f"taker {i}", ttl=hour) is None
 
     with project_store(root) as store:
         controller.ensure_deployment(store, spec)
         with ThreadPoolExecutor(8) as pool:
             assert sum(pool.map(take, range(8))) == 1
-        assert controller.take_lease(store, spec, "retrain", "another loop", ttl=hour) is None
+        assert take_lease(store, spec.name, "retrain", "another loop", ttl=hour) is None
         with pytest.raises(RetrainError, match="by another loop is running since"):
             R.retrain(store, spec)
-        controller.release_lease(store, spec, "retrain", "another loop")
+        release_lease(store, spec.name, "retrain", "another loop")
         dead = timedelta(seconds=-1)  # a holder that died: its lease has run out
-        assert controller.take_lease(store, spec, "retrain", "a dead loop", ttl=dead) is None
+        assert take_lease(store, spec.name, "retrain", "a dead loop", ttl=dead) is None
         with pytest.raises(RetrainError, match="labelled production rows"):
             R.retrain(store, spec)  # past the lease; stops on the labels it lacks
         assert "retrain" not in store.get_deployment(spec.name).state["leases"]

@@ -254,7 +254,7 @@ def test_sticky_entities_and_pause(
     seen = {server.client.post("/predict", json=plane).json()["route"] for _ in range(20)}
     assert len(seen) == 1
     paused = controller.status(store, spec)
-    assert paused.rollout is not None and paused.rollout["status"] == "paused"
+    assert paused.rollout is not None and paused.rollout.status == "paused"
     assert [e.action for e in paused.events][-1] == "pause"
 
 

@@ -60,7 +60,7 @@ def run_pass(store: Store, spec: Spec, *, log_folder: str | Path | None = None) 
     result.windows, result.alerts = len(monitored.windows), monitored.alerts
     record = controller.ensure_deployment(store, spec)
     if (running := controller.active_rollout(record)) is not None:
-        what = f"a rollout of {running['model']} is {running['status']}"
+        what = f"a rollout of {running.model} is {running.status}"
         result.plan = Plan("wait", what, why="rollout")
         return result
     if (proposal := pending_proposal(store, spec)) is not None:

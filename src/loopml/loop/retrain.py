@@ -43,6 +43,7 @@ from loopml.registry import Comparison, Package, load_package
 from loopml.rollout import controller
 from loopml.spec import Spec
 from loopml.store import AuditRecord, DeploymentRecord, Store
+from loopml.store.leases import release_lease, take_lease
 from loopml.workflows import TrainOutcome, train_model
 
 #: audit actions that mark one retrain attempt's start and its possible ends
@@ -95,21 +96,22 @@ def retrain(
     record, serving = serving_model(store, spec)
     if (running := controller.active_rollout(record)) is not None:
         raise RetrainError(
-            f"a rollout of {running['model']} is {running['status']} on '{spec.name}': let it "
+            f"a rollout of {running.model} is {running.status} on '{spec.name}': let it "
             "finish (or roll it back) before retraining"
         )
     holder = f"{actor} on {socket.gethostname()}, pid {os.getpid()}"
-    if (other := controller.take_lease(store, spec, "retrain", holder, ttl=LEASE)) is not None:
+    if (other := take_lease(store, spec.name, "retrain", holder, ttl=LEASE)) is not None:
         raise RetrainError(
-            f"a retrain of '{spec.name}' by {other['holder']} is running since "
-            f"{other['since']}: wait for it (its lease ends at {other['until']} at the latest)"
+            f"a retrain of '{spec.name}' by {other.holder} is running since "
+            f"{other.since.isoformat()}: wait for it (its lease ends at "
+            f"{other.until.isoformat()} at the latest)"
         )
     try:
         return _retrain(
             store, spec, serving, reason, actor, evidence, log_folder, tune_trials, on_event
         )
     finally:
-        controller.release_lease(store, spec, "retrain", holder)
+        release_lease(store, spec.name, "retrain", holder)
 
 
 def _retrain(

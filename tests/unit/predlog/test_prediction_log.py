@@ -11,7 +11,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from loopml.errors import DataError, LoopmlError, StoreError
 from loopml.predlog import (
     LocalSegments,
     LogEntry,
+    MemorySegments,
     PredictionLog,
     SegmentSink,
     decode_features,
@@ -54,7 +54,12 @@ def entry(i: int, ts: datetime | None = None, deployment: str = "flights", **kw:
         **kw,
     }
     return LogEntry(
-        ts or BASE + timedelta(seconds=i), f"r{i}", deployment, "flights@3", "stable", **values
+        ts=ts or BASE + timedelta(seconds=i),
+        request_id=f"r{i}",
+        deployment=deployment,
+        model_version="flights@3",
+        route="stable",
+        **values,
     )
 
 
@@ -347,7 +352,16 @@ def test_a_failed_segment_write_leaves_nothing_behind(tmp_path: Path) -> None:
 
 
 def test_an_entry_that_cannot_be_encoded_is_dropped_alone(tmp_path: Path) -> None:
-    bad = LogEntry("yesterday", "bad", "flights", "flights@3", "stable", {}, {}, 1.0)  # type: ignore[arg-type]
+    bad = LogEntry(
+        ts="yesterday",  # type: ignore[arg-type]
+        request_id="bad",
+        deployment="flights",
+        model_version="flights@3",
+        route="stable",
+        features={},
+        outputs={},
+        latency_ms=1.0,
+    )
     with PredictionLog(tmp_path, "flights") as log:
         log.log([entry(0), bad, entry(1)])
         log.flush()
@@ -355,26 +369,32 @@ def test_an_entry_that_cannot_be_encoded_is_dropped_alone(tmp_path: Path) -> Non
     assert read_log(tmp_path)["request_id"].to_list() == ["r0", "r1"]
 
 
-@dataclass
-class MemorySink:
-    """Another SegmentSink: keeps each segment's day and table in memory."""
-
-    segments: list[tuple[str, pa.Table]] = field(default_factory=list)
-
-    def write(self, rows: pa.Table, day: str) -> str:
-        self.segments.append((day, rows))
-        return f"memory://{day}/{len(self.segments)}"
-
-
 def test_segments_go_to_any_sink_one_per_utc_day(tmp_path: Path) -> None:
-    sink: SegmentSink = MemorySink()
+    sink = MemorySegments()
     with PredictionLog(tmp_path, "flights", sink=sink) as log:
         log.log([entry(i, ts=BASE + timedelta(hours=i)) for i in range(4)])  # 22:00 to 01:00
-    assert [(day, rows.num_rows) for day, rows in sink.segments] == [
+    assert [(s.day, s.rows.num_rows) for s in sink.segments] == [
         ("2024-03-01", 2),
         ("2024-03-02", 2),
     ]
     assert segments(tmp_path) == []
+
+
+def test_the_memory_sink_reads_back_what_read_log_would(tmp_path: Path) -> None:
+    memory = MemorySegments()
+    assert memory.frame().schema == pl.Schema(FRAME_SCHEMA)
+    later, earlier = [entry(i, ts=BASE + timedelta(hours=5 - i)) for i in range(2)]
+    sinks: list[SegmentSink] = [memory, LocalSegments(tmp_path, "flights")]
+    for sink in sinks:
+        with PredictionLog(tmp_path, "flights", sink=sink) as log:
+            log.log([later])
+            log.flush()
+            log.log([earlier])
+    assert memory.frame().equals(read_log(tmp_path, "flights"))
+    assert memory.frame()["request_id"].to_list() == ["r1", "r0"]
+    names = [s.name for s in memory.segments]
+    assert len(set(names)) == 2 and all(n.startswith("memory://2024-03-02/part-") for n in names)
+    assert MemorySegments().write(pa.table({"x": [1]}), "2024-03-02") not in names
 
 
 def test_log_costs_the_caller_microseconds(tmp_path: Path) -> None:
@@ -407,8 +427,9 @@ signal.signal(signal.SIGTERM, stop)
 n, deadline = 0, time.monotonic() + 30  # never outlive a lost parent
 while time.monotonic() < deadline:
     batch = [
-        LogEntry(datetime.now(UTC), f"{prefix}-{n + i}", "flights", "flights@3", "stable",
-                 {"x": n + i}, {"prediction": True}, 1.0)
+        LogEntry(ts=datetime.now(UTC), request_id=f"{prefix}-{n + i}", deployment="flights",
+                 model_version="flights@3", route="stable", features={"x": n + i},
+                 outputs={"prediction": True}, latency_ms=1.0)
         for i in range(10)
     ]
     log.log(batch)
