@@ -37,10 +37,10 @@ class Settings:
 
 @dataclass(frozen=True)
 class ServeSettings:
-    """What ``loopml serve`` passes to each server process (workers read it back).
+    """What each server process is built from (``loopml serve`` passes it to every worker).
 
     - ``LOOPML_SPEC``: the project spec (default ``loopml.yaml``).
-    - ``LOOPML_SERVE_MODEL``: the model to serve (default: the project's champion).
+    - ``LOOPML_SERVE_MODEL``: the model to serve (default: the deployment, as the store says).
     - ``LOOPML_ADMIN_TOKEN``: bearer token for admin endpoints (off when unset).
     - ``LOOPML_PREDICTION_TOKEN``: bearer token for prediction endpoints (open when unset).
     """
@@ -51,10 +51,18 @@ class ServeSettings:
     prediction_token: str | None
 
     @classmethod
-    def from_env(cls) -> ServeSettings:
+    def from_env(
+        cls,
+        *,
+        spec: Path | None = None,
+        model: str | None = None,
+        admin_token: str | None = None,
+        prediction_token: str | None = None,
+    ) -> ServeSettings:
+        """Settings from the explicit arguments given, else the ``LOOPML_*`` variables."""
         return cls(
-            spec=Path(os.environ.get("LOOPML_SPEC") or "loopml.yaml"),
-            model=os.environ.get("LOOPML_SERVE_MODEL") or None,
-            admin_token=os.environ.get("LOOPML_ADMIN_TOKEN") or None,
-            prediction_token=os.environ.get("LOOPML_PREDICTION_TOKEN") or None,
+            spec=spec or Path(os.environ.get("LOOPML_SPEC") or "loopml.yaml"),
+            model=model or os.environ.get("LOOPML_SERVE_MODEL") or None,
+            admin_token=admin_token or os.environ.get("LOOPML_ADMIN_TOKEN") or None,
+            prediction_token=prediction_token or os.environ.get("LOOPML_PREDICTION_TOKEN") or None,
         )

@@ -16,11 +16,12 @@ The tree::
     ├── NotFittedError       the feature pipeline was used before it was fitted
     ├── PackageError         a model package is missing, incomplete, tampered with or untrusted
     ├── RolloutError         a rollout action that does not fit the deployment's state
+    │   └── Pinned           a rollout action sent to a server pinned to one model
     ├── RetrainError         a retrain cannot start (a rollout runs, too few labels, a bad policy)
     ├── RequestError         a request body the server cannot read (carries its 4xx status)
     ├── InputError           records that do not fit the model's inputs (carries each problem)
     ├── AuthError            a missing or wrong bearer token
-    ├── AccessDenied         a dashboard write refused (token, remote or foreign client)
+    ├── AccessDenied         a write refused (admin off, or the dashboard's token or client)
     ├── PageError            a dashboard request that cannot be answered as asked (carries its 4xx)
     └── ModelFailure         the model raised on a valid request (carries the logged error id)
 """
@@ -79,6 +80,10 @@ class RolloutError(LoopmlError):
     """A rollout action that does not fit the deployment's state (e.g. promote with no canary)."""
 
 
+class Pinned(RolloutError):
+    """A rollout action sent to a server pinned to one model (``loopml serve --model``)."""
+
+
 class RetrainError(LoopmlError):
     """A retrain cannot start (a rollout runs, too few labels, a bad policy)."""
 
@@ -106,7 +111,8 @@ class AuthError(LoopmlError):
 
 
 class AccessDenied(LoopmlError):
-    """A write the dashboard refuses: no or a wrong admin token, or a remote or foreign client."""
+    """A write refused: the server's admin endpoints are off (no admin token), or the dashboard
+    got no or a wrong admin token, or a remote or foreign client."""
 
 
 class PageError(LoopmlError):
@@ -136,6 +142,7 @@ HTTP_STATUS: dict[type[LoopmlError], tuple[int, str]] = {
     AccessDenied: (403, "forbidden"),
     NotFoundError: (404, "not_found"),
     RolloutError: (409, "conflict"),
+    Pinned: (409, "pinned"),
     ModelFailure: (500, "model_error"),
     LoopmlError: (400, "bad_request"),
 }

@@ -1,17 +1,79 @@
-"""Request and response schemas, for the OpenAPI document.
+"""Request and response models of every endpoint, success and error: the OpenAPI document.
 
-The endpoints parse bodies themselves (orjson, then :mod:`loopml.serving.inputs`), which keeps
-the single-record path fast and the error messages field-level; these Pydantic models describe
-the same shapes so ``/openapi.json`` documents every endpoint.
+The routes parse bodies themselves (orjson, then :mod:`loopml.serving.inputs`), which keeps the
+single-record path fast and the error messages field-level, and encode responses with orjson;
+these Pydantic models describe the very shapes they read and send, so ``/openapi.json`` says what
+the server answers. Each route lists its statuses with :func:`responses`; every error, whatever
+its status, is an :class:`ErrorResponse` (``{"error": {"type", "message", ...}}``), with the
+status and ``type`` taken from :data:`loopml.errors.HTTP_STATUS`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 Record = dict[str, Any]
+
+
+class _Closed(BaseModel):
+    """A body with exactly these fields (``additionalProperties: false`` in the document)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- errors ---------------------------------------------------------------------------------------
+
+
+class Problem(_Closed):
+    """One reason a record was refused."""
+
+    index: int | None = Field(description="the record's position in the request, if one")
+    field: str | None = Field(description="the feature, if one")
+    expected: str
+    got: Any
+    message: str
+
+
+class ErrorDetail(_Closed):
+    type: str = Field(
+        description="invalid_input, bad_request, unauthorized, forbidden, not_found, conflict, "
+        "pinned or model_error"
+    )
+    message: str = Field(description="what failed, what was expected and what was got")
+    problems: list[Problem] | None = Field(None, description="invalid_input: every problem found")
+    error_id: str | None = Field(None, description="model_error: the id of the logged traceback")
+
+
+class ErrorResponse(_Closed):
+    """Every error answer, whatever its status."""
+
+    error: ErrorDetail
+
+
+_ERRORS = {
+    400: "The body or a header cannot be read",
+    401: "No or a wrong bearer token",
+    403: "Admin endpoints are off (no LOOPML_ADMIN_TOKEN)",
+    404: "No such model, action or record",
+    409: "The action does not fit the deployment's state, or the server is pinned to one model",
+    413: "Too many rows in one request",
+    415: "An unsupported Content-Type",
+    422: "Records the model cannot read (each problem named)",
+    500: "The model failed on a valid request (the error id points at the logged traceback)",
+}
+
+
+def responses(ok: type[BaseModel] | Any, *errors: int) -> dict[int | str, dict[str, Any]]:
+    """A route's documented answers: ``ok`` for 200, an :class:`ErrorResponse` for each error."""
+    documented: dict[int | str, dict[str, Any]] = {200: {"model": ok}}
+    for status in errors:
+        documented[status] = {"model": ErrorResponse, "description": _ERRORS[status]}
+    return documented
+
+
+# -- loopml's own JSON ----------------------------------------------------------------------------
 
 
 class PredictBatch(BaseModel):
@@ -21,12 +83,96 @@ class PredictBatch(BaseModel):
     entity: str | int | None = None
 
 
-class PredictResponse(BaseModel):
+class PredictRow(_Closed):
+    request_id: str
+    prediction: Any
+    probabilities: dict[str, float] | None = Field(None, description="classifiers only")
+
+
+class PredictResponse(_Closed):
+    """The answer to one record."""
+
     request_id: str
     model_version: str
     route: str = Field(description="stable or canary: which model answered")
     prediction: Any
-    probabilities: dict[str, float] | None = None
+    probabilities: dict[str, float] | None = Field(None, description="classifiers only")
+
+
+class PredictBatchResponse(_Closed):
+    """The answer to a batch: one row per record, ids ``<request_id>-<i>``."""
+
+    request_id: str
+    model_version: str
+    route: str = Field(description="stable or canary: which model answered")
+    predictions: list[PredictRow]
+
+
+class InvocationsResponse(_Closed):
+    predictions: list[Any]
+
+
+class VersionResponse(_Closed):
+    loopml: str
+    model: str
+    canary: str | None
+    canary_weight: float
+    shadow: str | None
+    deployment: str
+
+
+# -- Open Inference Protocol (V2) -----------------------------------------------------------------
+
+
+class V2ServerMetadata(_Closed):
+    name: str
+    version: str
+    extensions: list[str]
+
+
+class V2Live(_Closed):
+    live: bool
+
+
+class V2Ready(_Closed):
+    ready: bool
+
+
+class V2TensorMetadata(_Closed):
+    name: str
+    datatype: str
+    shape: list[int]
+
+
+class V2ModelMetadata(_Closed):
+    name: str
+    versions: list[str]
+    platform: str
+    inputs: list[V2TensorMetadata]
+    outputs: list[V2TensorMetadata]
+
+
+class V2ModelReady(_Closed):
+    name: str
+    ready: bool
+
+
+class V2OutputTensor(_Closed):
+    name: str
+    datatype: str
+    shape: list[int]
+    data: list[Any]
+    parameters: dict[str, Any] | None = None
+
+
+class V2InferResponse(_Closed):
+    model_name: str
+    model_version: str
+    id: str
+    outputs: list[V2OutputTensor]
+
+
+# -- feedback, health, admin ----------------------------------------------------------------------
 
 
 class FeedbackItem(BaseModel):
@@ -38,6 +184,28 @@ class FeedbackBatch(BaseModel):
     feedback: list[FeedbackItem]
 
 
+class FeedbackResponse(_Closed):
+    received: int
+    stored: int
+    duplicates: int
+    matched_recent: int = Field(description="ids this process answered recently")
+    unmatched: int
+
+
+class Health(_Closed):
+    status: str
+
+
+class Readiness(_Closed):
+    ready: bool
+    model: str | None
+
+
+class ReloadResponse(_Closed):
+    model: str
+    revision: int
+
+
 class RolloutStart(BaseModel):
     """Start rolling a registered version out (``3``, ``flights@3`` or ``flights@challenger``)."""
 
@@ -46,19 +214,43 @@ class RolloutStart(BaseModel):
     shadow: bool = Field(False, description="run as a shadow first, then as a canary")
 
 
-class ErrorBody(BaseModel):
-    type: str
+class RolloutReason(BaseModel):
+    """An optional reason, recorded with the decision (promote and rollback)."""
+
+    reason: str = ""
+
+
+class RolloutEvent(_Closed):
+    at: str
+    action: str
+    weight: float
     message: str
-    problems: list[dict[str, Any]] | None = None
-    error_id: str | None = None
+    checks: list[dict[str, Any]]
+    actor: str
+
+
+class RolloutStatus(_Closed):
+    deployment: str
+    stable: str | None
+    canary: str | None
+    canary_weight: float
+    shadow: str | None
+    revision: int
+    rollout: dict[str, Any] | None
+    events: list[RolloutEvent]
+
+
+# -- request bodies (parsed by hand, documented here) ---------------------------------------------
 
 
 def _body(
-    *schemas: type[BaseModel] | dict[str, Any], media: str = "application/json"
+    *schemas: type[BaseModel] | dict[str, Any],
+    media: str = "application/json",
+    required: bool = True,
 ) -> dict[str, Any]:
     options = [s if isinstance(s, dict) else s.model_json_schema() for s in schemas]
     schema = options[0] if len(options) == 1 else {"oneOf": options}
-    return {"requestBody": {"required": True, "content": {media: {"schema": schema}}}}
+    return {"requestBody": {"required": required, "content": {media: {"schema": schema}}}}
 
 
 _RECORD = {"type": "object", "additionalProperties": True, "description": "feature → value"}
@@ -88,4 +280,5 @@ OPENAPI_BODIES: dict[str, dict[str, Any]] = {
     ),
     "feedback": _body(FeedbackItem, FeedbackBatch),
     "rollout_start": _body(RolloutStart),
+    "rollout_action": _body(RolloutReason, required=False),
 }

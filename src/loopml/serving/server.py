@@ -1,15 +1,18 @@
 """Running the server: ``loopml serve`` with one or several uvicorn worker processes.
 
-:func:`serve` puts its options into the environment (:class:`loopml.config.ServeSettings`); each
-worker builds the app with :func:`app_from_env` (or with a factory wrapping it, named by import
-string: the CLI's mounts the dashboard at ``/ui``) and serves it from a listening socket that it
-creates itself with ``SO_REUSEPORT``. Why not ``uvicorn.run(..., workers=N)``: its workers share
-one socket rebuilt with ``socket.fromfd``, whose ``proto`` is 0, so asyncio never sets TCP_NODELAY
-on accepted connections (uvicorn issue #3149: about 45 ms more per keep-alive request); and with
-keep-alive one worker often accepts every connection while the others idle. With a socket of its
-own per worker, made with ``IPPROTO_TCP``, the kernel spreads new connections over the workers
-(Linux) and accepted connections get TCP_NODELAY.
+Each worker builds the app with :func:`build_app` (or with a factory wrapping it, named by import
+string: the CLI's mounts the dashboard at ``/ui``) from the :class:`~loopml.config.ServeSettings` it
+is given, and serves it from a listening socket that it creates itself with ``SO_REUSEPORT``. Why
+not ``uvicorn.run(..., workers=N)``: its workers share one socket rebuilt with ``socket.fromfd``,
+whose ``proto`` is 0, so asyncio never sets TCP_NODELAY on accepted connections (uvicorn issue
+#3149: about 45 ms more per keep-alive request); and with keep-alive one worker often accepts every
+connection while the others idle. With a socket of its own per worker, made with ``IPPROTO_TCP``,
+the kernel spreads new connections over the workers (Linux) and accepted connections get
+TCP_NODELAY.
 
+- **Settings.** :func:`serve` resolves its options into one :class:`loopml.config.ServeSettings`
+  (explicit arguments, else ``LOOPML_*`` variables) and passes it to each worker, which builds
+  its app with ``factory(settings)``: nothing is written to the environment.
 - **Port check.** The port is first probed without ``SO_REUSEPORT``, so a port in use (even by
   another ``loopml serve``) fails at once with a clear error instead of being silently shared.
 - **One worker** runs in this process. Uvicorn handles SIGTERM and SIGINT gracefully: the app's
@@ -27,6 +30,7 @@ own per worker, made with ``IPPROTO_TCP``, the kernel spreads new connections ov
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import multiprocessing
 import os
@@ -46,6 +50,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.importer import import_from_string
 
 from loopml.config import ServeSettings
 from loopml.errors import LoopmlError
@@ -59,14 +64,13 @@ MAX_RESTARTS = 5  # worker restarts allowed within RESTART_WINDOW seconds
 RESTART_WINDOW = 60.0
 GRACEFUL_TIMEOUT = 10  # seconds uvicorn lets open requests finish on shutdown
 STOP_TIMEOUT = 30.0  # seconds the supervisor waits for its workers to stop, then SIGKILL
-#: the app factory each worker calls, as an import string; callers may pass another factory
-#: that wraps this one (``loopml serve`` passes the one that mounts the dashboard at ``/ui``)
-APP = "loopml.serving.server:app_from_env"
+#: the app factory each worker calls with its settings, as an import string; callers may pass
+#: another factory that wraps this one (``loopml serve`` passes the one that mounts the dashboard)
+APP = "loopml.serving.server:build_app"
 
 
-def app_from_env() -> FastAPI:
-    """The app described by ``LOOPML_*`` settings (the factory each worker calls)."""
-    settings = ServeSettings.from_env()
+def build_app(settings: ServeSettings) -> FastAPI:
+    """The app ``settings`` describe (the factory each worker calls)."""
     return create_app(
         Store.open(),
         load_spec(settings.spec),
@@ -95,16 +99,14 @@ def serve(
         raise LoopmlError("--port 0 needs --workers 1 (each worker would pick its own port)")
     if workers > 1 and not hasattr(socket, "SO_REUSEPORT"):
         raise LoopmlError("--workers above 1 needs SO_REUSEPORT (Linux, macOS); use --workers 1")
-    os.environ["LOOPML_SPEC"] = str(spec.resolve())
-    if model:
-        os.environ["LOOPML_SERVE_MODEL"] = model
-    if prediction_token:
-        os.environ["LOOPML_PREDICTION_TOKEN"] = prediction_token
+    settings = ServeSettings.from_env(
+        spec=spec.resolve(), model=model, prediction_token=prediction_token
+    )
     check_port(host, port)
     if workers == 1:
-        run_worker(host, port, app=app)
+        run_worker(host, port, settings, app=app)
     else:
-        Supervisor(host, port, workers, app=app).run()
+        Supervisor(host, port, workers, settings, app=app).run()
 
 
 def _addresses(host: str, port: int) -> list[tuple[socket.AddressFamily, Any]]:
@@ -172,16 +174,19 @@ class _Server(uvicorn.Server):
             self.ready.set()
 
 
-def run_worker(host: str, port: int, ready: Event | None = None, app: str = APP) -> None:
-    """Serve the app ``app`` builds (default :func:`app_from_env`) on this process's own
-    sockets until SIGTERM or SIGINT.
+def run_worker(
+    host: str, port: int, settings: ServeSettings, ready: Event | None = None, app: str = APP
+) -> None:
+    """Serve the app the factory ``app`` builds from ``settings`` (default :func:`build_app`) on
+    this process's own sockets until SIGTERM or SIGINT.
 
     ``ready`` is set once the app has started and the sockets listen. In a worker started by a
     :class:`Supervisor`, the server also stops gracefully when the supervisor process dies.
     """
     sockets = listen_sockets(host, port)
+    factory = import_from_string(app)
     config = uvicorn.Config(
-        app,
+        functools.partial(factory, settings),  # called by uvicorn as it starts, as before
         factory=True,
         log_level="warning",
         access_log=False,
@@ -216,7 +221,8 @@ class _Worker:
 
 
 class Supervisor:
-    """Keeps ``workers`` processes running :func:`run_worker` until SIGTERM or SIGINT.
+    """Keeps ``workers`` processes running :func:`run_worker` with ``settings`` until SIGTERM
+    or SIGINT.
 
     Not thread-safe: call :meth:`run` once, from the main thread (it installs signal handlers).
     """
@@ -226,12 +232,14 @@ class Supervisor:
         host: str,
         port: int,
         workers: int,
+        settings: ServeSettings,
         *,
         app: str = APP,
         max_restarts: int = MAX_RESTARTS,
         restart_window: float = RESTART_WINDOW,
     ) -> None:
         self.host, self.port, self.workers, self.app = host, port, workers, app
+        self.settings = settings
         self.max_restarts, self.restart_window = max_restarts, restart_window
         self._context = multiprocessing.get_context("spawn")
         self._running: dict[int, _Worker] = {}  # slot -> worker
@@ -265,7 +273,7 @@ class Supervisor:
         ready = self._context.Event()
         process = self._context.Process(
             target=run_worker,
-            args=(self.host, self.port, ready, self.app),
+            args=(self.host, self.port, self.settings, ready, self.app),
             name=f"loopml-worker-{slot}",
             daemon=True,
         )

@@ -4,7 +4,7 @@
   SIGTERM: the dashboard at ``/ui/``, and ``/`` redirecting there, so its URLs are the same as
   under ``loopml serve``.
 - :func:`serving_app_with_ui` is the app factory ``loopml serve`` hands to its workers (as the
-  import string :data:`SERVING_APP`): the model server of :func:`loopml.serving.server.app_from_env`
+  import string :data:`SERVING_APP`): the model server of :func:`loopml.serving.server.build_app`
   with the dashboard mounted at ``/ui``. The serving package never imports the dashboard; the
   CLI chooses the factory.
 """
@@ -22,7 +22,7 @@ from starlette.responses import RedirectResponse
 from starlette.routing import Mount, Route
 
 from loopml.config import ServeSettings
-from loopml.serving.server import app_from_env, check_port
+from loopml.serving.server import build_app, check_port
 from loopml.spec import Spec, load_spec
 from loopml.store import Store
 from loopml.ui.app import create_ui
@@ -45,10 +45,9 @@ def standalone_app(store: Store, spec: Spec, *, admin_token: str | None = None) 
     )
 
 
-def serving_app_with_ui() -> FastAPI:
-    """The model server's app (from ``LOOPML_*`` settings) with the dashboard at ``/ui``."""
-    app = app_from_env()
-    settings = ServeSettings.from_env()
+def serving_app_with_ui(settings: ServeSettings) -> FastAPI:
+    """The model server's app (:func:`build_app`) with the dashboard at ``/ui``."""
+    app = build_app(settings)
     dashboard = create_ui(Store.open(), load_spec(settings.spec), admin_token=settings.admin_token)
     app.mount(MOUNT, dashboard)
     return app

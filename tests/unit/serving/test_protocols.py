@@ -19,10 +19,9 @@ from hypothesis import strategies as st
 
 from loopml.data.schema import ColumnSchema, Kind, Schema
 from loopml.errors import LoopmlError, RequestError
-from loopml.serving.protocols import (
+from loopml.serving.protocols.mlflow import invocations_response, parse_invocations
+from loopml.serving.protocols.v2 import (
     V2_ACCEPTED_DATATYPES,
-    invocations_response,
-    parse_invocations,
     parse_v2_infer,
     v2_infer_response,
     v2_model_inputs,

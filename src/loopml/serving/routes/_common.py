@@ -1,0 +1,79 @@
+"""What every route family shares: the service it answers for, JSON answers, tokens, bodies."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from fastapi import Request
+from fastapi.responses import Response
+
+from loopml.errors import (
+    AuthError,
+    InputError,
+    LoopmlError,
+    ModelFailure,
+    RequestError,
+    http_status,
+)
+from loopml.serving.follower import Follower
+from loopml.serving.metrics import ServerMetrics
+from loopml.serving.scoring import Scorer
+from loopml.spec import Spec
+from loopml.store import Store
+
+
+@dataclass(frozen=True)
+class Service:
+    """One app's state, built by :func:`~loopml.serving.app.create_app`: no globals."""
+
+    store: Store
+    spec: Spec
+    metrics: ServerMetrics
+    follower: Follower
+    scorer: Scorer
+    prediction_token: str | None = None
+    admin_token: str | None = None
+
+
+def json_response(payload: Any, status: int = 200) -> Response:
+    return Response(
+        orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY),
+        status_code=status,
+        media_type="application/json",
+    )
+
+
+def error_response(exc: LoopmlError) -> Response:
+    """The error answer to ``exc``: status and ``type`` from :data:`loopml.errors.HTTP_STATUS`,
+    body as :class:`~loopml.serving.schemas.ErrorResponse`."""
+    status, kind = http_status(exc)
+    detail: dict[str, Any] = {"type": kind, "message": str(exc)}
+    if isinstance(exc, InputError):
+        detail["problems"] = exc.problems
+    elif isinstance(exc, ModelFailure):
+        detail["message"] = (
+            f"the model failed on this request; the error is logged under id {exc.error_id}"
+        )
+        detail["error_id"] = exc.error_id
+    return json_response({"error": detail}, status)
+
+
+def authorize(request: Request, token: str | None) -> None:
+    """Raise :class:`AuthError` unless the request carries ``token`` (when one is set)."""
+    if token is None:
+        return
+    given = request.headers.get("authorization", "").encode()
+    if not hmac.compare_digest(given, f"Bearer {token}".encode()):  # no timing oracle
+        raise AuthError("this endpoint needs 'Authorization: Bearer <token>'")
+
+
+async def read_json(request: Request) -> Any:
+    """The body as JSON; a body that is not JSON is a :class:`RequestError` (400)."""
+    body = await request.body()
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise RequestError(f"the body is not valid JSON: {exc}", status=400) from exc

@@ -1,0 +1,44 @@
+"""MLflow's scoring server: ``POST /invocations`` (JSON or CSV) and ``GET /ping``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from loopml.serving.protocols.mlflow import invocations_response, parse_invocations
+from loopml.serving.routes._common import Service, authorize, json_response
+from loopml.serving.schemas import OPENAPI_BODIES, InvocationsResponse, responses
+
+
+def router(service: Service) -> APIRouter:
+    routes = APIRouter(tags=["MLflow"])
+    scorer, token, max_rows = (
+        service.scorer,
+        service.prediction_token,
+        service.spec.serving.max_batch,
+    )
+
+    @routes.post(
+        "/invocations",
+        openapi_extra=OPENAPI_BODIES["invocations"],
+        summary="MLflow scoring-server protocol",
+        responses=responses(InvocationsResponse, 400, 401, 413, 415, 422, 500),
+    )
+    async def invocations(request: Request) -> Response:
+        authorize(request, token)
+        records = parse_invocations(
+            await request.body(), request.headers.get("content-type"), max_rows=max_rows
+        )
+        scored = scorer.score(records, "/invocations")
+        return json_response(invocations_response(scored.predictions))
+
+    @routes.get(
+        "/ping",
+        summary="MLflow health check",
+        response_class=Response,
+        responses={200: {"description": "Serving (no body)"}},
+    )
+    async def ping() -> Response:
+        return Response(status_code=200)
+
+    return routes

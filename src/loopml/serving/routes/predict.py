@@ -1,0 +1,72 @@
+"""``POST /predict``: loopml's own JSON, one record or a batch."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from loopml.errors import RequestError
+from loopml.serving.routes._common import Service, authorize, json_response, read_json
+from loopml.serving.schemas import (
+    OPENAPI_BODIES,
+    PredictBatchResponse,
+    PredictResponse,
+    responses,
+)
+
+
+def router(service: Service) -> APIRouter:
+    routes = APIRouter(tags=["loopml"])
+    scorer, token = service.scorer, service.prediction_token
+
+    @routes.post(
+        "/predict",
+        openapi_extra=OPENAPI_BODIES["predict"],
+        summary="Predict one record or a batch",
+        responses=responses(PredictResponse | PredictBatchResponse, 400, 401, 422, 500),
+    )
+    async def predict(request: Request) -> Response:
+        authorize(request, token)
+        body = await read_json(request)
+        single, entity = True, None
+        # {"records": [...], "entity": key} or {"record": {...}, "entity": key}: the entity key
+        # makes canary routing sticky (else the spec's entity column, else a uniform draw)
+        if isinstance(body, dict) and ("records" in body or "record" in body):
+            entity = body.get("entity")
+            if entity is not None and not isinstance(entity, str | int):
+                raise RequestError(
+                    f"entity: expected a string or integer key, got {type(entity).__name__}",
+                    status=400,
+                )
+            if "records" in body:
+                records, single = body["records"], False
+                if not isinstance(records, list):
+                    raise RequestError(
+                        f"records: expected a list of JSON objects, got {type(records).__name__}",
+                        status=400,
+                    )
+            else:
+                records = [body["record"]]
+        elif isinstance(body, list):
+            records, single = body, False
+        else:
+            records = [body]
+        scored = scorer.score(records, "/predict", entity)
+        request_id, rows = scored.request_id, scored.rows
+        head = {
+            "request_id": request_id,
+            "model_version": scored.served.version,
+            "route": scored.route,
+        }
+        if single:
+            return json_response({**head, **rows[0]})
+        return json_response(
+            {
+                **head,
+                "predictions": [
+                    {"request_id": f"{request_id}-{i}", **row} for i, row in enumerate(rows)
+                ],
+            }
+        )
+
+    return routes
