@@ -26,7 +26,7 @@ from loopml.modeling import metrics as M
 from loopml.modeling.analysis import Analysis, analyze
 from loopml.modeling.candidates import build
 from loopml.modeling.model import TrainedModel
-from loopml.modeling.train import encode_target
+from loopml.modeling.prepare import encode_target
 from loopml.reports.model_card import build_model_card, model_card, model_card_html
 from loopml.reports.run_report import build_run_report, figures, to_html, write_html
 from loopml.spec import Features, Metric, Slice, Spec, Targets

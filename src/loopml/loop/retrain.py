@@ -37,7 +37,7 @@ from loopml.errors import RetrainError, ValidationFailed
 from loopml.loop.fresh import FreshData, split_fresh, training_frame
 from loopml.loop.policy import History
 from loopml.loop.production import labelled_rows
-from loopml.modeling.train import Event
+from loopml.modeling.progress import OnProgress, StageStarted, ignore
 from loopml.predlog import log_folder as default_log_folder
 from loopml.registry import Comparison, Package, load_package
 from loopml.rollout import controller
@@ -83,7 +83,7 @@ def retrain(
     evidence: dict[str, Any] | None = None,
     log_folder: str | Path | None = None,
     tune_trials: int | None = None,
-    on_event: Event | None = None,
+    on_event: OnProgress | None = None,
 ) -> RetrainOutcome:
     """Retrain the deployment's serving model on fresh labelled data (see the module doc).
 
@@ -121,12 +121,12 @@ def _retrain(
     evidence: dict[str, Any] | None,
     log_folder: str | Path | None,
     tune_trials: int | None,
-    on_event: Event | None,
+    on_event: OnProgress | None,
 ) -> RetrainOutcome:
-    emit = on_event or (lambda *args, **kwargs: None)
+    emit = on_event or ignore
     try:
         base = _lineage_dataset(store, serving)
-        emit("stage", text=f"reading {base.ref} and the labelled production log")
+        emit(StageStarted(f"reading {base.ref} and the labelled production log"))
         base_frame = load_frame(store, base)
         production = labelled_rows(
             store, spec, log_folder or default_log_folder(store), base_frame.schema
@@ -203,9 +203,9 @@ def _finish(
     facts: dict[str, Any],
     actor: str,
     tune_trials: int | None,
-    emit: Event,
+    emit: OnProgress,
 ) -> RetrainOutcome:
-    emit("stage", text=f"validating {frame.height:,} rows against {base.ref}'s schema")
+    emit(StageStarted(f"validating {frame.height:,} rows against {base.ref}'s schema"))
     report = validate(frame, base.schema)
     if not report.ok:
         store.add_audit(
