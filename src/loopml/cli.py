@@ -771,8 +771,8 @@ def models_show(
 
     with _store() as store:
         package = load_package(store, ref)
-    meta = {k: v for k, v in package.meta.items() if k != "lineage"}
-    lineage = {k: v for k, v in package.meta["lineage"].items() if k != "spec"}
+    meta = package.meta.model_dump(exclude={"lineage"})
+    lineage = package.meta.lineage.model_dump(exclude={"spec"})
     payload = {**_model_row(package.record), "meta": meta, "lineage": lineage, "verified": True}
     if json:
         _emit(payload)
@@ -780,14 +780,14 @@ def models_show(
     record = package.record
     console.print(
         f"[bold]{record.ref}[/] ({', '.join(record.aliases) or 'no alias'}) "
-        f"{package.meta['candidate']} for {package.meta['task']}; checksums verified"
+        f"{package.meta.candidate} for {package.meta.task}; checksums verified"
     )
     console.print(
         f"lineage: run {lineage['run_id']}, dataset {lineage['dataset']} "
         f"({lineage['dataset_hash'][:12]}), split {lineage['split']}"
     )
     console.print(f"gate: {escape(record.note or '')}")
-    console.print(_metrics_table("metrics", package.meta["metrics"]))
+    console.print(_metrics_table("metrics", package.meta.metrics))
 
 
 @models_app.command("alias")

@@ -183,14 +183,7 @@ def _retrain(
 
 
 def _lineage_dataset(store: Store, serving: Package) -> DatasetVersion:
-    ref = serving.meta.get("lineage", {}).get("dataset")
-    if ref is None:
-        raise RetrainError(
-            f"{serving.record.ref} records no training dataset (meta.lineage.dataset): it was "
-            "not trained by loopml train, so a retrain has no data to start from; train it "
-            "with loopml train on a dataset version"
-        )
-    return get_version(store, ref)
+    return get_version(store, serving.meta.lineage.dataset)
 
 
 def _finish(
@@ -235,7 +228,7 @@ def _finish(
     )
     _save_validation(store, version, report)
     trials = (spec.model.tune if tune_trials is None else tune_trials) // 2
-    warm = {serving.meta["candidate"]: dict(serving.meta.get("params", {}))}
+    warm = {serving.meta.candidate: dict(serving.meta.params)}
     comparison = Comparison(
         fresh.comparison,
         f"the {fresh.comparison.height:,} most recent labelled production rows",

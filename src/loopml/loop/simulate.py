@@ -169,7 +169,7 @@ def simulate(
     emit = on_event or _ignore
     spec.check_columns(data.columns, where="the data to simulate")
     champion = load_package(store, model or f"{spec.name}@champion")
-    base_version = get_version(store, champion.meta["lineage"]["dataset"])
+    base_version = get_version(store, champion.meta.lineage.dataset)
     base = load_frame(store, base_version)
     if missing := [c for c in base.columns if c not in data.columns]:
         raise DataError(
