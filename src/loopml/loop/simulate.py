@@ -36,7 +36,7 @@ from loopml.errors import DataError, RetrainError
 from loopml.loop.fresh import split_fresh, training_frame
 from loopml.loop.policy import History, plan, signals_from_alerts
 from loopml.modeling import metrics as M
-from loopml.modeling.progress import ProgressEvent, StageStarted
+from loopml.modeling.progress import ProgressEvent, StageStarted, ignore
 from loopml.modeling.train import train
 from loopml.monitoring import alerts
 from loopml.monitoring.windows import Windowing, window_metrics
@@ -58,10 +58,6 @@ class WindowStarted:
 
 #: what :func:`simulate` reports: the training events, and each window as it starts
 SimulationEvent = ProgressEvent | WindowStarted
-
-
-def _ignore(event: SimulationEvent) -> None:
-    """The callback used when the caller passes none."""
 
 
 @dataclass
@@ -166,7 +162,7 @@ def simulate(
     windows of ``every`` or ``rows`` (default: calendar months, or 1,000 rows without a time
     column). Every policy starts from ``model`` (default: the champion): pick one trained
     before ``data`` begins, or the replay scores rows it learnt from."""
-    emit = on_event or _ignore
+    emit = on_event or ignore
     spec.check_columns(data.columns, where="the data to simulate")
     champion = load_package(store, model or f"{spec.name}@champion")
     base_version = get_version(store, champion.meta.lineage.dataset)

@@ -46,5 +46,5 @@ ProgressEvent = StageStarted | TrialFinished | CandidateTrained
 OnProgress = Callable[[ProgressEvent], None]
 
 
-def ignore(event: ProgressEvent) -> None:
-    """The callback used when the caller passes none."""
+def ignore(event: object) -> None:
+    """The callback used when the caller passes none (for any stage's events)."""
