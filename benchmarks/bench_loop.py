@@ -37,7 +37,8 @@ from rich.table import Table
 from loopml.data.scope import propose_spec
 from loopml.data.versions import add_frame
 from loopml.datasets import flights
-from loopml.loop.simulate import POLICIES, Simulation, simulate
+from loopml.loop.simulate import POLICIES, Simulation, SimulationEvent, WindowStarted, simulate
+from loopml.modeling.progress import StageStarted
 from loopml.modeling.train import train
 from loopml.registry import register
 from loopml.spec import Spec, parse_spec
@@ -188,12 +189,12 @@ def main() -> None:
         marks: list[float] = []
         with console.status("replaying…") as status:
 
-            def step(event: str, **info: Any) -> None:
-                if event == "window":
+            def step(event: SimulationEvent) -> None:
+                if isinstance(event, WindowStarted):
                     marks.append(time.perf_counter())
-                    status.update(f"month {info['number']}/{info['total']} ({info['start']:%B})")
-                elif event == "stage":
-                    status.update(info["text"])
+                    status.update(f"month {event.number}/{event.total} ({event.start:%B})")
+                elif isinstance(event, StageStarted):
+                    status.update(event.text)
 
             clock = time.perf_counter()
             sim = simulate(store, spec, later, every="1mo", tune_trials=args.tune, on_event=step)

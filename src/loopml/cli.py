@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import orjson
 import typer
@@ -21,6 +21,9 @@ from rich.table import Table
 
 from loopml.config import Settings
 from loopml.errors import LoopmlError
+
+if TYPE_CHECKING:
+    from loopml.modeling.progress import ProgressEvent
 
 app = typer.Typer(
     help="loopml: scope, data, train, deploy, monitor and retrain a tabular model.",
@@ -473,25 +476,27 @@ class _TrainProgress:
         self.status = self.progress.add_task("starting", total=None, best="")
         self.bars: dict[str, Any] = {}
 
-    def __call__(self, event: str, **info: Any) -> None:
-        if event == "stage":
-            self.progress.update(self.status, description=info["text"])
-        elif event == "trial":
-            name = info["name"]
+    def __call__(self, event: ProgressEvent) -> None:
+        from loopml.modeling.progress import CandidateTrained, StageStarted, TrialFinished
+
+        if isinstance(event, StageStarted):
+            self.progress.update(self.status, description=event.text)
+        elif isinstance(event, TrialFinished):
+            name = event.candidate
             if name not in self.bars:
                 self.bars[name] = self.progress.add_task(
-                    f"tuning {name}", total=info["total"], best=""
+                    f"tuning {name}", total=event.total, best=""
                 )
-            best = info["best"]
+            best = event.best
             self.progress.update(
                 self.bars[name],
-                completed=info["done"],
+                completed=event.done,
                 best="" if best is None else f"best {best:.4f}",
             )
-        elif event == "candidate":
-            metrics = info["metrics"]["validation"]
+        elif isinstance(event, CandidateTrained):
+            metrics = event.metrics["validation"]
             shown = ", ".join(f"{k} {v:.4f}" for k, v in list(metrics.items())[:3])
-            self.progress.console.print(f"  {info['name']}: {shown} ({info['seconds']:.1f} s)")
+            self.progress.console.print(f"  {event.candidate}: {shown} ({event.seconds:.1f} s)")
 
 
 @app.command("train")
@@ -766,8 +771,8 @@ def models_show(
 
     with _store() as store:
         package = load_package(store, ref)
-    meta = {k: v for k, v in package.meta.items() if k != "lineage"}
-    lineage = {k: v for k, v in package.meta["lineage"].items() if k != "spec"}
+    meta = package.meta.model_dump(exclude={"lineage"})
+    lineage = package.meta.lineage.model_dump(exclude={"spec"})
     payload = {**_model_row(package.record), "meta": meta, "lineage": lineage, "verified": True}
     if json:
         _emit(payload)
@@ -775,14 +780,14 @@ def models_show(
     record = package.record
     console.print(
         f"[bold]{record.ref}[/] ({', '.join(record.aliases) or 'no alias'}) "
-        f"{package.meta['candidate']} for {package.meta['task']}; checksums verified"
+        f"{package.meta.candidate} for {package.meta.task}; checksums verified"
     )
     console.print(
         f"lineage: run {lineage['run_id']}, dataset {lineage['dataset']} "
         f"({lineage['dataset_hash'][:12]}), split {lineage['split']}"
     )
     console.print(f"gate: {escape(record.note or '')}")
-    console.print(_metrics_table("metrics", package.meta["metrics"]))
+    console.print(_metrics_table("metrics", package.meta.metrics))
 
 
 @models_app.command("alias")
@@ -1466,8 +1471,9 @@ def simulate_command(
     from rich.progress import Progress
 
     from loopml.data.io import read_source
-    from loopml.loop.simulate import POLICIES, simulate
+    from loopml.loop.simulate import POLICIES, SimulationEvent, WindowStarted, simulate
     from loopml.modeling.metrics import greater_is_better
+    from loopml.modeling.progress import StageStarted
 
     project = _spec(spec, required=True)
     if candidates:
@@ -1481,12 +1487,16 @@ def simulate_command(
     with _store() as store, Progress(console=console, transient=True, disable=json) as progress:
         task = progress.add_task("replaying", total=None)
 
-        def step(event: str, **info: Any) -> None:
-            if event == "window":
-                progress.update(task, total=info["total"], completed=info["number"] - 1)
-            progress.update(
-                task, description=escape(info.get("text", f"window {info.get('number')}"))
-            )
+        def step(event: SimulationEvent) -> None:
+            if isinstance(event, WindowStarted):
+                progress.update(
+                    task,
+                    total=event.total,
+                    completed=event.number - 1,
+                    description=f"window {event.number}",
+                )
+            elif isinstance(event, StageStarted):
+                progress.update(task, description=escape(event.text))
 
         if window is not None and window_rows is not None:
             raise LoopmlError("--window and --window-rows: pass one of them")

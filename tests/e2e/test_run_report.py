@@ -26,7 +26,8 @@ from loopml.modeling import metrics as M
 from loopml.modeling.analysis import Analysis, analyze
 from loopml.modeling.candidates import build
 from loopml.modeling.model import TrainedModel
-from loopml.modeling.train import encode_target
+from loopml.modeling.prepare import encode_target
+from loopml.registry import PackageMeta
 from loopml.reports.model_card import build_model_card, model_card, model_card_html
 from loopml.reports.run_report import build_run_report, figures, to_html, write_html
 from loopml.spec import Features, Metric, Slice, Spec, Targets
@@ -182,7 +183,7 @@ def _record(run: Run) -> dict[str, Any]:
     }
 
 
-def _meta(run: Run, *, code_version: bool = True) -> dict[str, Any]:
+def _meta(run: Run, *, code_version: bool = True) -> PackageMeta:
     """``meta.json`` as the registry writes it (plus the optional keys the card reads)."""
     lineage: dict[str, Any] = {
         "run_id": 7,
@@ -195,7 +196,7 @@ def _meta(run: Run, *, code_version: bool = True) -> dict[str, Any]:
     }
     if code_version:
         lineage["code_version"] = "4a7ef1d-dirty"
-    return {
+    raw = {
         "format": "loopml.model/1",
         "task": run.spec.task,
         "candidate": run.model.candidate,
@@ -214,6 +215,7 @@ def _meta(run: Run, *, code_version: bool = True) -> dict[str, Any]:
         },
         "baselines": run.baselines,
     }
+    return PackageMeta.model_validate(raw)
 
 
 # --- the report object ---------------------------------------------------------------------------

@@ -37,7 +37,7 @@ from loopml.errors import RetrainError, ValidationFailed
 from loopml.loop.fresh import FreshData, split_fresh, training_frame
 from loopml.loop.policy import History
 from loopml.loop.production import labelled_rows
-from loopml.modeling.train import Event
+from loopml.modeling.progress import OnProgress, StageStarted, ignore
 from loopml.predlog import log_folder as default_log_folder
 from loopml.registry import Comparison, Package, load_package
 from loopml.rollout import controller
@@ -84,7 +84,7 @@ def retrain(
     evidence: dict[str, Any] | None = None,
     log_folder: str | Path | None = None,
     tune_trials: int | None = None,
-    on_event: Event | None = None,
+    on_event: OnProgress | None = None,
 ) -> RetrainOutcome:
     """Retrain the deployment's serving model on fresh labelled data (see the module doc).
 
@@ -123,12 +123,12 @@ def _retrain(
     evidence: dict[str, Any] | None,
     log_folder: str | Path | None,
     tune_trials: int | None,
-    on_event: Event | None,
+    on_event: OnProgress | None,
 ) -> RetrainOutcome:
-    emit = on_event or (lambda *args, **kwargs: None)
+    emit = on_event or ignore
     try:
         base = _lineage_dataset(store, serving)
-        emit("stage", text=f"reading {base.ref} and the labelled production log")
+        emit(StageStarted(f"reading {base.ref} and the labelled production log"))
         base_frame = load_frame(store, base)
         production = labelled_rows(
             store, spec, log_folder or default_log_folder(store), base_frame.schema
@@ -185,14 +185,7 @@ def _retrain(
 
 
 def _lineage_dataset(store: Store, serving: Package) -> DatasetVersion:
-    ref = serving.meta.get("lineage", {}).get("dataset")
-    if ref is None:
-        raise RetrainError(
-            f"{serving.record.ref} records no training dataset (meta.lineage.dataset): it was "
-            "not trained by loopml train, so a retrain has no data to start from; train it "
-            "with loopml train on a dataset version"
-        )
-    return get_version(store, ref)
+    return get_version(store, serving.meta.lineage.dataset)
 
 
 def _finish(
@@ -205,9 +198,9 @@ def _finish(
     facts: dict[str, Any],
     actor: str,
     tune_trials: int | None,
-    emit: Event,
+    emit: OnProgress,
 ) -> RetrainOutcome:
-    emit("stage", text=f"validating {frame.height:,} rows against {base.ref}'s schema")
+    emit(StageStarted(f"validating {frame.height:,} rows against {base.ref}'s schema"))
     report = validate(frame, base.schema)
     if not report.ok:
         store.add_audit(
@@ -237,7 +230,7 @@ def _finish(
     )
     _save_validation(store, version, report)
     trials = (spec.model.tune if tune_trials is None else tune_trials) // 2
-    warm = {serving.meta["candidate"]: dict(serving.meta.get("params", {}))}
+    warm = {serving.meta.candidate: dict(serving.meta.params)}
     comparison = Comparison(
         fresh.comparison,
         f"the {fresh.comparison.height:,} most recent labelled production rows",

@@ -20,7 +20,7 @@ weekly budget count in the time column's days.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,7 +36,8 @@ from loopml.errors import DataError, RetrainError
 from loopml.loop.fresh import split_fresh, training_frame
 from loopml.loop.policy import History, plan, signals_from_alerts
 from loopml.modeling import metrics as M
-from loopml.modeling.train import Event, train
+from loopml.modeling.progress import ProgressEvent, StageStarted, ignore
+from loopml.modeling.train import train
 from loopml.monitoring import alerts
 from loopml.monitoring.windows import Windowing, window_metrics
 from loopml.registry import Comparison, Package, encode_like, load_package, register, save_package
@@ -44,6 +45,19 @@ from loopml.spec import Spec
 from loopml.store import AlertRecord, Store, WindowRecord
 
 POLICIES = ("never", "loop", "oracle")
+
+
+@dataclass(frozen=True, slots=True)
+class WindowStarted:
+    """The replay reached window ``number`` of ``total``, whose rows begin at ``start``."""
+
+    number: int
+    total: int
+    start: datetime
+
+
+#: what :func:`simulate` reports: the training events, and each window as it starts
+SimulationEvent = ProgressEvent | WindowStarted
 
 
 @dataclass
@@ -142,16 +156,16 @@ def simulate(
     rows: int | None = None,
     tune_trials: int = 0,
     model: str | None = None,
-    on_event: Event | None = None,
+    on_event: Callable[[SimulationEvent], None] | None = None,
 ) -> Simulation:
     """Replay ``data`` through ``never``, ``loop`` and ``oracle`` (see the module doc) in
     windows of ``every`` or ``rows`` (default: calendar months, or 1,000 rows without a time
     column). Every policy starts from ``model`` (default: the champion): pick one trained
     before ``data`` begins, or the replay scores rows it learnt from."""
-    emit = on_event or (lambda *args, **kwargs: None)
+    emit = on_event or ignore
     spec.check_columns(data.columns, where="the data to simulate")
     champion = load_package(store, model or f"{spec.name}@champion")
-    base_version = get_version(store, champion.meta["lineage"]["dataset"])
+    base_version = get_version(store, champion.meta.lineage.dataset)
     base = load_frame(store, base_version)
     if missing := [c for c in base.columns if c not in data.columns]:
         raise DataError(
@@ -171,7 +185,7 @@ def simulate(
             states = {name: _Policy(start, base, since=since) for name in POLICIES}
             seen: list[pl.DataFrame] = []
             for number, (begin, end, part) in enumerate(cuts, 1):
-                emit("window", number=number, total=len(cuts), start=begin)
+                emit(WindowStarted(number, len(cuts), begin))
                 quality = {name: _score(states[name].package, part, spec) for name in POLICIES}
                 result.windows.append(
                     Window(
@@ -186,7 +200,7 @@ def simulate(
                 if number == len(cuts):
                     break  # nothing left to predict
                 labelled = pl.concat(seen)
-                emit("stage", text=f"window {number}: oracle retrains on {labelled.height:,} rows")
+                emit(StageStarted(f"window {number}: oracle retrains on {labelled.height:,} rows"))
                 states["oracle"].package = _fit(
                     scratch, spec, pl.concat([base, labelled]), None, None, tune_trials
                 )[0]
@@ -211,7 +225,7 @@ def _loop_step(
     end: datetime,
     schema: Schema,
     tune_trials: int,
-    emit: Event,
+    emit: Callable[[SimulationEvent], None],
 ) -> dict[str, Any] | None:
     """Monitor the window the loop's model served, and retrain when its policy says so."""
     window = _monitor(part, state.package, spec, begin, end)
@@ -246,7 +260,7 @@ def _loop_step(
     if not report.ok:
         state.outcome = "invalid"
         return {**event, "outcome": "invalid", "detail": f"{len(report.errors)} validation errors"}
-    emit("stage", text=f"loop retrains on {frame.height:,} rows ({decided.reason})")
+    emit(StageStarted(f"loop retrains on {frame.height:,} rows ({decided.reason})"))
     package, decision = _fit(
         scratch, spec, frame, Comparison(fresh.comparison, "the most recent labelled rows"),
         state.package.record.ref, tune_trials,

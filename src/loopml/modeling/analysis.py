@@ -190,7 +190,7 @@ def analyze(
 ) -> Analysis:
     """Analyse ``model`` on the held-out ``frame`` with encoded target ``y`` (see module doc).
 
-    ``y`` is as :func:`loopml.modeling.train.encode_target` makes it; ``min_support`` is the
+    ``y`` is as :func:`loopml.modeling.prepare.encode_target` makes it; ``min_support`` is the
     fewest rows a worst slice may have (default: the larger of 30 and 1 % of the rows).
     """
     y = np.asarray(y)

@@ -168,7 +168,7 @@ def window_metrics(
         comparable,
         spec.monitoring.drift,
     )
-    reference = package.meta.get("score_profile")
+    reference = package.meta.score_profile
     if reference and len(answers):
         drift.append(
             sketch_drift(

@@ -1,15 +1,15 @@
 """The model card: what a model is for, what it was trained on, how good it is, and where it fails.
 
-Compute, then render: :func:`build_model_card` reads the package's ``meta.json`` (the dict the
-registry writes: ``task``, ``candidate``, ``classes``, ``threshold``, ``params``, ``metrics`` per
-split, ``input_columns``, ``lineage`` and ``gate``), the model's :class:`Analysis` (optional) and
-the spec into a :class:`ModelCard`; :func:`model_card` renders Markdown and
+Compute, then render: :func:`build_model_card` reads the package's metadata
+(:class:`~loopml.registry.PackageMeta`: task, candidate, classes, threshold, params, metrics per
+split, input columns, lineage and the gate's decision), the model's :class:`Analysis` (optional)
+and the spec into a :class:`ModelCard`; :func:`model_card` renders Markdown and
 :func:`model_card_html` a self-contained HTML page.
 
 Sections: intended use, data, metrics (per split, against baselines when given), slices, limits,
-lineage. Optional inputs, each used when present: ``meta["lineage"]["sizes"]`` (rows per split),
-``meta["lineage"]["code_version"]``, ``meta["baselines"]`` (``{name: metrics per split}``, the
-shape of ``meta["metrics"]``) and the training ``profile`` (ranges of the important features and
+lineage. Optional inputs, each used when present: ``meta.lineage.sizes`` (rows per split),
+``meta.lineage.code_version``, ``meta.baselines`` (``{name: metrics per split}``, the shape of
+``meta.metrics``), ``meta.gate`` and the training ``profile`` (ranges of the important features and
 the last time seen). Without them the card says what was not recorded rather than guessing.
 """
 
@@ -23,6 +23,7 @@ import jinja2
 
 from loopml.data.profile import Profile
 from loopml.modeling.analysis import Analysis
+from loopml.registry import PackageMeta
 from loopml.reports.render import number, render_page
 from loopml.spec import METRICS, Spec
 
@@ -58,14 +59,14 @@ def _short(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, int | float) else number(value)
 
 
-def _intended_use(meta: dict[str, Any], spec: Spec) -> list[tuple[str, str]]:
-    task, classes = meta.get("task", spec.task), meta.get("classes") or []
+def _intended_use(meta: PackageMeta, spec: Spec) -> list[tuple[str, str]]:
+    task, classes = meta.task, meta.classes
     rows = [("task", f"{task}: predict '{spec.target}'")]
     if task == "binary" and classes:
         rows.append(
             (
                 "positive class",
-                f"{classes[-1]} (flagged when P ≥ {number(meta.get('threshold'), 3)})",
+                f"{classes[-1]} (flagged when P ≥ {number(meta.threshold, 3)})",
             )
         )
     elif task == "multiclass":
@@ -86,7 +87,7 @@ def _intended_use(meta: dict[str, Any], spec: Spec) -> list[tuple[str, str]]:
     if spec.targets.human_level is not None:
         target += f", human level {spec.targets.human_level}"
     rows.append(("primary metric", target))
-    rows.append(("model", f"{meta.get('candidate', '?')} ({_params(meta.get('params') or {})})"))
+    rows.append(("model", f"{meta.candidate} ({_params(meta.params)})"))
     return rows
 
 
@@ -95,9 +96,9 @@ def _params(params: dict[str, Any]) -> str:
     return ", ".join(shown) or "default parameters"
 
 
-def _data(meta: dict[str, Any], analysis: Analysis | None) -> list[tuple[str, str]]:
-    lineage = meta.get("lineage") or {}
-    sizes = lineage.get("sizes")
+def _data(meta: PackageMeta, analysis: Analysis | None) -> list[tuple[str, str]]:
+    lineage = meta.lineage
+    sizes = lineage.sizes
     if sizes:
         rows_text = ", ".join(f"{k} {number(v)}" for k, v in sizes.items())
     elif analysis is not None:
@@ -105,15 +106,15 @@ def _data(meta: dict[str, Any], analysis: Analysis | None) -> list[tuple[str, st
     else:
         rows_text = "not recorded"
     return [
-        ("dataset version", number(lineage.get("dataset"))),
-        ("content hash", number(lineage.get("dataset_hash"))),
-        ("split", number(lineage.get("split"))),
+        ("dataset version", number(lineage.dataset)),
+        ("content hash", number(lineage.dataset_hash)),
+        ("split", number(lineage.split)),
         ("rows per split", rows_text),
     ]
 
 
 def _limits(
-    meta: dict[str, Any], analysis: Analysis | None, spec: Spec, profile: Profile | None
+    meta: PackageMeta, analysis: Analysis | None, spec: Spec, profile: Profile | None
 ) -> list[str]:
     limits: list[str] = []
     if analysis is None:
@@ -181,12 +182,12 @@ def _limits(
 
 
 def build_model_card(
-    meta: dict[str, Any], analysis: Analysis | None, spec: Spec, *, profile: Profile | None = None
+    meta: PackageMeta, analysis: Analysis | None, spec: Spec, *, profile: Profile | None = None
 ) -> ModelCard:
     """The card of the model described by ``meta`` (see the module docstring)."""
-    task = meta.get("task", spec.task)
+    task = meta.task
     primary = spec.metric.name
-    per_split = meta.get("metrics") or {}
+    per_split = meta.metrics
     names = [primary] + [
         m for m, (tasks, _) in METRICS.items() if task in tasks and m != primary
         and any(m in (per_split.get(s) or {}) for s in SPLITS)
@@ -202,31 +203,29 @@ def build_model_card(
             "validation": ((split_metrics or {}).get("validation") or {}).get(primary),
             "test": ((split_metrics or {}).get("test") or {}).get(primary),
         }
-        for name, split_metrics in (meta.get("baselines") or {}).items()
+        for name, split_metrics in meta.baselines.items()
     ]
     if baselines:
         baselines.insert(
             0,
             {
-                "model": f"{meta.get('candidate', 'model')} (this model)",
+                "model": f"{meta.candidate} (this model)",
                 "validation": (per_split.get("validation") or {}).get(primary),
                 "test": (per_split.get("test") or {}).get(primary),
             },
         )
-    gate_info = meta.get("gate") or {}
-    gate = [
-        ("passed: " if c.get("passed") else "failed: ") + str(c.get("message"))
-        for c in gate_info.get("checks", [])
-    ]
-    if gate_info:
-        gate.insert(
-            0, "blessed as champion" if gate_info.get("blessed") else "not blessed (challenger)"
-        )
-    lineage = meta.get("lineage") or {}
-    code_version = lineage.get("code_version") or meta.get("code_version")
+    gate = []
+    if meta.gate is not None:
+        gate = [
+            ("passed: " if c.get("passed") else "failed: ") + str(c.get("message"))
+            for c in meta.gate.checks
+        ]
+        gate.insert(0, "blessed as champion" if meta.gate.blessed else "not blessed (challenger)")
+    lineage = meta.lineage
+    code_version = lineage.code_version
     test_value = (per_split.get("test") or {}).get(primary)
     summary = (
-        f"A {meta.get('candidate', '?')} model for the {task} task '{spec.name}', predicting "
+        f"A {meta.candidate} model for the {task} task '{spec.name}', predicting "
         f"'{spec.target}'; {primary} on held-out test data: {number(test_value)}"
         + (f" (target {spec.metric.target})." if spec.metric.target is not None else ".")
     )
@@ -235,7 +234,7 @@ def build_model_card(
         summary=summary,
         intended_use=_intended_use(meta, spec),
         out_of_scope=[
-            f"Rows unlike the training data ({number(lineage.get('dataset'))}): other populations, "
+            f"Rows unlike the training data ({number(lineage.dataset)}): other populations, "
             "periods or sources — check drift before trusting the scores.",
             "Decisions on the worst slices below without human review.",
             "Reading scores as causal effects: the model learns associations.",
@@ -250,12 +249,12 @@ def build_model_card(
         worst_slices=list(analysis.worst_slices) if analysis else [],
         limits=_limits(meta, analysis, spec, profile),
         lineage=[
-            ("training run", number(lineage.get("run_id"))),
-            ("candidate run", number(lineage.get("candidate_run_id"))),
-            ("dataset version", number(lineage.get("dataset"))),
-            ("dataset hash", number(lineage.get("dataset_hash"))),
+            ("training run", number(lineage.run_id)),
+            ("candidate run", number(lineage.candidate_run_id)),
+            ("dataset version", number(lineage.dataset)),
+            ("dataset hash", number(lineage.dataset_hash)),
             ("code version", str(code_version) if code_version else "not recorded"),
-            ("package format", number(meta.get("format"))),
+            ("package format", number(meta.format)),
         ],
     )
 
@@ -266,7 +265,7 @@ def _cell(value: Any, digits: int = 4) -> str:
 
 
 def model_card(
-    meta: dict[str, Any], analysis: Analysis | None, spec: Spec, *, profile: Profile | None = None
+    meta: PackageMeta, analysis: Analysis | None, spec: Spec, *, profile: Profile | None = None
 ) -> str:
     """The model card as Markdown."""
     env = jinja2.Environment(
@@ -283,7 +282,7 @@ def model_card(
 
 
 def model_card_html(
-    meta: dict[str, Any], analysis: Analysis | None, spec: Spec, *, profile: Profile | None = None
+    meta: PackageMeta, analysis: Analysis | None, spec: Spec, *, profile: Profile | None = None
 ) -> str:
     """The model card as a self-contained HTML page."""
     card = build_model_card(meta, analysis, spec, profile=profile)

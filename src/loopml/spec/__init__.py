@@ -1,531 +1,58 @@
-"""Scoping: the project spec (``loopml.yaml``) as typed models, the single source of truth.
+"""Scoping: the project spec (``loopml.yaml``), the single source of truth every later stage reads.
 
-Every later stage reads the spec; it is validated once, when loaded. Errors name the file, the
-line, the field path, what was expected and what was got, with a close-match suggestion for
-misspelled keys and values (see :func:`load_spec`). Sections a later stage fills in (monitoring,
-rollout, retrain) exist now with sensible defaults so a spec written today stays valid.
+- :mod:`loopml.spec.models`: the typed Pydantic models (:class:`Spec` and its sections), the
+  metrics and their tasks, durations;
+- :mod:`loopml.spec.loader`: the YAML loader (:func:`load_spec`, :func:`parse_spec`), which
+  validates a spec once, when loaded, with line-level messages.
 """
 
-from __future__ import annotations
-
-import re
-from collections.abc import Iterable, Iterator
-from datetime import timedelta
-from pathlib import Path
-from typing import Annotated, Any, Literal
-
-import yaml
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    PlainSerializer,
-    PrivateAttr,
-    ValidationError,
-    model_validator,
+from loopml.spec.loader import load_spec, parse_spec
+from loopml.spec.models import (
+    DEFAULT_METRIC,
+    METRICS,
+    AlertRule,
+    Data,
+    Drift,
+    Duration,
+    Expectation,
+    FeatureKind,
+    Features,
+    Fraction,
+    Metric,
+    ModelSearch,
+    Monitoring,
+    Retrain,
+    Rollout,
+    Serving,
+    Slice,
+    Spec,
+    Targets,
+    Task,
+    parse_duration,
 )
 
-from loopml.errors import SpecError, did_you_mean
-
-Task = Literal["binary", "multiclass", "regression"]
-FeatureKind = Literal["numeric", "categorical", "text", "datetime"]
-
-#: metric name -> (tasks it applies to, greater is better)
-METRICS: dict[str, tuple[frozenset[str], bool]] = {
-    "roc_auc": (frozenset({"binary", "multiclass"}), True),
-    "pr_auc": (frozenset({"binary"}), True),
-    "accuracy": (frozenset({"binary", "multiclass"}), True),
-    "balanced_accuracy": (frozenset({"binary", "multiclass"}), True),
-    "f1": (frozenset({"binary", "multiclass"}), True),
-    "precision": (frozenset({"binary"}), True),
-    "recall": (frozenset({"binary"}), True),
-    "log_loss": (frozenset({"binary", "multiclass"}), False),
-    "rmse": (frozenset({"regression"}), False),
-    "mae": (frozenset({"regression"}), False),
-    "r2": (frozenset({"regression"}), True),
-}
-DEFAULT_METRIC: dict[str, str] = {"binary": "roc_auc", "multiclass": "f1", "regression": "rmse"}
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(value: Any) -> timedelta:
-    """Parse ``"200ms"``, ``"30s"``, ``"15m"``, ``"1h"``, ``"1d"``, ``"2w"``, or seconds."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
-        return timedelta(seconds=value)
-    match = _DURATION.match(str(value)) if isinstance(value, str) else None
-    if not match:
-        raise ValueError(f"expected a duration such as '30s', '15m', '1h' or '1d', got {value!r}")
-    return timedelta(seconds=float(match[1]) * _UNITS[match[2]])
-
-
-def _format_duration(value: timedelta) -> str:
-    seconds = value.total_seconds()
-    for unit in ("w", "d", "h", "m", "s"):
-        if seconds >= _UNITS[unit] and seconds % _UNITS[unit] == 0:
-            return f"{int(seconds // _UNITS[unit])}{unit}"
-    return f"{seconds * 1000:g}ms"
-
-
-Duration = Annotated[
-    timedelta, BeforeValidator(parse_duration), PlainSerializer(_format_duration, return_type=str)
+__all__ = [
+    "DEFAULT_METRIC",
+    "METRICS",
+    "AlertRule",
+    "Data",
+    "Drift",
+    "Duration",
+    "Expectation",
+    "FeatureKind",
+    "Features",
+    "Fraction",
+    "Metric",
+    "ModelSearch",
+    "Monitoring",
+    "Retrain",
+    "Rollout",
+    "Serving",
+    "Slice",
+    "Spec",
+    "Targets",
+    "Task",
+    "load_spec",
+    "parse_duration",
+    "parse_spec",
 ]
-Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Features(_Section):
-    """Model inputs by kind; each kind gets its own transform in the feature pipeline."""
-
-    numeric: list[str] = []
-    categorical: list[str] = []
-    text: list[str] = []
-    datetime: list[str] = []
-    exclude: list[str] = []
-
-    def by_kind(self) -> dict[str, list[str]]:
-        return {
-            "numeric": self.numeric,
-            "categorical": self.categorical,
-            "text": self.text,
-            "datetime": self.datetime,
-        }
-
-    @property
-    def all(self) -> list[str]:
-        return [*self.numeric, *self.categorical, *self.text, *self.datetime]
-
-
-class Metric(_Section):
-    """The primary metric, the value that makes a model good enough, and the gate's margin."""
-
-    name: str
-    target: float | None = None
-    margin: float = Field(0.0, ge=0)
-
-    @property
-    def greater_is_better(self) -> bool:
-        return METRICS[self.name][1]
-
-
-class Targets(_Section):
-    """Targets besides the primary metric: serving latency, other metrics, a human-level figure."""
-
-    latency_p99_ms: float = Field(50.0, gt=0)
-    metrics: dict[str, float] = {}
-    human_level: float | None = None
-
-
-class Slice(_Section):
-    """A slice of the data to evaluate and monitor on its own (by category or numeric bins)."""
-
-    name: str
-    column: str
-    bins: list[float] | None = None
-
-
-class Expectation(_Section):
-    """A user's rule for one column, added to (and overriding) the inferred schema."""
-
-    nullable: bool | None = None
-    max_missing: Fraction | None = None
-    min: float | None = None
-    max: float | None = None
-    allowed: list[str | int | float | bool] | None = None
-    max_unseen: Fraction | None = None
-
-
-class Data(_Section):
-    """Named data sources (a file path, or a SQLAlchemy URL with a query) and expectations."""
-
-    sources: dict[str, str] = {}
-    expectations: dict[str, Expectation] = {}
-
-
-class Drift(_Section):
-    """Drift thresholds and which statistic decides (effect sizes suit big windows)."""
-
-    decide_by: Literal["psi", "jensen_shannon", "wasserstein", "ks_pvalue", "chi2_pvalue"] = "psi"
-    psi: float = Field(0.2, gt=0)
-    jensen_shannon: float = Field(0.1, gt=0)
-    wasserstein: float = Field(0.1, gt=0)
-    p_value: Fraction = 0.01
-
-
-class AlertRule(_Section):
-    """Fire when ``metric`` (for ``feature``, or every feature with ``*``) crosses ``threshold``
-    in ``consecutive`` windows of at least ``min_samples`` predictions, at most once per
-    ``cooldown``. Windows are the monitoring windows, or windows of ``window`` when given (time
-    windows only: with ``monitoring.window_rows`` every rule uses the count windows)."""
-
-    metric: str
-    feature: str = "*"
-    comparator: Literal[">", ">=", "<", "<="] = ">"
-    threshold: float
-    window: Duration | None = None
-    min_samples: int = Field(100, ge=1)
-    consecutive: int = Field(1, ge=1)
-    cooldown: Duration = timedelta(hours=6)
-    severity: Literal["info", "warning", "critical"] = "warning"
-
-
-class Monitoring(_Section):
-    """Windows of logged predictions (by time, or every ``window_rows`` predictions when set),
-    the drift thresholds, and alert rules on top of the defaults (see loopml.monitoring.alerts).
-    """
-
-    window: Duration = timedelta(hours=1)
-    window_rows: int | None = Field(None, ge=1)
-    min_samples: int = Field(100, ge=1)
-    default_alerts: bool = True
-    webhook: str | None = None
-    webhook_timeout: Duration = timedelta(seconds=5)
-    webhook_retries: int = Field(3, ge=0, le=10)
-    drift: Drift = Drift()
-    alerts: list[AlertRule] = []
-
-
-class Rollout(_Section):
-    """How a canary moves through its steps, and the limits that roll it back.
-
-    At each step the controller waits for ``min_requests`` canary requests and ``min_duration``,
-    evaluating every ``interval``. A check fails on its absolute limit (``max_error_rate``,
-    ``min_non_null``, ``max_latency_ratio`` with stable's p99 (and slower by more than
-    ``latency_slack_ms``: sub-millisecond gaps are jitter), ``max_prediction_psi``, the spec's
-    latency target, quality within the metric's margin) or when a one-sided test says the canary
-    is worse than stable with ``confidence``. ``max_failed_checks`` failing evaluations in one
-    rollout, or ``max_consecutive_failures`` in a row, roll it back.
-    """
-
-    steps: list[Annotated[float, Field(gt=0, le=100)]] = [5, 25, 50, 100]
-    min_requests: int = Field(200, ge=1)
-    min_duration: Duration = timedelta(seconds=60)
-    interval: Duration = timedelta(seconds=5)
-    max_error_rate: Fraction = 0.01
-    min_non_null: Fraction = 0.99
-    max_latency_ratio: float = Field(1.5, gt=0)
-    latency_slack_ms: float = Field(5.0, ge=0)
-    max_prediction_psi: float = Field(0.25, gt=0)
-    min_labels: int = Field(100, ge=1)
-    confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
-    max_failed_checks: int = Field(3, ge=1)
-    max_consecutive_failures: int = Field(2, ge=1)
-    shadow_fraction: Annotated[float, Field(gt=0, le=1)] = 1.0
-
-
-class Retrain(_Section):
-    """When the maintenance loop retrains (``on``; see loopml.loop.policy), on what data
-    (``append`` to the serving model's training data, or a sliding ``window`` of the newest
-    ``window`` span and/or ``window_rows`` rows), how often at most, and whether a person
-    approves before the canary (``approval: manual``)."""
-
-    on: list[Literal["drift", "quality", "schedule", "manual"]] = ["drift", "quality"]
-    data: Literal["append", "window"] = "append"
-    window: Duration | None = None
-    window_rows: int | None = Field(None, ge=1)
-    schedule: Duration | None = None
-    cooldown: Duration = timedelta(days=1)
-    max_per_week: int = Field(3, ge=1)
-    approval: Literal["auto", "manual"] = "auto"
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Retrain:
-        if self.data == "window" and self.window is None and self.window_rows is None:
-            raise ValueError("data: window needs window (e.g. 90d) or window_rows (e.g. 100000)")
-        if self.data == "append" and (self.window is not None or self.window_rows is not None):
-            raise ValueError("window and window_rows apply to data: window; drop them or set it")
-        if "schedule" in self.on and self.schedule is None:
-            raise ValueError("on: schedule needs schedule (e.g. 7d)")
-        return self
-
-
-class ModelSearch(_Section):
-    candidates: list[Literal["linear", "random_forest", "lightgbm"]] = [
-        "linear",
-        "random_forest",
-        "lightgbm",
-    ]
-    tune: int = Field(0, ge=0)
-    parallel_trials: int = Field(1, ge=1)
-    timeout: Duration | None = None
-    cv_folds: int | None = Field(None, ge=2)
-    validation_fraction: Annotated[float, Field(gt=0, lt=0.5)] = 0.15
-    test_fraction: Annotated[float, Field(gt=0, lt=0.5)] = 0.15
-    seed: int = 42
-
-
-class Serving(_Section):
-    max_batch: int = Field(1000, ge=1)
-    unseen_categories: Literal["accept", "reject"] = "accept"
-    missing_values: Literal["accept", "reject"] = "accept"
-    log_flush_interval: Duration = timedelta(milliseconds=200)
-
-
-class Spec(_Section):
-    """A loopml project: the problem, its data, its targets and its production policies."""
-
-    name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")]
-    task: Task
-    target: str
-    positive_class: str | int | bool | None = None
-    id_column: str | None = None
-    time_column: str | None = None
-    entity_column: str | None = None
-    weight_column: str | None = None
-    features: Features
-    metric: Metric
-    targets: Targets = Targets()
-    slices: list[Slice] = []
-    data: Data = Data()
-    monitoring: Monitoring = Monitoring()
-    rollout: Rollout = Rollout()
-    retrain: Retrain = Retrain()
-    model: ModelSearch = ModelSearch()
-    serving: Serving = Serving()
-    _source: str | None = PrivateAttr(None)
-    _lines: dict[tuple[str | int, ...], int] = PrivateAttr(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _window_needs_time(self) -> Spec:
-        if self.retrain.window is not None and self.time_column is None:
-            raise ValueError(
-                "retrain.window needs time_column to know which rows are recent; set "
-                "time_column, or use retrain.window_rows"
-            )
-        return self
-
-    def referenced_columns(self) -> Iterator[tuple[tuple[str | int, ...], str]]:
-        """Every (field path, column name) the spec mentions, for checking against data."""
-        yield ("target",), self.target
-        for key in ("id_column", "time_column", "entity_column", "weight_column"):
-            if getattr(self, key):
-                yield (key,), getattr(self, key)
-        for kind, names in [*self.features.by_kind().items(), ("exclude", self.features.exclude)]:
-            for i, column in enumerate(names):
-                yield ("features", kind, i), column
-        for i, piece in enumerate(self.slices):
-            yield ("slices", i, "column"), piece.column
-        for column in self.data.expectations:
-            yield ("data", "expectations", column), column
-
-    def check_columns(self, columns: Iterable[str], *, where: str = "the data") -> None:
-        """Raise :class:`SpecError` listing every column the spec names that ``columns`` lacks."""
-        columns = list(columns)
-        known = set(columns)
-        problems = [
-            _locate(self, path, f"column '{name}' is not in {where}{did_you_mean(name, columns)}")
-            for path, name in self.referenced_columns()
-            if name not in known
-        ]
-        if problems:
-            raise SpecError(
-                _bullet(problems, f"{len(problems)} column(s) the spec names are missing")
-            )
-
-
-def _consistency(spec: Spec) -> list[tuple[tuple[str | int, ...], str]]:
-    """Cross-field checks that single fields cannot express."""
-    problems: list[tuple[tuple[str | int, ...], str]] = []
-    if spec.metric.name not in METRICS:
-        problems.append(
-            (
-                ("metric", "name"),
-                f"expected one of {', '.join(METRICS)}, got {spec.metric.name!r}"
-                + did_you_mean(spec.metric.name, METRICS),
-            )
-        )
-    elif spec.task not in METRICS[spec.metric.name][0]:
-        fitting = [m for m, (tasks, _) in METRICS.items() if spec.task in tasks]
-        problems.append(
-            (
-                ("metric", "name"),
-                f"metric {spec.metric.name!r} does not apply to a {spec.task} task; "
-                f"expected one of {', '.join(fitting)}",
-            )
-        )
-    bounded = {"roc_auc", "pr_auc", "accuracy", "balanced_accuracy", "f1", "precision", "recall"}
-    targets: list[tuple[tuple[str | int, ...], str, float | None]] = [
-        (("metric", "target"), spec.metric.name, spec.metric.target)
-    ]
-    targets += [(("targets", "metrics", n), n, v) for n, v in spec.targets.metrics.items()]
-    for path, name, value in targets:
-        if name in bounded and value is not None and not 0 <= value <= 1:
-            problems.append((path, f"{name} lies between 0 and 1, got a target of {value}"))
-    for name in spec.targets.metrics:
-        if name not in METRICS:
-            problems.append(
-                (
-                    ("targets", "metrics", name),
-                    f"unknown metric {name!r}{did_you_mean(name, METRICS)}",
-                )
-            )
-    seen: dict[str, str] = {}
-    for kind, names in spec.features.by_kind().items():
-        for i, column in enumerate(names):
-            if column == spec.target:
-                problems.append(
-                    (("features", kind, i), f"the target '{column}' cannot also be a feature")
-                )
-            elif column in seen:
-                problems.append(
-                    (
-                        ("features", kind, i),
-                        f"column '{column}' is listed as both {seen[column]} and {kind}",
-                    )
-                )
-            seen.setdefault(column, kind)
-    if not spec.features.all:
-        problems.append((("features",), "expected at least one feature, got none"))
-    if spec.rollout.steps != sorted(spec.rollout.steps) or spec.rollout.steps[-1] != 100:
-        problems.append(
-            (
-                ("rollout", "steps"),
-                f"expected increasing percentages ending at 100, got {spec.rollout.steps}",
-            )
-        )
-    return problems
-
-
-# --- loading, with positions -------------------------------------------------------------------
-
-Path_ = tuple[str | int, ...]
-
-
-def _positions(node: yaml.Node, path: Path_ = ()) -> dict[Path_, int]:
-    """Map each field path in a composed YAML document to its 1-based line."""
-    lines: dict[Path_, int] = {path: node.start_mark.line + 1}
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            child = (*path, str(key.value))
-            lines[child] = key.start_mark.line + 1
-            lines.update({k: v for k, v in _positions(value, child).items() if k != child})
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            lines.update(_positions(item, (*path, i)))
-    return lines
-
-
-def _locate(spec: Spec | None, path: Path_, message: str) -> str:
-    """``file:line: field.path: message`` using the positions recorded when the spec was loaded."""
-    if spec is None:
-        return _format(None, {}, path, message)
-    return _format(spec._source, spec._lines, path, message)
-
-
-def _format(source: str | None, lines: dict[Path_, int], path: Path_, message: str) -> str:
-    line = None
-    for end in range(len(path), -1, -1):
-        if path[:end] in lines:
-            line = lines[path[:end]]
-            break
-    where = f"{source}:{line}" if source and line else (source or "spec")
-    field = ".".join(str(p) for p in path) or "(top level)"
-    return f"{where}: {field}: {message}"
-
-
-def _bullet(problems: list[str], headline: str) -> str:
-    return headline + ":\n" + "\n".join(f"  - {p}" for p in problems)
-
-
-def _model_at(path: Path_) -> type[BaseModel] | None:
-    """The pydantic model class reached by following ``path`` from :class:`Spec`."""
-    model: Any = Spec
-    for part in path:
-        if isinstance(part, int) or model is None:
-            continue
-        field = model.model_fields.get(part)
-        if field is None:
-            return None
-        annotation = field.annotation
-        candidates = [annotation, *getattr(annotation, "__args__", ())]
-        model = next(
-            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
-        )
-        if model is None and part in ("expectations",):
-            return Expectation
-    return model if isinstance(model, type) else None
-
-
-def _describe(error: Any) -> str:
-    kind, got = error["type"], error.get("input")
-    path = tuple(error["loc"])
-    if kind == "extra_forbidden":
-        model = _model_at(path[:-1])
-        known = list(model.model_fields) if model else []
-        hint = did_you_mean(str(path[-1]), known)
-        return f"unknown key{hint or ''}" + (
-            "" if hint else f" (expected one of: {', '.join(known)})"
-        )
-    if kind == "missing":
-        return "required, but missing"
-    if kind == "literal_error":
-        expected = error["ctx"]["expected"]
-        options = re.findall(r"'([^']*)'", expected)
-        return f"expected {expected}, got {got!r}" + did_you_mean(str(got), options)
-    message = error["msg"].removeprefix("Value error, ")
-    return f"{message}, got {got!r}" if "got" not in message else message
-
-
-class _Loader(yaml.SafeLoader):
-    """YAML 1.2's booleans, ``true`` and ``false`` only. YAML 1.1 (PyYAML's default) also reads
-    yes/no/on/off as booleans, which turns the key ``on:`` (``retrain.on``) into ``true`` and a
-    class named ``yes`` into ``True``."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-
-
-def parse_spec(text: str, *, source: str | None = None) -> Spec:
-    """Validate spec text (YAML); raise :class:`SpecError` listing every problem with its line."""
-    try:
-        node = yaml.compose(text, Loader=_Loader)
-        raw = yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source or 'spec'}:{mark.line + 1}" if mark else (source or "spec")
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SpecError(f"{where}: not valid YAML: {problem}") from exc
-    if not isinstance(raw, dict) or node is None:
-        raise SpecError(
-            f"{source or 'spec'}: expected a mapping of keys (name, task, target, …), "
-            f"got {type(raw).__name__}"
-        )
-    lines = _positions(node)
-    try:
-        spec = Spec.model_validate(raw)
-    except ValidationError as exc:
-        problems = [_format(source, lines, tuple(e["loc"]), _describe(e)) for e in exc.errors()]
-        raise SpecError(_bullet(problems, f"{len(problems)} problem(s) in the spec")) from exc
-    spec._source, spec._lines = source, lines
-    problems = [_format(source, lines, path, message) for path, message in _consistency(spec)]
-    if problems:
-        raise SpecError(_bullet(problems, f"{len(problems)} problem(s) in the spec"))
-    return spec
-
-
-def load_spec(path: str | Path = "loopml.yaml") -> Spec:
-    """Load and validate a spec file."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise SpecError(
-            f"no spec at {path}: run 'loopml init DATA --target COLUMN' to write one, "
-            "or pass --spec PATH"
-        ) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"cannot read the spec {path}: {exc}") from exc
-    return parse_spec(text, source=str(path))

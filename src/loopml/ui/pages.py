@@ -2,7 +2,7 @@
 
 One function per page; :mod:`loopml.ui.app` renders what they return. Nothing here writes, and
 nothing loads a model: a model's gate decision and lineage come from its package's ``meta.json``
-(checksum-verified, :func:`loopml.registry.read_document`), so a page costs milliseconds however
+(checksum-verified, :func:`loopml.registry.read_meta`), so a page costs milliseconds however
 large the models are. A damaged package shows up as a problem on its row, never as a failed page.
 """
 
@@ -18,7 +18,7 @@ import orjson
 from loopml.data.profile import Profile
 from loopml.errors import LoopmlError, NotFoundError
 from loopml.modeling.metrics import greater_is_better
-from loopml.registry import read_document
+from loopml.registry import read_meta
 from loopml.reports import data_report
 from loopml.reports.monitor_report import MonitorReport
 from loopml.reports.render import number
@@ -175,20 +175,20 @@ def models(store: Store, spec: Spec, reports: Path) -> list[ModelRow]:
         metrics = _ordered(record.metrics, spec.metric.name)
         card = (reports / f"model-{record.name}-{record.version}.html").is_file()
         try:
-            meta = read_document(store, record, "meta.json")
+            meta = read_meta(store, record)
         except LoopmlError as exc:
             rows.append(ModelRow(record, metrics, card=card, problem=str(exc)))
             continue
-        lineage = {k: v for k, v in meta.get("lineage", {}).items() if k != "spec"}
-        gate = meta.get("gate", {})
-        run_id = lineage.get("run_id")
+        lineage = meta.lineage.model_dump(exclude={"spec"})
+        gate = meta.gate
+        run_id = meta.lineage.run_id
         rows.append(
             ModelRow(
                 record,
                 metrics,
-                candidate=meta.get("candidate"),
-                blessed=gate.get("blessed"),
-                checks=list(gate.get("checks", [])),
+                candidate=meta.candidate,
+                blessed=gate.blessed if gate else None,
+                checks=list(gate.checks) if gate else [],
                 lineage=lineage,
                 report=run_id is not None and (reports / f"run-{run_id}.html").is_file(),
                 card=card,

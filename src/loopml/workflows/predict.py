@@ -46,7 +46,7 @@ def predict(
             report,
         )
     decisions, output = package.model.score_frame(frame)
-    id_column = package.meta["lineage"]["spec"].get("id_column")
+    id_column = package.meta.lineage.spec.get("id_column")
     columns: dict[str, Any] = {}
     if id_column and id_column in frame.columns:
         columns[id_column] = frame[id_column]

@@ -15,7 +15,8 @@ import orjson
 from loopml.data.versions import DatasetVersion, get_version
 from loopml.errors import NotFoundError
 from loopml.modeling.analysis import Analysis, analyze
-from loopml.modeling.train import Event, TrainResult, train
+from loopml.modeling.progress import OnProgress, StageStarted, ignore
+from loopml.modeling.train import TrainResult, train
 from loopml.registry import Comparison, GateDecision, load_package, register
 from loopml.reports.model_card import model_card, model_card_html
 from loopml.reports.run_report import build_run_report, write_html
@@ -53,7 +54,7 @@ def train_model(
     dataset: str | None = None,
     *,
     tune_trials: int | None = None,
-    on_event: Event | None = None,
+    on_event: OnProgress | None = None,
     warm_start: dict[str, dict[str, Any]] | None = None,
     comparison: Comparison | None = None,
     champion: str | None = None,
@@ -68,8 +69,8 @@ def train_model(
     result = train(
         store, spec, version, tune_trials=tune_trials, on_event=on_event, warm_start=warm_start
     )
-    emit = on_event or (lambda *args, **kwargs: None)
-    emit("stage", text="analysing errors on the test split")
+    emit = on_event or ignore
+    emit(StageStarted("analysing errors on the test split"))
     rows = result.data.split.test
     weight = None if result.data.weight is None else result.data.weight[rows]
     analysis = analyze(
@@ -83,7 +84,7 @@ def train_model(
     store.artifacts.put_bytes(
         f"runs/{result.run_id}/analysis.json", orjson.dumps(analysis.to_dict())
     )
-    emit("stage", text="registering through the gate")
+    emit(StageStarted("registering through the gate"))
     record, decision = register(
         store,
         spec,
@@ -110,7 +111,7 @@ def train_model(
     card.with_suffix(".html").write_text(
         model_card_html(package.meta, analysis, spec, profile=package.profile), "utf-8"
     )
-    emit("stage", text="done")
+    emit(StageStarted("done"))
     store.log_run(
         result.run_id,
         artifacts={

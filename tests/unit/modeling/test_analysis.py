@@ -26,8 +26,8 @@ from loopml.modeling.analysis import Analysis, analyze
 from loopml.modeling.candidates import build
 from loopml.modeling.groups import GroupScorer
 from loopml.modeling.model import TrainedModel
+from loopml.modeling.prepare import encode_target
 from loopml.modeling.slices import PAIR_MARGIN_SE, bin_column, slice_mask
-from loopml.modeling.train import encode_target
 from loopml.spec import Features, Metric, Slice, Spec
 
 FLIGHTS = Features(

@@ -12,6 +12,7 @@ import pytest
 
 from loopml.data.versions import add_frame
 from loopml.errors import DataError, SpecError
+from loopml.modeling.progress import CandidateTrained, ProgressEvent, TrialFinished
 from loopml.modeling.train import train
 from loopml.modeling.tune import tune
 from loopml.spec import Spec, parse_spec
@@ -52,8 +53,8 @@ def test_flights_leaderboard_and_tracking(
 ) -> None:
     spec = flights_spec()
     version = add_frame(sqlite_store, flights_sample, name="flights", source="test")
-    events: list[tuple[str, dict[str, Any]]] = []
-    result = train(sqlite_store, spec, version, on_event=lambda e, **i: events.append((e, i)))
+    events: list[ProgressEvent] = []
+    result = train(sqlite_store, spec, version, on_event=events.append)
     board = result.leaderboard()
     names = [row["candidate"] for row in board]
     assert set(names) == {"baseline", "linear", "random_forest", "lightgbm"}
@@ -78,7 +79,7 @@ def test_flights_leaderboard_and_tracking(
     children = sqlite_store.list_runs(parent_id=parent.id)
     assert {c.name.split("/")[-1] for c in children} == set(names)
     assert all(c.status == "finished" and "validation" in c.metrics for c in children)
-    assert any(e == "candidate" for e, _ in events)
+    assert any(isinstance(e, CandidateTrained) for e in events)
 
 
 def test_tuning_resumes_an_interrupted_study(sqlite_store: Store) -> None:
@@ -109,17 +110,17 @@ def test_tuning_resumes_an_interrupted_study(sqlite_store: Store) -> None:
 def test_lightgbm_tuning_records_trials(sqlite_store: Store, flights_sample: pl.DataFrame) -> None:
     spec = flights_spec(**{"[linear, random_forest, lightgbm]": "[lightgbm]"})
     version = add_frame(sqlite_store, flights_sample, name="flights", source="test")
-    seen: list[dict[str, Any]] = []
+    seen: list[TrialFinished] = []
     result = train(
         sqlite_store,
         spec,
         version,
         tune_trials=4,
-        on_event=lambda e, **i: seen.append(i) if e == "trial" else None,
+        on_event=lambda e: seen.append(e) if isinstance(e, TrialFinished) else None,
     )
     lightgbm = next(r for r in result.results if r.name == "lightgbm")
     assert lightgbm.tuning is not None and lightgbm.tuning.n_trials == 4
-    assert seen[-1]["done"] == 4 and seen[-1]["best"] is not None
+    assert seen[-1].done == 4 and seen[-1].best is not None
     child = sqlite_store.get_run(lightgbm.run_id)  # type: ignore[arg-type]
     assert child.params["tuning"]["trials"] == 4
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import polars as pl
 import pytest
 from conftest import FLIGHTS_SPEC
@@ -50,8 +51,8 @@ def test_first_model_becomes_champion_and_round_trips(trained: Any, flights: pl.
     # the single-record path gives the same numbers
     record_out = package.model.score_records([april.row(5, named=True)])[1]
     assert np.allclose(record_out, reloaded[5:6])
-    assert package.meta["lineage"]["dataset"] == "flights@1"
-    assert package.meta["threshold"] == result.best.model.threshold
+    assert package.meta.lineage.dataset == "flights@1"
+    assert package.meta.threshold == result.best.model.threshold
     assert set(package.schema.columns) == set(package.model.pipeline.input_columns_)
     files = sorted(
         p.name for p in (Path(store.artifacts.root) / package.record.package_uri).iterdir()
@@ -75,6 +76,14 @@ def test_worse_model_stays_challenger_with_the_reason(trained: Any) -> None:
     assert store.get_model("flights@champion").version == 1
 
 
+def test_a_registered_meta_json_reads_back_without_loss(trained: Any) -> None:
+    store, _, _, _, record, _ = trained
+    data = store.artifacts.get_bytes(f"{record.package_uri}/meta.json")
+    meta = load_package(store, record.ref).meta
+    option = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_INDENT_2
+    assert orjson.dumps(meta.model_dump(), option=option) == data
+
+
 @pytest.mark.parametrize("damage", ["flip", "truncate", "delete", "manifest"])
 def test_tampered_packages_are_refused(trained: Any, damage: str) -> None:
     store, _, _, result, *_ = trained
@@ -82,7 +91,7 @@ def test_tampered_packages_are_refused(trained: Any, damage: str) -> None:
         store,
         "tamper",
         result.best.model,
-        {"task": "binary"},
+        load_package(store, "flights@1").meta,
         load_package(store, "flights@1").schema,
         result.dataset.profile,
     )
@@ -112,7 +121,7 @@ def test_untrusted_types_in_a_skops_file_are_refused(trained: Any) -> None:
         store,
         "trojan",
         linear,
-        {**original.meta, "candidate": "linear"},
+        original.meta.model_copy(update={"candidate": "linear"}),
         original.schema,
         original.profile,
     )
@@ -123,7 +132,7 @@ def test_untrusted_types_in_a_skops_file_are_refused(trained: Any) -> None:
             store,
             "trojan",
             linear,
-            {**original.meta, "candidate": "linear"},
+            original.meta.model_copy(update={"candidate": "linear"}),
             original.schema,
             original.profile,
         )

@@ -1,0 +1,100 @@
+"""A package's metadata (``meta.json``), typed: what the model is, how good, where it came from,
+and what the gate decided when it was registered.
+
+:class:`PackageMeta` has one field per key of ``meta.json``, in the file's order, so a package
+written before this model existed reads back unchanged and writing it again gives the same bytes
+(and so the same package identity). The fields that pages and reports treat as optional (a
+package copied by hand, a test's package) have defaults: ``baselines``, ``score_profile``,
+``lineage.sizes``, ``lineage.code_version``, and the gate record's ``on`` and ``metrics``.
+Metric values are ``None`` where a metric was undefined (JSON has no NaN).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from loopml.errors import PackageError
+from loopml.spec import Task
+
+FORMAT = "loopml.model/1"
+
+#: metric name -> value on one split (``None``: undefined there)
+Metrics = dict[str, float | None]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class Lineage(_Record):
+    """Where the model came from: its runs, the dataset version and its hash, the split, the
+    code version and the spec it was trained with."""
+
+    run_id: int | None
+    candidate_run_id: int | None
+    dataset: str
+    dataset_hash: str
+    split: str
+    sizes: dict[str, int] | None = None
+    code_version: str | None = None
+    spec: dict[str, Any]
+
+
+class GateRecord(_Record):
+    """The gate's decision at registration: blessed or not, ``on`` which data, every check
+    (``check``, ``value``, ``threshold``, ``passed``, ``message``), the metrics it compared and
+    the champion it compared with."""
+
+    blessed: bool
+    on: str | None = None
+    checks: list[dict[str, Any]] = []
+    metrics: Metrics | None = None
+    champion: str | None = None
+    champion_metrics: Metrics | None = None
+
+
+class PackageMeta(_Record):
+    """``meta.json``: the model (task, candidate, classes, threshold, parameters, feature names),
+    its metrics per split and its baselines', the score distribution on the test split (the
+    reference for prediction drift), its lineage and the gate's decision."""
+
+    format: str = FORMAT
+    task: Task
+    candidate: str
+    classes: list[Any]
+    threshold: float | None
+    params: dict[str, Any]
+    metrics: dict[str, Metrics]
+    feature_names: list[str]
+    input_columns: list[str]
+    baselines: dict[str, dict[str, Metrics]] = {}
+    score_profile: dict[str, Any] | None = None
+    lineage: Lineage
+    gate: GateRecord | None = None
+
+    @classmethod
+    def from_json(cls, data: bytes | Mapping[str, Any], *, ref: str) -> PackageMeta:
+        """Read ``meta.json`` (its bytes or parsed) of model ``ref``; :class:`PackageError` when a
+        field is missing or of the wrong type."""
+        try:
+            raw = orjson.loads(data) if isinstance(data, bytes) else data
+            return cls.model_validate(raw)
+        except orjson.JSONDecodeError as exc:
+            raise _invalid(ref, f"not valid JSON ({exc})") from exc
+        except ValidationError as exc:
+            problems = [
+                f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg'].lower()}"
+                for e in exc.errors()
+            ]
+            raise _invalid(ref, "; ".join(problems)) from exc
+
+
+def _invalid(ref: str, problem: str) -> PackageError:
+    return PackageError(
+        f"model {ref}: meta.json does not describe a model package: {problem}; "
+        "re-register the model from its run"
+    )

@@ -1,0 +1,134 @@
+"""Registering a trained model: package the best candidate, let the gate decide its alias.
+
+The new version is scored against the champion on the same data (see :mod:`loopml.registry.gate`);
+a champion that cannot be loaded or scored there is never replaced automatically. The package's
+:class:`~loopml.registry.meta.PackageMeta` records the lineage and the gate's decision, and the
+store's model note its reason.
+"""
+
+from __future__ import annotations
+
+from loopml.data.schema import Schema
+from loopml.errors import LoopmlError, NotFoundError
+from loopml.modeling.train import TrainResult
+from loopml.registry.gate import Comparison, GateDecision, _labelled, gate, score_package
+from loopml.registry.meta import FORMAT, GateRecord, Lineage, PackageMeta
+from loopml.registry.package import load_package, save_package
+from loopml.spec import Spec
+from loopml.stats.quantiles import QuantileSketch
+from loopml.store import ModelRecord, Store
+
+
+def register(
+    store: Store,
+    spec: Spec,
+    result: TrainResult,
+    *,
+    comparison: Comparison | None = None,
+    champion: str | None = None,
+    blessed_alias: str = "champion",
+) -> tuple[ModelRecord, GateDecision]:
+    """Package the best candidate of ``result``, register it, and let the gate set its alias.
+
+    The gate compares with ``champion`` (default: the ``champion`` alias) on the test split, or
+    on ``comparison`` when given. A blessed version gets ``blessed_alias`` (the maintenance loop
+    uses ``challenger`` and lets the rollout make it champion), the others ``challenger``.
+    """
+    best = result.best
+    test_rows = result.data.split.test
+    if comparison is not None:
+        frame_cmp, y_cmp = _labelled(comparison.frame, result.classes, spec, comparison.label)
+        metrics = score_package(best.model, frame_cmp, y_cmp, spec)
+        where = comparison.label
+    else:
+        frame_cmp, y_cmp = result.data.frame[test_rows], result.data.y[test_rows]
+        metrics, where = best.metrics["test"], "the test split"
+    champion_metrics = None
+    champion_ref = None
+    problem = None
+    try:
+        incumbent = load_package(store, champion or f"{spec.name}@champion")
+    except NotFoundError:
+        incumbent = None
+    except LoopmlError as exc:  # a damaged champion package
+        incumbent, problem = None, f"could not load the champion: {exc}"
+    if incumbent is not None:
+        champion_ref = incumbent.record.ref
+        try:
+            if comparison is not None:  # in its own class order (a new class may have come)
+                frame_inc, y_inc = _labelled(frame_cmp, incumbent.model.classes, spec, where)
+            else:
+                frame_inc, y_inc = frame_cmp, y_cmp
+            champion_metrics = score_package(incumbent.model, frame_inc, y_inc, spec)
+        except Exception as exc:  # e.g. the spec's features changed since it was trained
+            problem = f"could not score the champion {champion_ref} on the same data: {exc}"
+    decision = gate(spec, metrics, champion_metrics, on=where, relative=comparison is not None)
+    if problem is not None:  # never replace a champion that could not be compared
+        decision = GateDecision(
+            False,
+            [
+                *decision.checks,
+                {
+                    "check": "beats champion",
+                    "value": None,
+                    "threshold": None,
+                    "passed": False,
+                    "message": f"{problem}; promote by hand: loopml models alias REF champion",
+                },
+            ],
+        )
+    profile = result.dataset.profile
+    test_output = best.model.output(best.model.pipeline.transform(result.data.frame[test_rows]))
+    schema = Schema(
+        {
+            name: rule
+            for name, rule in result.dataset.schema.columns.items()
+            if name in set(best.model.pipeline.input_columns_)
+        }
+    )
+    meta = PackageMeta(
+        format=FORMAT,
+        task=spec.task,
+        candidate=best.name,
+        classes=result.classes,
+        threshold=best.model.threshold,
+        params=best.params,
+        metrics=best.metrics,
+        feature_names=best.model.pipeline.feature_names_,
+        input_columns=best.model.pipeline.input_columns_,
+        baselines={r.name: r.metrics for r in result.results if r.baseline},
+        # the scores' distribution on the test split: monitoring's reference for prediction drift
+        score_profile=QuantileSketch.from_values(best.model.scores(test_output)).to_dict(),
+        lineage=Lineage(
+            run_id=result.run_id,
+            candidate_run_id=best.run_id,
+            dataset=result.dataset.ref,
+            dataset_hash=result.dataset.record.content_hash,
+            split=result.data.split.method,
+            sizes=result.data.split.sizes(),
+            code_version=store.get_run(result.run_id).code_version,
+            spec=spec.model_dump(mode="json"),
+        ),
+        gate=GateRecord(
+            blessed=decision.blessed,
+            on=where,
+            checks=decision.checks,
+            metrics=metrics,
+            champion=champion_ref,
+            champion_metrics=champion_metrics,
+        ),
+    )
+    record = save_package(
+        store,
+        spec.name,
+        best.model,
+        meta,
+        schema,
+        profile,
+        run_id=best.run_id,
+        metrics=best.metrics["test"],
+    )
+    alias = blessed_alias if decision.blessed else "challenger"
+    store.set_alias(spec.name, alias, record.version)
+    record = store.set_model_note(record.ref, decision.reason)
+    return record, decision
