@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -11,8 +9,6 @@ import pytest
 
 from loopml.data.profiling import profile_frame
 from loopml.reports.data_report import build_data_report, write_html
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
@@ -40,27 +36,6 @@ def test_report_object_shows_the_summer_shift(report_inputs: list) -> None:
     assert carrier.chart == "bar" and "UA" in carrier.series[0].x
     assert charts["scheduled_departure"].chart == "histogram"
     assert report.missing["plane_year"][0] > 0.1  # planes missing from the registry
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield chromium
-        chromium.close()
 
 
 def test_report_renders_every_chart_offline(

@@ -18,9 +18,6 @@ from typing import Any
 import orjson
 import polars as pl
 import pytest
-from conftest import FLIGHTS_SPEC, project_store
-from test_monitoring import as_json, send
-from test_serving import Server, start
 
 from loopml.data.versions import add_frame, get_version, load_frame
 from loopml.errors import RetrainError
@@ -34,6 +31,8 @@ from loopml.rollout import controller
 from loopml.spec import Spec, parse_spec
 from loopml.store import Store
 from loopml.store.leases import release_lease, take_lease
+from tests.support.projects import FLIGHTS_SPEC, project_store
+from tests.support.servers import Server, as_json, send, start
 
 SPEC = (
     FLIGHTS_SPEC

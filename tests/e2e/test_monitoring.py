@@ -14,8 +14,6 @@ from typing import Any
 
 import polars as pl
 import pytest
-from conftest import FLIGHTS_SPEC, open_page, project_store
-from test_serving import Server, start
 
 from loopml.data.versions import add_frame
 from loopml.modeling.train import train
@@ -23,6 +21,9 @@ from loopml.monitoring import alerts, monitor
 from loopml.registry import register
 from loopml.spec import AlertRule, parse_spec
 from loopml.store import Store
+from tests.support.pages import open_page
+from tests.support.projects import FLIGHTS_SPEC, project_store
+from tests.support.servers import send, start
 
 SPEC = (
     FLIGHTS_SPEC
@@ -35,13 +36,6 @@ monitoring:
   min_samples: 200
 """
 )
-
-
-def as_json(frame: pl.DataFrame) -> list[dict[str, Any]]:
-    return [
-        {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
-        for row in frame.to_dicts()
-    ]
 
 
 @pytest.fixture(scope="module")
@@ -65,21 +59,6 @@ def store(project: Path) -> Iterator[Store]:
 @pytest.fixture(scope="module")
 def spec() -> Any:
     return parse_spec(SPEC)
-
-
-def send(server: Server, frame: pl.DataFrame, *, labels: bool = True) -> None:
-    """Predict ``frame`` in batches of 100 and feed every label back."""
-    records = as_json(frame.drop("late"))
-    truth = frame["late"].to_list()
-    for offset in range(0, len(records), 100):
-        response = server.client.post("/predict", json={"records": records[offset : offset + 100]})
-        assert response.status_code == 200, response.text
-        if labels:
-            feedback = [
-                {"request_id": p["request_id"], "label": truth[offset + i]}
-                for i, p in enumerate(response.json()["predictions"])
-            ]
-            assert server.client.post("/feedback", json={"feedback": feedback}).status_code == 200
 
 
 class Webhook:

@@ -15,8 +15,6 @@ import httpx
 import numpy as np
 import polars as pl
 import pytest
-from conftest import FLIGHTS_SPEC, project_store
-from test_serving import Server, start
 
 from loopml.data.versions import add_frame
 from loopml.modeling.train import train
@@ -25,6 +23,8 @@ from loopml.registry import register
 from loopml.rollout import controller
 from loopml.spec import parse_spec
 from loopml.store import Store
+from tests.support.projects import FLIGHTS_SPEC, project_store
+from tests.support.servers import Server, start
 
 SPEC = (
     FLIGHTS_SPEC

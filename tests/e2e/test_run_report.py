@@ -15,7 +15,6 @@ from typing import Any
 import lightgbm as lgb
 import polars as pl
 import pytest
-from conftest import open_page
 from sklearn.datasets import load_diabetes, load_wine
 from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.ensemble import RandomForestClassifier
@@ -31,6 +30,7 @@ from loopml.registry import PackageMeta
 from loopml.reports.model_card import build_model_card, model_card, model_card_html
 from loopml.reports.run_report import build_run_report, figures, to_html, write_html
 from loopml.spec import Features, Metric, Slice, Spec, Targets
+from tests.support.pages import open_page
 
 FLIGHTS = Features(
     numeric=["distance", "temp", "humid", "wind_speed", "precip", "visib", "plane_year", "hour",

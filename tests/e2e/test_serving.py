@@ -4,112 +4,29 @@ graceful stop that loses no logged prediction."""
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
-import polars as pl
 import pytest
-from conftest import FLIGHTS_SPEC, project_store
 
-from loopml.data.versions import add_frame
-from loopml.modeling.train import train
 from loopml.predlog import read_log
-from loopml.registry import load_package, register
-from loopml.spec import parse_spec
-
-SPEC = (
-    FLIGHTS_SPEC
-    + """\
-metric: {name: roc_auc, target: 0.55}
-model: {candidates: [lightgbm]}
-serving: {max_batch: 500}
-"""
-)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from loopml.registry import load_package
+from tests.support.projects import project_store
+from tests.support.servers import Server, start
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory, flights_sample: pl.DataFrame) -> Path:
-    root = tmp_path_factory.mktemp("serve")
-    (root / "loopml.yaml").write_text(SPEC)
-    spec = parse_spec(SPEC)
-    with project_store(root) as store:
-        version = add_frame(store, flights_sample, name="flights", source="test")
-        register(store, spec, train(store, spec, version))
-    return root
+def project(served_project: Path) -> Path:
+    """flights@1, registered and ready to serve (tests/plugins/servers.py)."""
+    return served_project
 
 
-class Server:
-    def __init__(self, root: Path, port: int, process: subprocess.Popen[bytes]) -> None:
-        self.root, self.port, self.process = root, port, process
-        self.url = f"http://127.0.0.1:{port}"
-        self.client = httpx.Client(base_url=self.url, timeout=10)
-
-    def stop(self) -> int:
-        """SIGTERM, then wait; uvicorn re-raises the signal after its graceful shutdown."""
-        self.client.close()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        return self.process.returncode
-
-
-def start(
-    root: Path,
-    *args: str,
-    admin_token: str | None = None,
-    command: str = "serve",
-    ready: str = "/readyz",
-) -> Server:
-    """``loopml COMMAND --port P ARGS`` in its own process on a free port of 127.0.0.1, once
-    ``ready`` answers 200."""
-    port = _free_port()
-    env = {**os.environ, "LOOPML_HOME": str(root / ".loopml")}
-    for name in ("LOOPML_DB_URL", "LOOPML_ARTIFACTS", "LOOPML_ADMIN_TOKEN"):
-        env.pop(name, None)
-    if admin_token is not None:
-        env["LOOPML_ADMIN_TOKEN"] = admin_token
-    process = subprocess.Popen(
-        [sys.executable, "-m", "loopml", command, "--port", str(port), *args],
-        cwd=root,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    server = Server(root, port, process)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            out = process.stdout.read().decode() if process.stdout else ""
-            server.stop()
-            raise RuntimeError(f"loopml {command} exited early ({process.returncode}): {out}")
-        try:
-            if server.client.get(ready).status_code == 200:
-                return server
-        except httpx.TransportError:
-            time.sleep(0.2)
-    server.stop()
-    raise RuntimeError(f"loopml {command} did not answer {ready} within 60 s")
+@pytest.fixture(scope="module")
+def april(april_records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return april_records
 
 
 @pytest.fixture(scope="module")
@@ -117,15 +34,6 @@ def server(project: Path) -> Iterator[Server]:
     running = start(project)
     yield running
     running.stop()
-
-
-@pytest.fixture(scope="module")
-def april(flights: pl.DataFrame) -> list[dict[str, Any]]:
-    rows = flights.filter(pl.col("month") == 4).head(300)
-    return [
-        {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
-        for row in rows.to_dicts()
-    ]
 
 
 def test_predict_one_and_many_match_the_registered_model(

@@ -25,15 +25,21 @@ import httpx
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
-import test_serving
 
 from loopml.predlog import read_log
+from tests.support.servers import Server, start
 
-# The module-scoped fixtures of test_serving.py (a project with a registered model, and April
-# records), instantiated once for this module.
-project = test_serving.project
-april = test_serving.april
-Server = test_serving.Server
+
+@pytest.fixture(scope="module")
+def project(served_project: Path) -> Path:
+    """flights@1, registered and ready to serve (tests/plugins/servers.py); this module's own."""
+    return served_project
+
+
+@pytest.fixture(scope="module")
+def april(april_records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return april_records
+
 
 FLUSH_INTERVAL = 0.2  # the spec's serving.log_flush_interval (the default)
 WRITE_SLACK = 0.5  # time a segment write in progress may take under load
@@ -87,7 +93,7 @@ def _wait_for(condition: Any, what: str, timeout: float = 20.0) -> None:
 def serving(root: Path, *args: str) -> Iterator[tuple[Server, set[int]]]:
     """``loopml serve ARGS``; yields it and a set of the worker pids seen (kept up to date by
     the test). On exit: SIGTERM, and SIGKILL for any process of it still alive."""
-    running = test_serving.start(root, *args)
+    running = start(root, *args)
     seen: set[int] = set()
     try:
         yield running, seen

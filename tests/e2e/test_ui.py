@@ -18,9 +18,6 @@ import httpx
 import orjson
 import polars as pl
 import pytest
-from conftest import FLIGHTS_SPEC, open_page, project_store
-from test_monitoring import send
-from test_serving import Server, start
 
 from loopml.data.validate import validate
 from loopml.data.versions import add_frame, get_version
@@ -31,6 +28,9 @@ from loopml.spec import Spec, parse_spec
 from loopml.store import Store
 from loopml.ui import create_ui
 from loopml.workflows import train_model
+from tests.support.pages import open_page
+from tests.support.projects import FLIGHTS_SPEC, project_store
+from tests.support.servers import Server, send, start
 
 SPEC = (
     FLIGHTS_SPEC

@@ -8,7 +8,8 @@ from typing import Any
 import orjson
 import polars as pl
 import pytest
-from conftest import FLIGHTS_SPEC
+
+from tests.support.projects import FLIGHTS_SPEC
 
 SPEC = (
     FLIGHTS_SPEC

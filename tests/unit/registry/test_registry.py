@@ -9,7 +9,6 @@ import numpy as np
 import orjson
 import polars as pl
 import pytest
-from conftest import FLIGHTS_SPEC
 
 from loopml.data.versions import add_frame
 from loopml.errors import PackageError
@@ -17,6 +16,7 @@ from loopml.modeling.train import train
 from loopml.registry import gate, load_package, register, save_package
 from loopml.spec import parse_spec
 from loopml.store import Store
+from tests.support.projects import FLIGHTS_SPEC
 
 SPEC = (
     FLIGHTS_SPEC

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from loopml.errors import SpecError
 from loopml.spec import Spec, load_spec, parse_duration, parse_spec
+from tests.support.projects import FLIGHTS_SPEC
 
 GOOD = """\
 name: flights
@@ -156,8 +157,6 @@ def test_bounded_metric_targets() -> None:
 def test_only_true_and_false_are_booleans(word: str) -> None:
     """YAML 1.2: the key ``on:`` stays ``on`` and a class named ``yes`` stays a string; YAML 1.1
     would read both as booleans."""
-    from conftest import FLIGHTS_SPEC
-
     text = FLIGHTS_SPEC.replace("positive_class: true", f"positive_class: {word}")
     spec = parse_spec(text + "metric: {name: roc_auc}\nretrain: {on: [schedule], schedule: 7d}\n")
     assert spec.positive_class == word

@@ -1,0 +1,25 @@
+"""The flights project the tests share, and a project folder's store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from loopml.store import Store
+
+#: The flights project the tests share; a test appends the sections it needs (metric, model…).
+FLIGHTS_SPEC = """\
+name: flights
+task: binary
+target: late
+positive_class: true
+id_column: flight_id
+time_column: scheduled_departure
+features:
+  numeric: [distance, hour, temp, humid, wind_speed, visib]
+  categorical: [carrier, origin, dest]
+"""
+
+
+def project_store(root: Path) -> Store:
+    """The store of the project folder ``root`` (``root/.loopml``), as ``loopml`` finds it."""
+    return Store(f"sqlite:///{root / '.loopml' / 'loopml.db'}", root / ".loopml" / "artifacts")
