@@ -123,7 +123,7 @@ def save_package(
         if filename != "manifest.json":
             store.artifacts.put_bytes(f"{prefix}/{filename}", data)
     store.artifacts.put_bytes(f"{prefix}/manifest.json", files["manifest.json"])  # last: complete
-    return store.register_model(
+    return store.models.register(
         name=name, package_uri=prefix, sha256=identity, run_id=run_id, metrics=metrics or {}
     )
 
@@ -163,7 +163,7 @@ def _load_estimator(filename: str, data: bytes, record: ModelRecord) -> Any:
 
 def load_package(store: Store, ref: str) -> Package:
     """Load and verify the model ``ref`` (``name@3``, ``name@champion``, ``name``)."""
-    record = store.get_model(ref)
+    record = store.models.get(ref)
     manifest_bytes = _read(store, record, "manifest.json", record.sha256)
     manifest = orjson.loads(manifest_bytes)
     if manifest.get("format") != FORMAT:
@@ -421,7 +421,7 @@ def register(
             "dataset_hash": result.dataset.record.content_hash,
             "split": result.data.split.method,
             "sizes": result.data.split.sizes(),
-            "code_version": store.get_run(result.run_id).code_version,
+            "code_version": store.runs.get(result.run_id).code_version,
             "spec": spec.model_dump(mode="json"),
         },
         "gate": {
@@ -444,8 +444,8 @@ def register(
         metrics=best.metrics["test"],
     )
     alias = blessed_alias if decision.blessed else "challenger"
-    store.set_alias(spec.name, alias, record.version)
-    record = store.set_model_note(record.ref, decision.reason)
+    store.models.set_alias(spec.name, alias, record.version)
+    record = store.models.set_note(record.ref, decision.reason)
     return record, decision
 
 

@@ -82,14 +82,14 @@ def _event(
 def _change(
     store: Store, name: str, make: Callable[[DeploymentRecord], dict[str, Any] | None]
 ) -> DeploymentRecord:
-    """Apply ``make(current)`` (keyword arguments for ``save_deployment``, or ``None`` for no
+    """Apply ``make(current)`` (keyword arguments for ``store.deployments.save``, or ``None`` for no
     change) with compare-and-set, re-reading and retrying when another process got there first."""
     for _ in range(_ATTEMPTS):
-        current = store.get_deployment(name)
+        current = store.deployments.get(name)
         change = make(current)
         if change is None:
             return current
-        saved = store.save_deployment(current, **change)
+        saved = store.deployments.save(current, **change)
         if saved is not None:
             return saved
     raise RolloutError(f"deployment '{name}' kept changing under {_ATTEMPTS} attempts; retry")
@@ -101,7 +101,7 @@ def ensure_deployment(store: Store, spec: Spec) -> DeploymentRecord:
     def create(current: DeploymentRecord) -> dict[str, Any] | None:
         if current.stable is not None:
             return None
-        return {"stable": store.get_model(f"{spec.name}@champion").ref}
+        return {"stable": store.models.get(f"{spec.name}@champion").ref}
 
     return _change(store, spec.name, create)
 
@@ -121,7 +121,7 @@ def start(
     never starts a rollout.
     """
     ref = version if "@" in version else f"{spec.name}@{version}"
-    ref = store.get_model(ref).ref
+    ref = store.models.get(ref).ref
     load_package(store, ref)
     plan = _steps(steps if steps is not None else spec.rollout.steps)
     ensure_deployment(store, spec)
@@ -314,10 +314,10 @@ def _same_versions(current: DeploymentRecord, state: dict[str, Any]) -> dict[str
 
 def status(store: Store, spec: Spec, *, limit: int = 20) -> Status:
     """The deployment, its latest rollout and that rollout's last ``limit`` decisions."""
-    record = store.get_deployment(spec.name)
+    record = store.deployments.get(spec.name)
     rollout = record.state.get("rollout")
     events = (
-        store.list_rollout_events(spec.name, rollout_id=rollout["id"], limit=limit)
+        store.deployments.list_events(spec.name, rollout_id=rollout["id"], limit=limit)
         if rollout
         else []
     )
@@ -346,7 +346,7 @@ def evaluate(
 
     Returns the decision, or ``None`` when nothing was due or another process decided first.
     """
-    record = store.get_deployment(spec.name)
+    record = store.deployments.get(spec.name)
     if not due(record, spec):
         return None
     rollout = active_rollout(record)
@@ -364,7 +364,7 @@ def evaluate(
         latency_target_ms=spec.targets.latency_p99_ms,
         probabilities=spec.task != "regression",
     )
-    saved = store.save_deployment(record, **_apply(record, rollout, decision, moment, actor))
+    saved = store.deployments.save(record, **_apply(record, rollout, decision, moment, actor))
     return decision if saved is not None else None
 
 
@@ -447,7 +447,7 @@ def gather(
         & pl.lit(record.canary_weight < 100)  # at 100 % only requests in flight: no sample
     )
     ids = pl.concat([candidate["request_id"], stable_rows["request_id"]]).to_list()
-    labels = store.get_labels(ids) if ids else {}
+    labels = store.feedback.labels(ids) if ids else {}
     elapsed = (now - step_start).total_seconds()
     return _arm(candidate, labels, spec), _arm(stable_rows, labels, spec), elapsed
 

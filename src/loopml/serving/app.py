@@ -126,7 +126,7 @@ def create_app(
             return _follow()
 
     def _follow() -> Routing:
-        record = store.get_deployment(spec.name)
+        record = store.deployments.get(spec.name)
         if record.stable is None:
             record = controller.ensure_deployment(store, spec)
         current = getattr(app.state, "routing", None)
@@ -161,7 +161,9 @@ def create_app(
                 await asyncio.to_thread(controller.evaluate, store, spec, folder)
                 if time.monotonic() - shown >= WINDOW_SECONDS:
                     shown = time.monotonic()
-                    latest = await asyncio.to_thread(store.list_windows, spec.name, limit=20)
+                    latest = await asyncio.to_thread(
+                        store.monitoring.list_windows, spec.name, limit=20
+                    )
                     metrics.show_windows(latest)
             except Exception:  # the store may be briefly unreachable: keep serving, retry
                 log.exception("could not follow deployment '%s'; retrying", spec.name)
@@ -567,7 +569,7 @@ def create_app(
                 )
             pairs.append((item["request_id"], item["label"]))
         try:
-            added, duplicates = store.add_feedback(pairs)
+            added, duplicates = store.feedback.add(pairs)
         except LoopmlError as exc:
             raise RequestError(str(exc), status=400) from exc
         matched = sum(1 for request_id, _ in pairs if request_id in recent)

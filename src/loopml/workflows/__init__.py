@@ -105,7 +105,7 @@ def train_model(
         blessed_alias=blessed_alias,
     )
     folder = reports_dir()
-    run = store.get_run(result.run_id)
+    run = store.runs.get(result.run_id)
     report = write_html(
         build_run_report(
             run,
@@ -123,7 +123,7 @@ def train_model(
         model_card_html(package.meta, analysis, spec, profile=package.profile), "utf-8"
     )
     emit("stage", text="done")
-    store.log_run(
+    store.runs.log(
         result.run_id,
         artifacts={
             "analysis": f"runs/{result.run_id}/analysis.json",
@@ -137,7 +137,7 @@ def train_model(
 
 def run_report(store: Store, spec: Spec, run_id: int | str, out: Path | None = None) -> Path:
     """Write the HTML report of a finished training run from what the store kept."""
-    run = store.get_run(run_id)
+    run = store.runs.get(run_id)
     if run.kind != "train":
         raise LoopmlError(
             f"run {run.id} is a '{run.kind}' run: pass a training run's id "
@@ -176,7 +176,7 @@ def build_monitor_report(
     The served model's training profile (for the drifted features' distributions) is read from
     its package without loading the model; an unreadable package only drops those charts.
     """
-    windows = store.list_windows(spec.name, since=since, limit=limit)
+    windows = store.monitoring.list_windows(spec.name, since=since, limit=limit)
     if not windows:
         raise NotFoundError(
             f"no monitoring windows of '{spec.name}' yet: serve predictions, then run "
@@ -187,12 +187,12 @@ def build_monitor_report(
     first = windows[0].start.isoformat()
     alerts = [
         a
-        for a in store.list_alerts(deployment=spec.name)
+        for a in store.monitoring.list_alerts(deployment=spec.name)
         if (since is None or a.evidence.get("window_end", "") > since.isoformat())
         and (limit is None or a.evidence.get("window_start", first) >= first)
     ]
     try:
-        record = store.get_model(windows[-1].model_version)
+        record = store.models.get(windows[-1].model_version)
         profile = Profile.from_dict(read_document(store, record, "profile.json"))
     except LoopmlError as exc:
         logger.warning("no training profile for the monitoring report: %s", exc)
@@ -281,4 +281,4 @@ def runs(
     runs included. The Python twin of ``loopml runs list``.
     """
     with Store.open(home) as store:
-        return store.list_runs(kind=kind, name=name, limit=limit)
+        return store.runs.list(kind=kind, name=name, limit=limit)
