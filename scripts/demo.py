@@ -250,7 +250,7 @@ def season(server: Server, data: Any) -> list[Span]:
         )
         run("loop", "--max-passes", "1")
         with Store.open(WORK / ".loopml") as store:
-            canary = store.get_deployment(spec.name).canary
+            canary = store.deployments.get(spec.name).canary
         if canary is not None:  # the loop retrained and started a canary: traffic carries it
             watch_rollout(server, rows.sample(fraction=1.0, shuffle=True, seed=11), canary,
                           start=False)  # fmt: skip
@@ -277,28 +277,28 @@ def summary(spans: list[Span]) -> None:
     events: list[tuple[Any, str, str]] = []
     with Store.open(WORK / ".loopml") as store:
         seen: set[tuple[str, str]] = set()
-        for alert in reversed(store.list_alerts(deployment=spec.name)):
+        for alert in reversed(store.monitoring.list_alerts(deployment=spec.name)):
             month = month_of(alert.created_at, spans)
             family = alert.metric.split(".")[0]
             if (month, family) in seen:
                 continue
             seen.add((month, family))
             same = [
-                a for a in store.list_alerts(deployment=spec.name)
+                a for a in store.monitoring.list_alerts(deployment=spec.name)
                 if a.metric.split(".")[0] == family and month_of(a.created_at, spans) == month
             ]  # fmt: skip
             features = sorted({a.feature for a in same if a.feature})
             what = f"alert: {family}" + (f" on {', '.join(features[:6])}" if features else "")
             events.append((alert.created_at, what, f"{len(same)} alert(s)"))
-        for entry in store.list_audit(spec.name):
+        for entry in store.audit.list(spec.name):
             if entry.action != "wait":
                 events.append((entry.at, f"loop: {entry.action}", entry.reason))
-        for event in store.list_rollout_events(spec.name):
+        for event in store.deployments.list_events(spec.name):
             if event.action in ("start", "promote", "rollback") and not (
                 event.action == "start" and event.actor == "loop"  # the loop's entry says so
             ):
                 events.append((event.at, f"rollout: {event.action}", event.message))
-        windows = store.list_windows(spec.name)
+        windows = store.monitoring.list_windows(spec.name)
     table = Table(title="timeline (what happened, as the store recorded it)")
     for column in ("month", "event", "detail"):
         table.add_column(column)
@@ -417,7 +417,7 @@ def _newest_version() -> str:
     from loopml.store import Store
 
     with Store.open(WORK / ".loopml") as store:
-        return store.list_models("flights")[-1].ref
+        return store.models.list("flights")[-1].ref
 
 
 if __name__ == "__main__":

@@ -245,7 +245,7 @@ def data_list(
 ) -> None:
     """List dataset versions."""
     with _store() as store:
-        records = store.list_datasets(name)
+        records = store.datasets.list(name)
     if json:
         _emit([_version_dict(r) for r in records])
         return
@@ -377,7 +377,7 @@ def _default_reference(store: Any, project: Any) -> str:
     from loopml.errors import NotFoundError
 
     name = project.name if project is not None else None
-    records = store.list_datasets(name)
+    records = store.datasets.list(name)
     if not records:
         named = f" named '{name}' (the project's name)" if name else ""
         raise NotFoundError(
@@ -617,7 +617,7 @@ def runs_list(
 ) -> None:
     """List training runs, newest first."""
     with _store() as store:
-        runs = store.list_runs(top_level=not all_runs, limit=limit)
+        runs = store.runs.list(top_level=not all_runs, limit=limit)
     if json:
         _emit([_run_row(r) for r in runs])
         return
@@ -657,8 +657,8 @@ def runs_show(
 ) -> None:
     """Show one run: params, metrics per split, dataset, code and package versions."""
     with _store() as store:
-        run = store.get_run(run_id)
-        children = store.list_runs(parent_id=run.id)
+        run = store.runs.get(run_id)
+        children = store.runs.list(parent_id=run.id)
     payload = {
         **_run_row(run),
         "environment": run.environment,
@@ -687,7 +687,7 @@ def runs_compare(
 ) -> None:
     """Compare runs side by side: dataset, code, best candidate, test metrics."""
     with _store() as store:
-        runs = [store.get_run(r) for r in run_ids]
+        runs = [store.runs.get(r) for r in run_ids]
     rows = []
     for run in runs:
         test = _test_metrics(run)
@@ -739,7 +739,7 @@ def models_list(
 ) -> None:
     """List registered model versions with their aliases."""
     with _store() as store:
-        records = store.list_models(include_archived=all_models)
+        records = store.models.list(include_archived=all_models)
     if json:
         _emit([_model_row(m) for m in records])
         return
@@ -798,8 +798,8 @@ def models_alias(
 ) -> None:
     """Point ALIAS at a model version (e.g. promote by hand: 'loopml models alias m@3 champion')."""
     with _store() as store:
-        record = store.get_model(ref)
-        record = store.set_alias(record.name, alias, record.version)
+        record = store.models.get(ref)
+        record = store.models.set_alias(record.name, alias, record.version)
     if json:
         _emit(_model_row(record))
         return
@@ -814,7 +814,7 @@ def models_archive(
 ) -> None:
     """Archive a model version (it loses its aliases; its package stays for lineage)."""
     with _store() as store:
-        record = store.archive_model(ref, note=note)
+        record = store.models.archive(ref, note=note)
     if json:
         _emit(_model_row(record))
         return
@@ -1155,7 +1155,7 @@ def monitor_status(
     """The latest stored windows: volume, errors, latency, quality and what drifted."""
     project = _spec(spec, required=True)
     with _store() as store:
-        windows = store.list_windows(project.name, limit=limit)
+        windows = store.monitoring.list_windows(project.name, limit=limit)
     if json:
         _emit([{**w.__dict__, "start": w.start, "end": w.end} for w in windows])
         return
@@ -1227,7 +1227,7 @@ def alerts_list(
 ) -> None:
     """Fired alerts, newest first (open ones unless --all)."""
     with _store() as store:
-        records = store.list_alerts(status=None if all_alerts else "open", limit=limit)
+        records = store.monitoring.list_alerts(status=None if all_alerts else "open", limit=limit)
     if json:
         _emit([_alert_row(a) for a in records])
         return
@@ -1241,7 +1241,7 @@ def alerts_ack(
 ) -> None:
     """Acknowledge an alert."""
     with _store() as store:
-        record = store.ack_alert(alert_id)
+        record = store.monitoring.ack_alert(alert_id)
     if json:
         _emit(_alert_row(record))
         return
@@ -1426,7 +1426,7 @@ def audit_command(
     """The maintenance loop's decisions (and approvals), newest first, with their reasons."""
     project = _spec(spec, required=True)
     with _store() as store:
-        entries = store.list_audit(project.name, limit=limit)
+        entries = store.audit.list(project.name, limit=limit)
     if json:
         _emit([_audit_row(e) for e in entries])
         return

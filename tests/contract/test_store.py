@@ -54,7 +54,7 @@ def add(store: Store, name: str, content_hash: str, **overrides: Any) -> tuple[D
         "snapshot_uri": f"mem://{name}/{content_hash}",
         "source": "test",
     }
-    return store.add_dataset(name=name, content_hash=content_hash, **(fields | overrides))
+    return store.datasets.add(name=name, content_hash=content_hash, **(fields | overrides))
 
 
 def row_values(name: str, content_hash: str) -> dict[str, Any]:
@@ -102,18 +102,18 @@ def test_reopening_an_up_to_date_store_does_not_migrate(
 
     monkeypatch.setattr(alembic.command, "upgrade", fail)
     with Store(store.db_url, str(tmp_path / "artifacts")) as again:
-        assert again.list_datasets() == []
+        assert again.datasets.list() == []
 
 
 def add_lineage(store: Store) -> None:
     """A dataset, a run with a child run, and a model from the run with an alias."""
     dataset, _ = add(store, "flights", "h1")
-    parent = store.start_run(name="train", kind="train", dataset_id=dataset.id)
-    child = store.start_run(name="train/lightgbm", kind="candidate", parent_id=parent.id)
-    store.finish_run(child.id, metrics={"auc": 0.8})
-    store.finish_run(parent.id)
-    store.register_model(name="delays", package_uri="p", sha256="0" * 64, run_id=parent.id)
-    store.set_alias("delays", "champion", 1)
+    parent = store.runs.start(name="train", kind="train", dataset_id=dataset.id)
+    child = store.runs.start(name="train/lightgbm", kind="candidate", parent_id=parent.id)
+    store.runs.finish(child.id, metrics={"auc": 0.8})
+    store.runs.finish(parent.id)
+    store.models.register(name="delays", package_uri="p", sha256="0" * 64, run_id=parent.id)
+    store.models.set_alias("delays", "champion", 1)
 
 
 def test_downgrade_to_base_and_upgrade_again(store: Store, tmp_path: Path) -> None:
@@ -134,7 +134,7 @@ def test_downgrade_to_base_and_upgrade_again(store: Store, tmp_path: Path) -> No
 
 def test_0002_adds_run_lineage_columns_and_keeps_runs(store: Store, tmp_path: Path) -> None:
     add_lineage(store)  # on SQLite, models reference runs: a table rebuild would fail here
-    before = store.list_runs()
+    before = store.runs.list()
     with store.engine.begin() as conn:
         alembic.command.downgrade(alembic_config(conn), "0001")
     with store.engine.connect() as conn:
@@ -145,13 +145,13 @@ def test_0002_adds_run_lineage_columns_and_keeps_runs(store: Store, tmp_path: Pa
         assert conn.execute(text("SELECT count(*) FROM model_aliases")).scalar() == 1
     store.close()
     with Store(store.db_url, str(tmp_path / "artifacts")) as reopened:  # upgrades to 0002
-        runs = reopened.list_runs()
+        runs = reopened.runs.list()
         assert [(r.id, r.metrics, r.parent_id, r.dataset_ref) for r in runs] == [
             (r.id, r.metrics, None, None) for r in before
         ]
-        assert reopened.get_model("delays@champion").run_id == before[-1].id
-        child = reopened.start_run(name="again", kind="candidate", parent_id=runs[-1].id)
-        assert reopened.list_runs(parent_id=runs[-1].id) == [child]
+        assert reopened.models.get("delays@champion").run_id == before[-1].id
+        child = reopened.runs.start(name="again", kind="candidate", parent_id=runs[-1].id)
+        assert reopened.runs.list(parent_id=runs[-1].id) == [child]
         with pytest.raises(IntegrityError), reopened.session() as session:  # the foreign key holds
             session.execute(
                 text("UPDATE runs SET parent_id = 999 WHERE id = :id"), {"id": child.id}
@@ -174,8 +174,8 @@ def test_a_store_stamped_by_an_older_loopml_is_adopted(store: Store, tmp_path: P
                 conn.execute(text("INSERT INTO alembic_version VALUES (:r)"), {"r": revision})
         store.close()
         with Store(store.db_url, str(tmp_path / "artifacts")) as reopened:
-            assert [r.ref for r in reopened.list_datasets()] == ["flights@1"]
-            assert reopened.start_run(name="t", kind="train").parent_id is None  # at 0002
+            assert [r.ref for r in reopened.datasets.list()] == ["flights@1"]
+            assert reopened.runs.start(name="t", kind="train").parent_id is None  # at 0002
             with reopened.engine.connect() as conn:
                 assert current_revision(conn) == head_revision()
                 if other_tools_rows:
@@ -198,7 +198,7 @@ def test_optuna_can_share_the_database(db_url: str, tmp_path: Path) -> None:
         storages.append(optuna.storages.RDBStorage(db_url))  # and Optuna again
         assert len(optuna.load_study(storage=storages[1], study_name="tune").trials) == 2
         with Store(db_url, str(tmp_path)) as reopened:
-            assert [r.ref for r in reopened.list_datasets()] == ["flights@1"]
+            assert [r.ref for r in reopened.datasets.list()] == ["flights@1"]
     finally:
         for storage in storages:
             storage.engine.dispose()
@@ -219,7 +219,7 @@ def test_add_dataset_is_idempotent_on_content_hash(store: Store) -> None:
     again, created_again = add(store, "flights", "h1", n_rows=999)
     assert (created, created_again) == (True, False)
     assert again == first
-    assert [r.ref for r in store.list_datasets()] == ["flights@1"]
+    assert [r.ref for r in store.datasets.list()] == ["flights@1"]
 
 
 def test_versions_increment_per_name(store: Store) -> None:
@@ -231,25 +231,25 @@ def test_versions_increment_per_name(store: Store) -> None:
 def test_get_dataset_by_ref_variants(store: Store) -> None:
     for h in ("h1", "h2", "h3"):
         add(store, "flights", h)
-    assert store.get_dataset("flights").version == 3
-    assert store.get_dataset("flights@latest").version == 3
-    assert store.get_dataset("flights@2").content_hash == "h2"
-    assert store.get_dataset("flights@1").ref == "flights@1"
+    assert store.datasets.get("flights").version == 3
+    assert store.datasets.get("flights@latest").version == 3
+    assert store.datasets.get("flights@2").content_hash == "h2"
+    assert store.datasets.get("flights@1").ref == "flights@1"
 
 
 def test_not_found_messages_name_the_fix(store: Store) -> None:
     with pytest.raises(NotFoundError, match="no datasets yet"):
-        store.get_dataset("flights")
+        store.datasets.get("flights")
     add(store, "flights", "h1")
     add(store, "flights", "h2")
     add(store, "weather", "h1")
     with pytest.raises(NotFoundError, match=r"did you mean 'flights'\?.*weather"):
-        store.get_dataset("flight")
+        store.datasets.get("flight")
     with pytest.raises(NotFoundError, match=r"no version 7 \(versions: 1, 2\)"):
-        store.get_dataset("flights@7")
+        store.datasets.get("flights@7")
     for bad_ref in ("flights@v2", "flights@0", "@3", ""):
         with pytest.raises(StoreError, match="expected") as info:
-            store.get_dataset(bad_ref)
+            store.datasets.get(bad_ref)
         assert not isinstance(info.value, NotFoundError)
 
 
@@ -262,9 +262,9 @@ def test_invalid_names_are_rejected(store: Store, name: str) -> None:
 def test_list_orders_by_name_then_version(store: Store) -> None:
     for name, h in [("b", "1"), ("a", "1"), ("b", "2"), ("c", "1"), ("a", "2")]:
         add(store, name, h)
-    assert [r.ref for r in store.list_datasets()] == ["a@1", "a@2", "b@1", "b@2", "c@1"]
-    assert [r.ref for r in store.list_datasets("b")] == ["b@1", "b@2"]
-    assert store.list_datasets("nope") == []
+    assert [r.ref for r in store.datasets.list()] == ["a@1", "a@2", "b@1", "b@2", "c@1"]
+    assert [r.ref for r in store.datasets.list("b")] == ["b@1", "b@2"]
+    assert store.datasets.list("nope") == []
 
 
 def test_json_round_trip(store: Store) -> None:
@@ -276,12 +276,12 @@ def test_json_round_trip(store: Store) -> None:
         "nested": {"a": {"b": {"c": [True, False, None, {"d": []}]}}},
     }
     created, _ = add(store, "flights", "h1", schema=schema, profile=profile)
-    loaded = store.get_dataset("flights")
+    loaded = store.datasets.get("flights")
     assert loaded.schema == schema
     assert loaded.profile == profile
     assert loaded == created
     nan, _ = add(store, "nan", "h1", profile={"mean": float("nan"), "max": float("inf")})
-    assert nan.profile == store.get_dataset("nan").profile == {"mean": None, "max": None}
+    assert nan.profile == store.datasets.get("nan").profile == {"mean": None, "max": None}
     assert loaded.created_at.tzinfo is not None
     assert loaded.created_at.utcoffset() == UTC.utcoffset(None)
 
@@ -293,10 +293,10 @@ def test_failed_writes_leave_nothing(store: Store) -> None:
         session.add(Dataset(**row_values("ghost", "h")))
         session.flush()
         raise RuntimeError("boom")
-    assert store.list_datasets() == []
+    assert store.datasets.list() == []
     with store.session() as session:  # and a clean block commits
         session.add(Dataset(**row_values("real", "h")))
-    assert [r.ref for r in store.list_datasets()] == ["real@1"]
+    assert [r.ref for r in store.datasets.list()] == ["real@1"]
 
 
 def test_repr_masks_the_password(store: Store) -> None:
@@ -340,8 +340,8 @@ def test_concurrent_first_open_and_adds(db_url: str, tmp_path: Path) -> None:
     assert not errors, errors[0]
     assert sum(created for _, created, _ in outcomes) == 1
     with Store(db_url, str(tmp_path)) as store:
-        assert [r.version for r in store.list_datasets("shared")] == [1]
-        multi = store.list_datasets("multi")
+        assert [r.version for r in store.datasets.list("shared")] == [1]
+        multi = store.datasets.list("multi")
     assert [r.version for r in multi] == list(range(1, WORKERS * PER_WORKER + 1))
     assert len({r.content_hash for r in multi}) == WORKERS * PER_WORKER
 
@@ -365,7 +365,7 @@ def test_a_writer_that_loses_a_race_retries(store: Store, their_hash: str) -> No
         event.remove(Session, "before_flush", commit_a_rival_row_first)
     assert raced
     assert (record.version, created) == ((2, True) if their_hash == "theirs" else (1, False))
-    assert len(store.list_datasets("race")) == (2 if their_hash == "theirs" else 1)
+    assert len(store.datasets.list("race")) == (2 if their_hash == "theirs" else 1)
 
 
 # -- connection errors ------------------------------------------------------------------------
@@ -525,7 +525,7 @@ def test_opening_waits_for_a_writer_before_switching_a_fresh_file_to_wal(tmp_pat
     release.start()
     try:
         with Store(f"sqlite:///{path}", tmp_path / "artifacts") as store:
-            assert store.list_datasets() == []
+            assert store.datasets.list() == []
     finally:
         release.join()
         writer.close()
@@ -538,7 +538,7 @@ def test_labels_of_every_json_kind_come_back_as_sent(store: Store) -> None:
     """SQLite reads a column declared JSON with numeric affinity: the label 1 comes back as a
     number, not as JSON text, and must still read back (it once raised in the decoder)."""
     sent = {"a": 1, "b": 0.5, "c": "x", "d": True, "e": "1", "f": [1, "b"], "g": None}
-    store.add_feedback(list(sent.items()))
-    assert store.get_labels(list(sent)) == sent
-    assert [f.label for f in store.list_feedback()] == list(sent.values())
-    assert store.count_feedback() == len(sent)
+    store.feedback.add(list(sent.items()))
+    assert store.feedback.labels(list(sent)) == sent
+    assert [f.label for f in store.feedback.list()] == list(sent.values())
+    assert store.feedback.count() == len(sent)

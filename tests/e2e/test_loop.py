@@ -164,15 +164,15 @@ def test_a_drift_alert_retrains_gates_on_recent_rows_and_starts_a_canary(
     validation = orjson.loads(store.artifacts.get_bytes("validations/flights/2.json"))
     assert validation["ok"] is True
     # the gate compared both models on June's most recent rows, which neither trained on
-    gate = store.get_model(outcome.model).aliases
+    gate = store.models.get(outcome.model).aliases
     assert "challenger" in gate and "champion" not in gate  # champion only once promoted
     checks = {c["check"]: c for c in outcome.training.decision.checks}
     assert "most recent labelled production rows" in checks["beats champion"]["message"]
-    deployment = store.get_deployment(spec.name)
+    deployment = store.deployments.get(spec.name)
     assert deployment.canary == outcome.model and deployment.stable == "flights@1"
-    actions = [e.action for e in store.list_audit(spec.name)]
+    actions = [e.action for e in store.audit.list(spec.name)]
     assert actions[:2] == ["rollout", "retrain"]
-    started = store.list_audit(spec.name, actions=["retrain"])[0]
+    started = store.audit.list(spec.name, actions=["retrain"])[0]
     assert started.evidence["signals"] and started.evidence["reason"].startswith("retrain on")
     # while the rollout runs, the loop waits rather than retraining again
     again = run_pass(store, spec)
@@ -184,7 +184,7 @@ def test_a_restarted_loop_resumes_the_rollout_from_the_store(
     served: Server, store: Store, spec: Spec, project: Path, flights: pl.DataFrame
 ) -> None:
     """The rollout the previous test's loop started is carried on by a new loop process."""
-    record = store.get_deployment(spec.name)
+    record = store.deployments.get(spec.name)
     assert controller.active_rollout(record) is not None and record.canary_weight == 50
     served.stop()  # from here on no server runs the controller: only a loop can
     log_traffic(store, spec, record, june(flights, 400, seed=1))
@@ -197,10 +197,10 @@ def test_a_restarted_loop_resumes_the_rollout_from_the_store(
         cwd=project, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    events = store.list_rollout_events(spec.name)
+    events = store.deployments.list_events(spec.name)
     moved = [e for e in events if e.actor == "loop" and e.action in ("advance", "promote")]
     assert moved, [(e.action, e.actor, e.message) for e in events]
-    assert store.get_deployment(spec.name).canary_weight >= 100 or moved[-1].action == "promote"
+    assert store.deployments.get(spec.name).canary_weight >= 100 or moved[-1].action == "promote"
 
 
 def test_cli_audit_and_retrain_refusal_during_a_rollout(
@@ -229,10 +229,10 @@ def test_invalid_training_data_stops_the_retrain_and_deploys_nothing(
     assert code == 1
     assert "distance" in out and "not_null" in out and "retrain stopped" in err
     with project_store(root) as store:
-        assert [d.version for d in store.list_datasets("flights")] == [1]
-        assert [m.version for m in store.list_models("flights")] == [1]
-        assert store.get_deployment(spec.name).canary is None
-        invalid = store.list_audit(spec.name, actions=["invalid"])
+        assert [d.version for d in store.datasets.list("flights")] == [1]
+        assert [m.version for m in store.models.list("flights")] == [1]
+        assert store.deployments.get(spec.name).canary is None
+        invalid = store.audit.list(spec.name, actions=["invalid"])
         assert invalid and invalid[0].evidence["validation"]["ok"] is False
 
 
@@ -250,11 +250,11 @@ def test_a_crashing_retrain_leaves_the_champion_serving_and_the_loop_running(
             Path(snapshot.removeprefix("file://")).unlink()  # the training data is gone
             passes = run_loop(store, spec, interval=timedelta(seconds=0), max_passes=2)
             assert passes == 2
-            failed = store.list_audit(spec.name, actions=["failed"])
+            failed = store.audit.list(spec.name, actions=["failed"])
             assert len(failed) == 1, "the cooldown stops a crash from repeating every pass"
             assert "keeps serving" in failed[0].reason
-            assert store.get_deployment(spec.name).stable == "flights@1"
-            assert controller.active_rollout(store.get_deployment(spec.name)) is None
+            assert store.deployments.get(spec.name).stable == "flights@1"
+            assert controller.active_rollout(store.deployments.get(spec.name)) is None
         answer = server.client.post("/predict", json=june(flights, 1).drop("late").to_dicts()[0] | {
             "scheduled_departure": "2013-06-01T08:00:00"
         })  # fmt: skip
@@ -276,7 +276,7 @@ def test_manual_approval_proposes_then_approve_starts_the_canary(
     proposal = orjson.loads(out)
     assert proposal["status"] == "proposed" and proposal["blessed"]
     with project_store(root) as store:
-        assert store.get_deployment(spec.name).canary is None
+        assert store.deployments.get(spec.name).canary is None
         waiting = run_pass(store, spec)
         assert waiting.plan is not None and "waits for approval" in waiting.plan.reason
         with pytest.raises(RetrainError, match="not the pending proposal"):
@@ -284,8 +284,8 @@ def test_manual_approval_proposes_then_approve_starts_the_canary(
     code, out, _ = cli("retrain", "approve")
     assert code == 0 and proposal["model"] in out
     with project_store(root) as store:
-        assert store.get_deployment(spec.name).canary == proposal["model"]
-        assert store.list_audit(spec.name, limit=1)[0].action == "approved"
+        assert store.deployments.get(spec.name).canary == proposal["model"]
+        assert store.audit.list(spec.name, limit=1)[0].action == "approved"
     code, _, err = cli("retrain", "approve")
     assert code == 2 and "no retrained model" in err
 
@@ -302,9 +302,9 @@ def test_too_few_labels_wait_without_using_the_trigger_up(
         assert first.outcome is None and "labelled production rows" in (first.error or "")
         second = run_pass(store, spec)
         assert second.plan is not None and second.plan.action == "retrain", "still pending"
-        waits = store.list_audit(spec.name, actions=["wait"])
+        waits = store.audit.list(spec.name, actions=["wait"])
         assert len(waits) == 1, "said once, not once per pass"
-        assert not store.list_audit(spec.name, actions=["retrain", "failed"])
+        assert not store.audit.list(spec.name, actions=["retrain", "failed"])
 
 
 def test_simulate_replays_never_loop_and_oracle_without_touching_the_project(
@@ -317,8 +317,8 @@ def test_simulate_replays_never_loop_and_oracle_without_touching_the_project(
 ) -> None:
     later = tmp_path / "later.parquet"
     flights.filter(pl.col("month").is_in([5, 6])).sample(3000, seed=2).write_parquet(later)
-    models, datasets = len(store.list_models("flights")), len(store.list_datasets("flights"))
-    champion = store.get_model("flights@champion").ref
+    models, datasets = len(store.models.list("flights")), len(store.datasets.list("flights"))
+    champion = store.models.get("flights@champion").ref
     monkeypatch.chdir(project)
     code, out, err = cli("simulate", str(later), "--window-rows", "1000", "--json")
     assert code == 0, err
@@ -343,8 +343,8 @@ def test_simulate_replays_never_loop_and_oracle_without_touching_the_project(
     loop_models = [w["model"] for w in policies["loop"]["windows"]]
     assert loop_models[0] == champion and set(loop_models) <= {champion, *deployed}
     assert len(set(loop_models)) - 1 == len([e for e in deployed if e in loop_models])
-    assert len(store.list_models("flights")) == models, "a scratch store, not the project's"
-    assert len(store.list_datasets("flights")) == datasets
+    assert len(store.models.list("flights")) == models, "a scratch store, not the project's"
+    assert len(store.datasets.list("flights")) == datasets
     code, out, _ = cli("simulate", str(later), "--window", "fortnight")
     assert code == 2 and "expected an interval such as 1mo" in out + _
 
@@ -374,4 +374,4 @@ def test_one_retrain_at_a_time(tmp_path: Path, flights: pl.DataFrame) -> None:
         assert take_lease(store, spec.name, "retrain", "a dead loop", ttl=dead) is None
         with pytest.raises(RetrainError, match="labelled production rows"):
             R.retrain(store, spec)  # past the lease; stops on the labels it lacks
-        assert "retrain" not in store.get_deployment(spec.name).state["leases"]
+        assert "retrain" not in store.deployments.get(spec.name).state["leases"]

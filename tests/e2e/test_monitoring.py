@@ -138,11 +138,11 @@ def test_monitoring_sees_drift_missing_values_and_quality(
     quiet_end = quiet.windows[-1].end.isoformat()
     assert not [a for a in result.alerts if a.evidence["window_start"] < quiet_end]
     assert monitor.run(store, spec, folder).alerts == []  # the same windows never fire twice
-    assert len(store.list_windows(spec.name)) == 5
+    assert len(store.monitoring.list_windows(spec.name)) == 5
 
 
 def test_rules_need_consecutive_windows_and_respect_min_samples(store: Store, spec: Any) -> None:
-    windows = store.list_windows(spec.name)
+    windows = store.monitoring.list_windows(spec.name)
     rule = AlertRule(metric="drift", feature="temp", threshold=0.5, consecutive=2, min_samples=1)
     fired = alerts.evaluate(windows, [rule], [])
     assert len(fired) == 1 and fired[0].evidence["consecutive"][0]["value"] == 1.0
@@ -151,7 +151,7 @@ def test_rules_need_consecutive_windows_and_respect_min_samples(store: Store, sp
 
 
 def test_webhook_gets_a_slack_style_post_after_retries(store: Store) -> None:
-    alert = store.list_alerts(limit=1)[0]
+    alert = store.monitoring.list_alerts(limit=1)[0]
     hook = Webhook(fail=2)
     try:
         assert alerts.notify_webhook(hook.url, alert, timeout=2, retries=3)
@@ -179,7 +179,7 @@ def test_monitor_and_alert_commands(
     assert code == 0 and "alerts" in out
     code, out, _ = cli("alerts", "list", "--json")
     assert code == 0 and "missing_increase" in {a["metric"] for a in json.loads(out)}
-    first = store.list_alerts(status="open")[-1]
+    first = store.monitoring.list_alerts(status="open")[-1]
     code, out, _ = cli("alerts", "ack", str(first.id))
     assert code == 0 and f"acknowledged alert {first.id}" in out
     code, _, err = cli("alerts", "ack", str(first.id))

@@ -69,7 +69,7 @@ def project(tmp_path_factory: pytest.TempPathFactory, flights_sample: pl.DataFra
             wider,
             train(store, wider, add_frame(store, flights_sample, name="w", source="test")),
         )
-        store.set_alias("flights", "champion", 1)
+        store.models.set_alias("flights", "champion", 1)
     return root
 
 
@@ -95,11 +95,11 @@ def server(project: Path, store: Store, spec: Any) -> Iterator[Server]:
 
 def reset(store: Store, spec: Any) -> None:
     """Deployment back to version 1 as stable, champion alias too, no rollout running."""
-    current = store.get_deployment(spec.name)
+    current = store.deployments.get(spec.name)
     if controller.active_rollout(current) is not None:
         controller.rollback(store, spec, reason="test reset")
-        current = store.get_deployment(spec.name)
-    assert store.save_deployment(current, stable="flights@1", champion="flights@1") is not None
+        current = store.deployments.get(spec.name)
+    assert store.deployments.save(current, stable="flights@1", champion="flights@1") is not None
 
 
 def april(flights: pl.DataFrame, n: int) -> list[dict[str, Any]]:
@@ -179,7 +179,7 @@ def test_canary_advances_through_its_steps_to_promotion(
     for check in status["events"][-1]["checks"]:  # evidence: measured beside threshold
         assert {"name", "verdict", "measured", "threshold", "detail"} <= set(check)
         assert check["verdict"] in ("pass", "skip")
-    assert store.get_model("flights@champion").ref == "flights@2"
+    assert store.models.get("flights@champion").ref == "flights@2"
     time.sleep(1.0)  # the server re-reads the deployment twice a second
     assert server.client.get("/version").json()["model"] == "flights@2"
     logged = read_log(server.root / ".loopml" / "artifacts" / "predictions", "flights")
@@ -198,7 +198,7 @@ def test_a_nonsense_canary_is_rolled_back_and_no_client_sees_an_error(
     assert last["action"] == "rollback" and "prediction_psi" in last["message"]
     psi = next(c for c in last["checks"] if c["name"] == "prediction_psi")
     assert psi["verdict"] == "fail" and psi["measured"] > psi["threshold"]
-    assert store.get_model("flights@champion").ref == "flights@1"
+    assert store.models.get("flights@champion").ref == "flights@1"
     time.sleep(1.0)
     version = server.client.get("/version").json()
     assert version["model"] == "flights@1" and version["canary"] is None
@@ -318,7 +318,7 @@ def test_cli_rollout_commands(
     assert cli("rollout", "resume")[0] == 0
     code, out, _ = cli("rollout", "promote", "--reason", "looks good")
     assert code == 0 and "stable flights@2" in out
-    assert store.get_model("flights@champion").ref == "flights@2"
+    assert store.models.get("flights@champion").ref == "flights@2"
     code, _, err = cli("rollout", "rollback")
     assert code == 2 and "no rollout is running" in err
     code, _, err = cli("rollout", "start", "2", "--steps", "50,20")
@@ -328,11 +328,11 @@ def test_cli_rollout_commands(
 
 def test_store_decisions_are_compare_and_set(store: Store, spec: Any) -> None:
     reset(store, spec)
-    current = store.get_deployment(spec.name)
-    first = store.save_deployment(current, stable="flights@2")
-    second = store.save_deployment(current, stable="flights@3")  # read before the first landed
+    current = store.deployments.get(spec.name)
+    first = store.deployments.save(current, stable="flights@2")
+    second = store.deployments.save(current, stable="flights@3")  # read before the first landed
     assert first is not None and second is None
-    assert store.get_deployment(spec.name).stable == "flights@2"
+    assert store.deployments.get(spec.name).stable == "flights@2"
     reset(store, spec)
 
 
@@ -359,7 +359,7 @@ def test_a_canary_with_stable_s_input_rules_is_checked_once(store: Store, spec: 
     def load(ref: str) -> Any:
         return served(load_package(store, ref), spec)
 
-    current = replace(store.get_deployment(spec.name), stable="flights@1")
+    current = replace(store.deployments.get(spec.name), stable="flights@1")
     same = routing_for(replace(current, canary="flights@2", canary_weight=10.0), spec, load)
     wider = routing_for(replace(current, canary="flights@4", canary_weight=10.0), spec, load)
     assert same.canary_checked and not wider.canary_checked

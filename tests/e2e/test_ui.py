@@ -88,7 +88,7 @@ def project(
         challenger, _ = register(store, spec, outcome.result)
         controller.start(store, spec, str(challenger.version), actor="test")
         controller.pause(store, spec, actor="test")
-        store.add_audit(
+        store.audit.add(
             spec.name,
             "trigger",
             "drift on temp in two windows",
@@ -161,7 +161,7 @@ def test_every_page_loads_offline_and_draws_its_charts(
     overview = shown["/ui/"]
     assert overview.locator("#rollout-step").inner_text().startswith("step 1 of 4 (5%)")
     assert "flights@2 at 5% of traffic" in overview.locator("#deployment").inner_text()
-    open_alerts = len(store.list_alerts(status="open"))
+    open_alerts = len(store.monitoring.list_alerts(status="open"))
     assert overview.locator("#open-alerts").inner_text().startswith(f"{open_alerts} open")
     assert "drift on temp" in overview.locator("#recent").inner_text()
 
@@ -189,7 +189,7 @@ def test_every_page_loads_offline_and_draws_its_charts(
 
 
 def test_an_alert_is_acknowledged_from_the_page(store: Store, ui: Server, browser: Any) -> None:
-    alert = store.list_alerts(status="open")[0]
+    alert = store.monitoring.list_alerts(status="open")[0]
     page, problems = visit(browser, ui, "/ui/alerts?status=open")
     with page.expect_navigation():
         page.locator(f"#alert-{alert.id} button", has_text="Ack").click()
@@ -198,7 +198,7 @@ def test_an_alert_is_acknowledged_from_the_page(store: Store, ui: Server, browse
     assert page.locator(f"#alert-{alert.id} .status").inner_text().startswith("acked")
     assert not problems
     page.context.close()
-    assert next(a for a in store.list_alerts() if a.id == alert.id).status == "acked"
+    assert next(a for a in store.monitoring.list_alerts() if a.id == alert.id).status == "acked"
 
 
 def test_with_an_admin_token_the_page_needs_it(
@@ -206,7 +206,7 @@ def test_with_an_admin_token_the_page_needs_it(
 ) -> None:
     server = start_ui(project.root, admin_token=TOKEN)
     try:
-        alert = store.list_alerts(status="open")[0]
+        alert = store.monitoring.list_alerts(status="open")[0]
         page, _ = visit(browser, server, "/ui/alerts?status=open")
         with page.expect_navigation():
             page.locator(f"#alert-{alert.id} button").click()
@@ -223,7 +223,7 @@ def test_with_an_admin_token_the_page_needs_it(
         assert refused.status_code == 403 and "wrong admin token" in refused.text
     finally:
         server.stop()
-    assert next(a for a in store.list_alerts() if a.id == alert.id).status == "acked"
+    assert next(a for a in store.monitoring.list_alerts() if a.id == alert.id).status == "acked"
 
 
 def call(app: Any, method: str, url: str, *, client: str = "127.0.0.1", **kw: Any) -> Any:
@@ -243,7 +243,7 @@ def test_without_a_token_only_this_machine_and_this_site_may_write(
     project: Project, store: Store
 ) -> None:
     app = create_ui(store, project.spec)
-    alert = store.list_alerts(status="open")[0]
+    alert = store.monitoring.list_alerts(status="open")[0]
     remote = call(app, "POST", f"/alerts/{alert.id}/ack", client="203.0.113.7")
     assert remote.status_code == 403 and "203.0.113.7" in remote.text
     assert "LOOPML_ADMIN_TOKEN" in remote.text
@@ -251,7 +251,7 @@ def test_without_a_token_only_this_machine_and_this_site_may_write(
         app, "POST", f"/alerts/{alert.id}/ack", headers={"origin": "https://evil.example"}
     )
     assert forged.status_code == 403 and "another site" in forged.text
-    assert store.list_alerts(status="open")[0].id == alert.id  # still open
+    assert store.monitoring.list_alerts(status="open")[0].id == alert.id  # still open
     token_app = create_ui(store, project.spec, admin_token=TOKEN)
     missing = call(token_app, "POST", f"/alerts/{alert.id}/ack", client="203.0.113.7")
     assert missing.status_code == 403 and "admin token" in missing.text
@@ -267,7 +267,7 @@ def test_without_a_token_only_this_machine_and_this_site_may_write(
 
 
 def test_bad_input_gets_a_clear_4xx(store: Store, ui: Server) -> None:
-    acked = next(a for a in store.list_alerts() if a.status == "acked")
+    acked = next(a for a in store.monitoring.list_alerts() if a.status == "acked")
     as_json = {"accept": "application/json"}
     cases = [
         ("POST", "/ui/alerts/abc/ack", 400, "positive whole number"),

@@ -77,7 +77,7 @@ def add_frame(
     if frame.height == 0 or frame.width == 0:
         raise DataError(f"{source} has no rows or no columns: nothing to add")
     digest = content_hash(frame)
-    for record in store.list_datasets(name):
+    for record in store.datasets.list(name):
         if record.content_hash == digest:
             return DatasetVersion(
                 record, Profile.from_dict(record.profile), Schema.from_dict(record.schema), False
@@ -89,7 +89,7 @@ def add_frame(
     buffer = io.BytesIO()
     frame.write_parquet(buffer, compression="zstd")
     uri = store.artifacts.put_bytes(f"datasets/{name}/{digest}.parquet", buffer.getvalue())
-    record, created = store.add_dataset(
+    record, created = store.datasets.add(
         name=name,
         content_hash=digest,
         n_rows=frame.height,
@@ -119,7 +119,7 @@ def add_dataset(
 
 def get_version(store: Store, ref: str) -> DatasetVersion:
     """The dataset version for ``ref`` (``name``, ``name@3`` or ``name@latest``)."""
-    record = store.get_dataset(ref)
+    record = store.datasets.get(ref)
     return DatasetVersion(
         record, Profile.from_dict(record.profile), Schema.from_dict(record.schema), False
     )

@@ -68,7 +68,7 @@ def run_pass(store: Store, spec: Spec, *, log_folder: str | Path | None = None) 
         return result
     assert record.stable is not None
     signals = signals_from_alerts(
-        store.list_alerts(deployment=spec.name, status="open"), record.stable
+        store.monitoring.list_alerts(deployment=spec.name, status="open"), record.stable
     )
     result.plan = decided = plan(
         spec.retrain,
@@ -105,10 +105,10 @@ def run_pass(store: Store, spec: Spec, *, log_folder: str | Path | None = None) 
 
 def _serving_since(store: Store, spec: Spec, stable: str) -> datetime:
     """When ``stable`` started serving: its promotion, else its registration."""
-    for event in reversed(store.list_rollout_events(spec.name)):
+    for event in reversed(store.deployments.list_events(spec.name)):
         if event.action == "promote" and event.model_ref == stable:
             return event.at
-    return store.get_model(stable).created_at
+    return store.models.get(stable).created_at
 
 
 def _audit_wait(store: Store, spec: Spec, reason: str, evidence: dict[str, Any]) -> None:
@@ -118,10 +118,10 @@ def _audit_wait(store: Store, spec: Spec, reason: str, evidence: dict[str, Any])
         signals = evidence.get("signals", [])
         return evidence.get("why"), sorted((s["kind"], s["alert_id"] or 0) for s in signals)
 
-    latest = store.list_audit(spec.name, limit=1)
+    latest = store.audit.list(spec.name, limit=1)
     if latest and latest[0].action == "wait" and key(latest[0].evidence) == key(evidence):
         return
-    store.add_audit(spec.name, "wait", reason, evidence=evidence, actor=ACTOR)
+    store.audit.add(spec.name, "wait", reason, evidence=evidence, actor=ACTOR)
 
 
 def run_loop(

@@ -40,7 +40,7 @@ def labelled_rows(
     log = log.filter(pl.col("route").is_in(SERVED) & pl.col("error").is_null())
     log = log.unique("request_id", keep="first", maintain_order=True)
     ids = log.get_column("request_id").to_list()
-    labels = store.get_labels(ids) if ids else {}
+    labels = store.feedback.labels(ids) if ids else {}
     log = log.filter(pl.col("request_id").is_in(list(labels)))
     rows = to_training_frame(log, [labels[i] for i in log.get_column("request_id")], spec, like)
     return rows.filter(pl.col(spec.target).is_not_null())

@@ -134,7 +134,7 @@ def _retrain(
             store, spec, log_folder or default_log_folder(store), base_frame.schema
         )
     except Exception as exc:  # e.g. the training data's snapshot is gone
-        store.add_audit(
+        store.audit.add(
             spec.name,
             "failed",
             f"retrain failed reading its data: {type(exc).__name__}: {exc}; "
@@ -158,7 +158,7 @@ def _retrain(
         "policy": spec.retrain.data,
         "training_rows": frame.height,
     }
-    store.add_audit(
+    store.audit.add(
         spec.name,
         STARTED,
         f"retraining {serving.record.ref} ({reason}): {frame.height:,} rows "
@@ -173,7 +173,7 @@ def _retrain(
     except ValidationFailed:
         raise
     except BaseException as exc:
-        store.add_audit(
+        store.audit.add(
             spec.name,
             "failed",
             f"retrain failed: {type(exc).__name__}: {exc}; {serving.record.ref} keeps serving",
@@ -203,7 +203,7 @@ def _finish(
     emit(StageStarted(f"validating {frame.height:,} rows against {base.ref}'s schema"))
     report = validate(frame, base.schema)
     if not report.ok:
-        store.add_audit(
+        store.audit.add(
             spec.name,
             "invalid",
             f"retrain stopped: the new training data breaks {base.ref}'s schema "
@@ -256,7 +256,7 @@ def _finish(
     }
     checks = {"gate": {"blessed": decision.blessed, "checks": decision.checks}}
     if not decision.blessed:
-        store.add_audit(
+        store.audit.add(
             spec.name,
             "rejected",
             f"{gate} not deployed: {decision.reason}; {serving.record.ref} keeps serving",
@@ -266,7 +266,7 @@ def _finish(
         )
         return RetrainOutcome("rejected", version, training, facts, None)
     if spec.retrain.approval == "manual":
-        store.add_audit(
+        store.audit.add(
             spec.name,
             "proposed",
             f"{gate} beat {serving.record.ref} on the comparison window ({decision.reason}); "
@@ -284,7 +284,7 @@ def _roll_out(
     store: Store, spec: Spec, ref: str, actor: str, why: str, evidence: dict[str, Any]
 ) -> DeploymentRecord:
     deployment = controller.start(store, spec, ref, actor=actor)
-    store.add_audit(
+    store.audit.add(
         spec.name,
         "rollout",
         f"canary rollout of {ref} started (steps {spec.rollout.steps}): {why}",
@@ -302,7 +302,7 @@ def _save_validation(store: Store, version: DatasetVersion, report: ValidationRe
 
 def pending_proposal(store: Store, spec: Spec) -> AuditRecord | None:
     """The challenger waiting for approval, if the latest retrain ended in a proposal."""
-    for entry in store.list_audit(spec.name, actions=[STARTED, *ENDS, "approved"], limit=20):
+    for entry in store.audit.list(spec.name, actions=[STARTED, *ENDS, "approved"], limit=20):
         if entry.action == "proposed":
             return entry
         if entry.action in (STARTED, "approved", "rollout"):
@@ -320,20 +320,20 @@ def approve(
             f"no retrained model of '{spec.name}' waits for approval (see loopml audit)"
         )
     if version is not None:
-        wanted = store.get_model(version if "@" in version else f"{spec.name}@{version}").ref
+        wanted = store.models.get(version if "@" in version else f"{spec.name}@{version}").ref
         if wanted != proposal.model_ref:
             raise RetrainError(
                 f"{wanted} is not the pending proposal; {proposal.model_ref} is "
                 f"(approve it with: loopml retrain approve {proposal.model_ref})"
             )
-    serving = store.get_deployment(spec.name).stable
+    serving = store.deployments.get(spec.name).stable
     if proposal.evidence.get("serving") != serving:
         raise RetrainError(
             f"{proposal.model_ref} was compared with {proposal.evidence.get('serving')}, but "
             f"{serving} serves now: retrain again (loopml retrain) to compare with what serves"
         )
     deployment = controller.start(store, spec, proposal.model_ref, actor=actor)
-    store.add_audit(
+    store.audit.add(
         spec.name,
         "approved",
         f"{proposal.model_ref} approved by {actor}: canary rollout started "
@@ -348,12 +348,12 @@ def approve(
 def history(store: Store, spec: Spec) -> History:
     """The attempts so far (a retrain started, or one that failed before it could), how the
     last ended, and the labels fed back since: the policy's memory, kept in the audit log."""
-    entries = store.list_audit(spec.name, actions=[STARTED, *ENDS])
+    entries = store.audit.list(spec.name, actions=[STARTED, *ENDS])
     attempts = [
         e.at
         for e in entries
         if e.action == STARTED or (e.action == "failed" and not e.evidence.get("started", True))
     ]
     outcome = entries[0].action if entries and entries[0].action in ENDS else None
-    labels = store.count_feedback(since=attempts[0]) if attempts else 0
+    labels = store.feedback.count(since=attempts[0]) if attempts else 0
     return History(attempts, outcome, labels)

@@ -295,7 +295,7 @@ def _copy(scratch: Store, spec: Spec, champion: Package) -> Package:
     record = save_package(
         scratch, spec.name, champion.model, champion.meta, champion.schema, champion.profile
     )
-    scratch.set_alias(spec.name, "champion", record.version)
+    scratch.models.set_alias(spec.name, "champion", record.version)
     return load_package(scratch, record.ref)
 
 

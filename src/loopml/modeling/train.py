@@ -102,7 +102,7 @@ def train(
     data = prepare(frame, spec)
     classes = data.classes
     spec_json = spec.model_dump(mode="json")
-    parent = store.start_run(
+    parent = store.runs.start(
         name=spec.name,
         kind="train",
         dataset_id=version.record.id,
@@ -149,7 +149,7 @@ def train(
             ),
         )
         result = TrainResult(parent.id, version, spec.metric.name, results, best, data, classes)
-        store.finish_run(
+        store.runs.finish(
             parent.id,
             metrics={
                 "leaderboard": result.leaderboard(),
@@ -160,7 +160,7 @@ def train(
         )
         return result
     except BaseException as exc:
-        store.finish_run(parent.id, status="failed", error=f"{type(exc).__name__}: {exc}")
+        store.runs.finish(parent.id, status="failed", error=f"{type(exc).__name__}: {exc}")
         raise
 
 
@@ -179,7 +179,7 @@ def _run_candidate(
 ) -> CandidateResult:
     candidate = CANDIDATES[name]
     params = dict(candidate.defaults)
-    run = store.start_run(
+    run = store.runs.start(
         name=f"{spec.name}/{name}",
         kind="candidate",
         parent_id=parent_id,
@@ -204,7 +204,7 @@ def _run_candidate(
             cv = cross_validate(name, params, data, spec, pipeline, classes)
         duration = time.perf_counter() - started
         emit(CandidateTrained(name, scores, duration))
-        store.finish_run(
+        store.runs.finish(
             run.id,
             metrics={**scores, **({"cv": cv} if cv else {})},
             params={
@@ -228,7 +228,7 @@ def _run_candidate(
             name, candidate.baseline, params, scores, duration, model, run.id, tuning, cv
         )
     except BaseException as exc:
-        store.finish_run(run.id, status="failed", error=f"{type(exc).__name__}: {exc}")
+        store.runs.finish(run.id, status="failed", error=f"{type(exc).__name__}: {exc}")
         if isinstance(exc, LoopmlError | KeyboardInterrupt):
             raise
         raise LoopmlError(

@@ -195,7 +195,7 @@ def record(store: Store, spec: Spec, fired: list[Fired]) -> list[AlertRecord]:
     """Store each fired alert and notify (log, and the webhook when the spec names one)."""
     stored = []
     for alert in fired:
-        saved = store.add_alert(
+        saved = store.monitoring.add_alert(
             deployment=spec.name,
             rule=rule_name(alert.rule),
             severity=alert.rule.severity,

@@ -49,14 +49,14 @@ def run(
     for cut, rules in groups.items():
         start = since if since is not None else _resume(store, spec, cut)
         windows = compute_windows(store, spec, log_folder, since=start, until=until, windowing=cut)
-        store.add_windows(windows)
+        store.monitoring.add_windows(windows)
         computed.extend(windows)
-        before = store.list_alerts(deployment=spec.name)
+        before = store.monitoring.list_alerts(deployment=spec.name)
         fired.extend(alerts.record(store, spec, alerts.evaluate(windows, rules, before)))
     return MonitorResult(computed, fired)
 
 
 def _resume(store: Store, spec: Spec, cut: Windowing) -> datetime | None:
     """Where a pass starts: ``LABEL_HORIZON`` windows before the latest stored one."""
-    recent = store.list_windows(spec.name, size=cut.name, limit=LABEL_HORIZON)
+    recent = store.monitoring.list_windows(spec.name, size=cut.name, limit=LABEL_HORIZON)
     return recent[0].start if recent else None

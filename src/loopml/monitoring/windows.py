@@ -105,7 +105,7 @@ def compute_windows(
             packages[name] = load_package(store, name)
         for start, end, part in _cut(rows, cut, now):
             ids = part.get_column("request_id").to_list()
-            labels = store.get_labels(ids) if ids else {}
+            labels = store.feedback.labels(ids) if ids else {}
             windows.append(window_metrics(part, packages[name], spec, labels, start, end, cut))
     return sorted(windows, key=lambda w: (w.start, w.model_version))
 

@@ -96,7 +96,7 @@ def save_package(
         if filename != "manifest.json":
             store.artifacts.put_bytes(f"{prefix}/{filename}", data)
     store.artifacts.put_bytes(f"{prefix}/manifest.json", files["manifest.json"])  # last: complete
-    return store.register_model(
+    return store.models.register(
         name=name, package_uri=prefix, sha256=identity, run_id=run_id, metrics=metrics or {}
     )
 
@@ -136,7 +136,7 @@ def _load_estimator(filename: str, data: bytes, record: ModelRecord) -> Any:
 
 def load_package(store: Store, ref: str) -> Package:
     """Load and verify the model ``ref`` (``name@3``, ``name@champion``, ``name``)."""
-    record = store.get_model(ref)
+    record = store.models.get(ref)
     manifest_bytes = _read(store, record, "manifest.json", record.sha256)
     manifest = orjson.loads(manifest_bytes)
     if manifest.get("format") != FORMAT:

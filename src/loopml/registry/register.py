@@ -106,7 +106,7 @@ def register(
             dataset_hash=result.dataset.record.content_hash,
             split=result.data.split.method,
             sizes=result.data.split.sizes(),
-            code_version=store.get_run(result.run_id).code_version,
+            code_version=store.runs.get(result.run_id).code_version,
             spec=spec.model_dump(mode="json"),
         ),
         gate=GateRecord(
@@ -129,6 +129,6 @@ def register(
         metrics=best.metrics["test"],
     )
     alias = blessed_alias if decision.blessed else "challenger"
-    store.set_alias(spec.name, alias, record.version)
-    record = store.set_model_note(record.ref, decision.reason)
+    store.models.set_alias(spec.name, alias, record.version)
+    record = store.models.set_note(record.ref, decision.reason)
     return record, decision

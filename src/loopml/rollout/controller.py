@@ -69,7 +69,7 @@ def _change(
     """Apply ``make(current)`` (``None``: no change) with compare-and-set, re-reading and
     retrying when another process got there first."""
     for _ in range(_ATTEMPTS):
-        current = store.get_deployment(name)
+        current = store.deployments.get(name)
         change = make(current)
         if change is None:
             return current
@@ -99,7 +99,7 @@ def ensure_deployment(store: Store, spec: Spec) -> DeploymentRecord:
     def create(current: DeploymentRecord) -> DeploymentChange | None:
         if current.stable is not None:
             return None
-        champion = store.get_model(f"{spec.name}@champion").ref
+        champion = store.models.get(f"{spec.name}@champion").ref
         return DeploymentChange(
             stable=champion, canary=None, shadow=None, canary_weight=0.0, state={}
         )
@@ -122,7 +122,7 @@ def start(
     never starts a rollout.
     """
     ref = version if "@" in version else f"{spec.name}@{version}"
-    ref = store.get_model(ref).ref
+    ref = store.models.get(ref).ref
     load_package(store, ref)
     plan = _steps(steps if steps is not None else spec.rollout.steps)
     ensure_deployment(store, spec)
@@ -255,10 +255,12 @@ def _set_status(store: Store, spec: Spec, status: RolloutStatus, actor: str) -> 
 
 def status(store: Store, spec: Spec, *, limit: int = 20) -> Status:
     """The deployment, its latest rollout and that rollout's last ``limit`` decisions."""
-    record = store.get_deployment(spec.name)
+    record = store.deployments.get(spec.name)
     rollout = latest_rollout(record)
     events = (
-        store.list_rollout_events(spec.name, rollout_id=rollout.id, limit=limit) if rollout else []
+        store.deployments.list_events(spec.name, rollout_id=rollout.id, limit=limit)
+        if rollout
+        else []
     )
     return Status(record, rollout, events)
 
@@ -284,7 +286,7 @@ def evaluate(
 
     Returns the decision, or ``None`` when nothing was due or another process decided first.
     """
-    record = store.get_deployment(spec.name)
+    record = store.deployments.get(spec.name)
     if not due(record, spec):
         return None
     rollout = active_rollout(record)

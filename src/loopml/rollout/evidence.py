@@ -63,7 +63,7 @@ def gather(
         & pl.lit(record.canary_weight < 100)  # at 100 % only requests in flight: no sample
     )
     ids = pl.concat([candidate["request_id"], stable_rows["request_id"]]).to_list()
-    labels = store.get_labels(ids) if ids else {}
+    labels = store.feedback.labels(ids) if ids else {}
     elapsed = (now - step_start).total_seconds()
     return Evidence(_arm(candidate, labels, spec), _arm(stable_rows, labels, spec), elapsed)
 

@@ -134,7 +134,7 @@ class RolloutEvent:
         return cls(rollout.id, action, rollout.model, weight, message, actor, tuple(checks))
 
     def to_json(self) -> dict[str, Any]:
-        """The fields :meth:`loopml.store.Store.save_deployment` records (checks as dicts)."""
+        """The fields ``store.deployments.save`` records (checks as dicts)."""
         return {
             "rollout_id": self.rollout_id,
             "action": self.action,
@@ -149,7 +149,7 @@ class RolloutEvent:
 @dataclass(frozen=True)
 class DeploymentChange:
     """One compare-and-set update of a deployment (what
-    :meth:`loopml.store.Store.save_deployment` takes): what it serves afterwards, its state, the
+    ``store.deployments.save`` takes): what it serves afterwards, its state, the
     decision recorded with it, and where the model's ``champion`` alias moves (if anywhere)."""
 
     stable: str | None
@@ -162,7 +162,7 @@ class DeploymentChange:
 
     def save(self, store: Store, current: DeploymentRecord) -> DeploymentRecord | None:
         """Write it over ``current``; ``None`` when someone changed the deployment first."""
-        return store.save_deployment(
+        return store.deployments.save(
             current,
             stable=self.stable,
             canary=self.canary,

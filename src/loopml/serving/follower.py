@@ -74,7 +74,7 @@ class Follower:
             return self._read()
 
     def _read(self) -> Routing:
-        record = self.store.get_deployment(self.spec.name)
+        record = self.store.deployments.get(self.spec.name)
         if record.stable is None:
             record = controller.ensure_deployment(self.store, self.spec)
         current = self.routing
@@ -131,7 +131,7 @@ class Follower:
                 if time.monotonic() - shown >= WINDOW_SECONDS:
                     shown = time.monotonic()
                     latest = await asyncio.to_thread(
-                        self.store.list_windows, self.spec.name, limit=20
+                        self.store.monitoring.list_windows, self.spec.name, limit=20
                     )
                     self.metrics.show_windows(latest)
             except Exception:  # the store may be briefly unreachable: keep serving, retry

@@ -1,4 +1,5 @@
-"""Create the SQLAlchemy engine for a store URL, with clear errors for every way it can fail.
+"""The engine for a store URL (with clear errors for every way it can fail), and the sessions
+every repository of the :class:`~loopml.store.Store` writes through (:class:`Sessions`).
 
 SQLite is the embedded default and gets the settings that make it a safe shared store:
 
@@ -14,19 +15,26 @@ SQLite is the embedded default and gets the settings that make it a safe shared 
 
 PostgreSQL URLs without a driver (``postgresql://``) use psycopg 3, the driver the
 ``loopml[postgres]`` extra installs; a ``connect_timeout`` of 10 s is added unless the URL sets one.
+
+Every public write of a repository is one transaction through :meth:`Sessions.write`, which
+retries when a concurrent writer wins a race, so a concurrent writer cannot corrupt it.
 """
 
 from __future__ import annotations
 
+import random
 import sqlite3
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from loopml.errors import StoreError, did_you_mean
@@ -35,6 +43,8 @@ SQLITE_BEGIN_OPTION = "loopml_sqlite_begin"
 _KNOWN_BACKENDS = ("sqlite", "postgresql")
 _DRIVER_EXTRAS = {"psycopg": "postgres", "psycopg2": "postgres", "asyncpg": "postgres"}
 _URL_HINT = "check LOOPML_DB_URL (or the db_url argument)"
+WRITE_ATTEMPTS = 8
+T = TypeVar("T")
 
 
 def mask_url(url: str | URL) -> str:
@@ -167,3 +177,68 @@ def describe_connect_error(url: str | URL, exc: BaseException) -> StoreError:
     return StoreError(
         f"cannot open the metadata database {mask_url(url)!r}: {reason}; {fix} {_URL_HINT}"
     )
+
+
+class Sessions:
+    """Sessions over one connected engine, and the retrying write: what the repositories share.
+
+    Thread-safe: each call opens its own session. ``db_url`` (as given) names the database in
+    errors, with its password masked.
+    """
+
+    def __init__(self, engine: Engine, db_url: str) -> None:
+        self._db_url = db_url
+        self._writer = sessionmaker(
+            bind=engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"}),
+            expire_on_commit=False,
+        )
+        self._reader = sessionmaker(bind=engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self, *, write: bool = True) -> Iterator[Session]:
+        """A session that commits when the block ends cleanly and rolls back on any error.
+
+        ``write=True`` (the default) takes SQLite's write lock at the start of the transaction
+        (``BEGIN IMMEDIATE``), which is what makes read-then-write blocks safe across processes;
+        pass ``write=False`` for read-only work so it never waits on writers. Do not nest write
+        sessions (or call writing store methods inside one): on SQLite the inner one waits for
+        the outer one's lock and fails after the 30 s busy timeout.
+        """
+        factory = self._writer if write else self._reader
+        with factory() as session, session.begin():
+            yield session
+
+    def write(self, what: str, fn: Callable[[Session], T]) -> T:
+        """Run ``fn(session)`` in a write session, retrying when a concurrent writer wins a race.
+
+        ``fn`` must be safe to run again from scratch: it reads what it needs inside the session.
+        A race shows up as an :class:`IntegrityError` (a unique constraint caught a duplicate);
+        rows that ``fn`` reads then updates should be read ``with_for_update()`` so PostgreSQL
+        writers queue on them (SQLite's ``BEGIN IMMEDIATE`` already serializes writers).
+        """
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                with self.session() as session:
+                    return fn(session)
+            except OperationalError as exc:
+                reason = (str(exc.orig).strip().splitlines() or ["unknown error"])[0]
+                raise StoreError(
+                    f"could not {what} in {mask_url(self._db_url)!r}: {reason}; another process "
+                    "may have held the write lock for over 30 s, or the server went away; retry"
+                ) from exc
+            except IntegrityError as exc:
+                if attempt == WRITE_ATTEMPTS - 1:
+                    raise StoreError(
+                        f"could not {what} after {WRITE_ATTEMPTS} attempts because other writers "
+                        f"kept conflicting: {exc.orig}; retry, or check for a runaway writer"
+                    ) from exc
+                time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+class Repository:
+    """One concern's records (``store.runs``, ``store.models``, …), read and written through the
+    store's :class:`Sessions`. A repository holds no state of its own."""
+
+    def __init__(self, db: Sessions) -> None:
+        self._db = db

@@ -2,7 +2,7 @@
 
 A lease lives in the deployment's row (``state["leases"][name]``: holder, since, until), so every
 process sharing the store sees it; taking and giving one back is compare-and-set on the row's
-revision (:meth:`~loopml.store.Store.save_deployment`), so of several processes racing for a
+revision (:meth:`~loopml.store.deployments.Deployments.save`), so of several processes racing for a
 lease exactly one gets it. A lease ends at ``until``: a holder that died frees it then. Taking
 a lease keeps what the deployment serves and the rest of its state.
 """
@@ -104,11 +104,11 @@ def _change_leases(
     """Replace the deployment's leases with ``make(current)`` (``None``: no change), keeping
     what it serves; compare-and-set, re-reading when another process wrote first."""
     for _ in range(_ATTEMPTS):
-        current = store.get_deployment(deployment)
+        current = store.deployments.get(deployment)
         changed = make(current)
         if changed is None:
             return
-        saved = store.save_deployment(
+        saved = store.deployments.save(
             current,
             stable=current.stable,
             canary=current.canary,

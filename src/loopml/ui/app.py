@@ -96,7 +96,7 @@ def create_ui(
         html = env.get_template(template).render(
             base=request.scope.get("root_path", "").rstrip("/"),
             spec=spec,
-            open_count=len(store.list_alerts(status="open")) if counts else None,
+            open_count=len(store.monitoring.list_alerts(status="open")) if counts else None,
             generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
             plotly_version=plotly.__version__,
             number=number,
@@ -192,7 +192,7 @@ def create_ui(
         show = request.query_params.get("status", "all")
         if show not in ("all", "open", "acked"):
             raise PageError(f"status must be 'all', 'open' or 'acked', got {show!r}")
-        rows = store.list_alerts(status=None if show == "all" else show, limit=500)
+        rows = store.monitoring.list_alerts(status=None if show == "all" else show, limit=500)
         just = request.query_params.get("acked", "")  # set by the redirect after an ack
         acked = next((a.id for a in rows if str(a.id) == just and a.status == "acked"), None)
         return render(
@@ -218,11 +218,11 @@ def create_ui(
             form = parse_qs(body.decode("utf-8", "replace"))
         check_write(request, admin_token, (form.get("token") or [""])[0] or None)
         try:
-            record = await asyncio.to_thread(store.ack_alert, alert_id)
+            record = await asyncio.to_thread(store.monitoring.ack_alert, alert_id)
         except NotFoundError as exc:
             raise PageError(str(exc), 404) from exc
         except StoreError as exc:
-            acked = await asyncio.to_thread(store.list_alerts, status="acked")
+            acked = await asyncio.to_thread(store.monitoring.list_alerts, status="acked")
             if any(a.id == alert_id for a in acked):  # acknowledged before: say when
                 raise PageError(str(exc), 409) from exc
             raise  # the store itself failed: a server error, not the client's

@@ -65,11 +65,11 @@ def audit(store: Store, spec: Spec, *, limit: int = 300) -> list[AuditRow]:
     """The deployment's audit log and rollout decisions merged, newest first."""
     rows = [
         AuditRow(a.at, "loop", a.action, a.model_ref, a.actor, a.reason, a.evidence)
-        for a in store.list_audit(spec.name, limit=limit)
+        for a in store.audit.list(spec.name, limit=limit)
     ]
     rows += [
         AuditRow(e.at, "rollout", e.action, e.model_ref, e.actor, e.message, e.checks)
-        for e in reversed(store.list_rollout_events(spec.name, limit=limit))
+        for e in reversed(store.deployments.list_events(spec.name, limit=limit))
     ]
     return sorted(rows, key=lambda row: row.at, reverse=True)[:limit]
 
@@ -103,7 +103,7 @@ def rollout_step(rollout: dict[str, Any]) -> str:
 
 def _alias(store: Store, spec: Spec, alias: str) -> str | None:
     try:
-        return store.get_model(f"{spec.name}@{alias}").ref
+        return store.models.get(f"{spec.name}@{alias}").ref
     except NotFoundError:
         return None
 
@@ -129,9 +129,9 @@ def window_summary(spec: Spec, window: WindowRecord) -> list[tuple[str, str]]:
 def overview(store: Store, spec: Spec) -> Overview:
     """The deployment and its rollout, the aliases, open alerts, the latest window, recent
     decisions."""
-    record = store.get_deployment(spec.name)
+    record = store.deployments.get(spec.name)
     rollout = record.state.get("rollout")
-    latest = store.list_windows(spec.name, limit=1)
+    latest = store.monitoring.list_windows(spec.name, limit=1)
     window = latest[-1] if latest else None
     return Overview(
         deployment=record,
@@ -140,7 +140,7 @@ def overview(store: Store, spec: Spec) -> Overview:
         step=rollout_step(rollout) if rollout else "",
         champion=_alias(store, spec, "champion"),
         challenger=_alias(store, spec, "challenger"),
-        open_alerts=store.list_alerts(status="open"),
+        open_alerts=store.monitoring.list_alerts(status="open"),
         window=window,
         window_summary=window_summary(spec, window) if window else [],
         recent=audit(store, spec, limit=RECENT),
@@ -171,7 +171,7 @@ def _ordered(metrics: dict[str, Any], primary: str) -> list[tuple[str, str]]:
 def models(store: Store, spec: Spec, reports: Path) -> list[ModelRow]:
     """Every model version (archived too), newest first, with its gate decision and lineage."""
     rows = []
-    for record in reversed(store.list_models(include_archived=True)):
+    for record in reversed(store.models.list(include_archived=True)):
         metrics = _ordered(record.metrics, spec.metric.name)
         card = (reports / f"model-{record.name}-{record.version}.html").is_file()
         try:
@@ -221,7 +221,7 @@ def _test_metrics(run: RunRecord) -> dict[str, Any]:
 def runs(store: Store, spec: Spec, reports: Path, *, limit: int = 200) -> list[RunRow]:
     """Runs users launched (training, tuning), newest first, with their best test metrics."""
     rows = []
-    for run in store.list_runs(top_level=True, limit=limit):
+    for run in store.runs.list(top_level=True, limit=limit):
         primary = (run.spec or {}).get("metric", {}).get("name") or spec.metric.name
         rows.append(
             RunRow(
@@ -302,13 +302,13 @@ class DatasetPage:
 
 def datasets(store: Store) -> list[tuple[DatasetRecord, dict[str, Any] | None]]:
     """Every dataset version, newest first, with its validation report (if recorded)."""
-    records = sorted(store.list_datasets(), key=lambda r: r.created_at, reverse=True)
+    records = sorted(store.datasets.list(), key=lambda r: r.created_at, reverse=True)
     return [(record, validation(store, record)) for record in records]
 
 
 def dataset(store: Store, ref: str) -> DatasetPage:
     """One dataset version: its profile's summary and charts, and its validation report."""
-    record = store.get_dataset(ref)
+    record = store.datasets.get(ref)
     report = data_report.build_data_report([(record.ref, Profile.from_dict(record.profile))])
     charts: list[Figure] = [("missing", "missing values", data_report.missing_figure(report))]
     charts += [(ident, ident, figure) for ident, figure in data_report.figures(report)]

@@ -42,7 +42,7 @@ def run_report(
 ) -> Path:
     """Write the HTML report of a finished training run from what the store kept, to ``out``
     (default: ``run-ID.html`` in :func:`reports_folder`)."""
-    run = store.get_run(run_id)
+    run = store.runs.get(run_id)
     if run.kind != "train":
         raise LoopmlError(
             f"run {run.id} is a '{run.kind}' run: pass a training run's id "
@@ -81,7 +81,7 @@ def build_monitor_report(
     The served model's training profile (for the drifted features' distributions) is read from
     its package without loading the model; an unreadable package only drops those charts.
     """
-    windows = store.list_windows(spec.name, since=since, limit=limit)
+    windows = store.monitoring.list_windows(spec.name, since=since, limit=limit)
     if not windows:
         raise NotFoundError(
             f"no monitoring windows of '{spec.name}' yet: serve predictions, then run "
@@ -92,12 +92,12 @@ def build_monitor_report(
     first = windows[0].start.isoformat()
     alerts = [
         a
-        for a in store.list_alerts(deployment=spec.name)
+        for a in store.monitoring.list_alerts(deployment=spec.name)
         if (since is None or a.evidence.get("window_end", "") > since.isoformat())
         and (limit is None or a.evidence.get("window_start", first) >= first)
     ]
     try:
-        record = store.get_model(windows[-1].model_version)
+        record = store.models.get(windows[-1].model_version)
         profile = Profile.from_dict(read_document(store, record, "profile.json"))
     except LoopmlError as exc:
         logger.warning("no training profile for the monitoring report: %s", exc)

@@ -20,4 +20,4 @@ def runs(
     runs included. The Python twin of ``loopml runs list``.
     """
     with Store.open(home) as store:
-        return store.list_runs(kind=kind, name=name, limit=limit)
+        return store.runs.list(kind=kind, name=name, limit=limit)

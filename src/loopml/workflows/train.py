@@ -94,7 +94,7 @@ def train_model(
         blessed_alias=blessed_alias,
     )
     folder = reports_folder(reports_dir)
-    run = store.get_run(result.run_id)
+    run = store.runs.get(result.run_id)
     report = write_html(
         build_run_report(
             run,
@@ -112,7 +112,7 @@ def train_model(
         model_card_html(package.meta, analysis, spec, profile=package.profile), "utf-8"
     )
     emit(StageStarted("done"))
-    store.log_run(
+    store.runs.log(
         result.run_id,
         artifacts={
             "analysis": f"runs/{result.run_id}/analysis.json",

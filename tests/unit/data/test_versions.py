@@ -22,7 +22,7 @@ def test_add_twice_returns_the_same_version(
     again = add_dataset(store, path, name="flights")
     assert first.created and not again.created
     assert first.ref == again.ref == "flights@1"
-    assert len(store.list_datasets("flights")) == 1
+    assert len(store.datasets.list("flights")) == 1
     assert load_frame(store, first).equals(flights_sample)
     stored = get_version(store, "flights@1")
     assert stored.profile.n_rows == flights_sample.height
@@ -60,6 +60,6 @@ def test_bad_input_leaves_the_store_untouched(store: Store, tmp_path: Path) -> N
     )
     with pytest.raises(SpecError, match="column 'late' is not in"):
         add_frame(store, pl.DataFrame({"a": [1, 2]}), name="x", source="mem", spec=spec)
-    assert store.list_datasets() == []
+    assert store.datasets.list() == []
     with pytest.raises(NotFoundError):
         get_version(store, "x")

@@ -71,12 +71,12 @@ def test_flights_leaderboard_and_tracking(
     assert {"precision", "recall", "pr_auc", "f1"} <= set(test)
     assert 0 < result.best.model.threshold < 1  # type: ignore[operator]
     # tracking: a parent run and one child per candidate with params, metrics and lineage
-    parent = sqlite_store.get_run(result.run_id)
+    parent = sqlite_store.runs.get(result.run_id)
     assert parent.status == "finished" and parent.dataset_ref == "flights@1"
     assert parent.environment["packages"]["lightgbm"]
     assert parent.spec["target"] == "late"
     assert parent.metrics["best"] == result.best.name
-    children = sqlite_store.list_runs(parent_id=parent.id)
+    children = sqlite_store.runs.list(parent_id=parent.id)
     assert {c.name.split("/")[-1] for c in children} == set(names)
     assert all(c.status == "finished" and "validation" in c.metrics for c in children)
     assert any(isinstance(e, CandidateTrained) for e in events)
@@ -121,7 +121,7 @@ def test_lightgbm_tuning_records_trials(sqlite_store: Store, flights_sample: pl.
     lightgbm = next(r for r in result.results if r.name == "lightgbm")
     assert lightgbm.tuning is not None and lightgbm.tuning.n_trials == 4
     assert seen[-1].done == 4 and seen[-1].best is not None
-    child = sqlite_store.get_run(lightgbm.run_id)  # type: ignore[arg-type]
+    child = sqlite_store.runs.get(lightgbm.run_id)  # type: ignore[arg-type]
     assert child.params["tuning"]["trials"] == 4
 
 
@@ -171,7 +171,7 @@ def test_bad_training_input(sqlite_store: Store, flights_sample: pl.DataFrame) -
     tiny = add_frame(sqlite_store, flights_sample.head(60), name="flights", source="test")
     with pytest.raises(DataError, match="the split needs at least"):
         train(sqlite_store, flights_spec(), tiny)
-    assert sqlite_store.list_runs() == []  # bad input is refused before any run is recorded
+    assert sqlite_store.runs.list() == []  # bad input is refused before any run is recorded
 
 
 def test_sample_weights_change_the_model(sqlite_store: Store, flights_sample: pl.DataFrame) -> None:
@@ -222,7 +222,7 @@ def test_cross_validation_scores_time_ordered_folds(
     board = result.leaderboard()
     assert board[0]["candidate"] == result.best.name  # selected by the cross-validated mean
     assert board[0]["cv"] == max(r["cv"] for r in board if r["candidate"] != "baseline")
-    child = sqlite_store.get_run(result.best.run_id)  # type: ignore[arg-type]
+    child = sqlite_store.runs.get(result.best.run_id)  # type: ignore[arg-type]
     assert child.metrics["cv"]["mean"] == pytest.approx(board[0]["cv"])
 
 

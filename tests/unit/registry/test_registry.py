@@ -73,7 +73,7 @@ def test_worse_model_stays_challenger_with_the_reason(trained: Any) -> None:
     record, decision = register(store, weak, result)
     assert not decision.blessed and record.aliases == ("challenger",)
     assert "vs champion" in decision.reason and record.note == decision.reason
-    assert store.get_model("flights@champion").version == 1
+    assert store.models.get("flights@champion").version == 1
 
 
 def test_a_registered_meta_json_reads_back_without_loss(trained: Any) -> None:

@@ -43,7 +43,7 @@ def router(service: Service) -> APIRouter:
                 )
             pairs.append((item["request_id"], item["label"]))
         try:
-            added, duplicates = store.add_feedback(pairs)
+            added, duplicates = store.feedback.add(pairs)
         except LoopmlError as exc:
             raise RequestError(str(exc), status=400) from exc
         matched = sum(1 for request_id, _ in pairs if request_id in recent)

@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from loopml.store._base import StoreBase, check_json
+from loopml.store._checks import check_json
+from loopml.store._engine import Repository
 from loopml.store._tables import AuditEntry
 from loopml.store.records import check_name
 
@@ -47,10 +48,10 @@ def _record(row: AuditEntry) -> AuditRecord:
     )
 
 
-class AuditMixin(StoreBase):
-    """The audit part of :class:`~loopml.store.Store`."""
+class Audit(Repository):
+    """The maintenance loop's audit log, as ``store.audit``: append and list decisions."""
 
-    def add_audit(
+    def add(
         self,
         deployment: str,
         action: str,
@@ -77,9 +78,9 @@ class AuditMixin(StoreBase):
             session.flush()
             return _record(row)
 
-        return self._write_with_retry(f"record '{action}' in the audit log", add)
+        return self._db.write(f"record '{action}' in the audit log", add)
 
-    def list_audit(
+    def list(
         self,
         deployment: str | None = None,
         *,
@@ -98,5 +99,5 @@ class AuditMixin(StoreBase):
         query = query.order_by(AuditEntry.id.desc())
         if limit is not None:
             query = query.limit(limit)
-        with self.session(write=False) as session:
+        with self._db.session(write=False) as session:
             return [_record(row) for row in session.scalars(query)]

@@ -2,11 +2,11 @@
 
 A deployment row holds the stable version, an optional canary (at a weight, in percent) or
 shadow, and the rollout's state as JSON (owned by :mod:`loopml.rollout.controller`). Every change
-is compare-and-set on ``revision``: :meth:`DeploymentsMixin.save_deployment` writes only if the
-row still has the revision the caller read, and returns ``None`` otherwise. That is what lets
-several server processes run the same rollout controller: one of them wins each decision, the
-others re-read. The decision's event (its checks and their evidence) lands in the same
-transaction as the state change, so the history never disagrees with the state.
+is compare-and-set on ``revision``: :meth:`Deployments.save` (``store.deployments.save``)
+writes only if the row still has the revision the caller read, and returns ``None`` otherwise.
+That is what lets several server processes run the same rollout controller: one of them wins
+each decision, the others re-read. The decision's event (its checks and their evidence) lands in
+the same transaction as the state change, so the history never disagrees with the state.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from loopml.errors import StoreError
-from loopml.store._base import StoreBase, check_json
-from loopml.store._models import _resolve
+from loopml.store._checks import check_json
+from loopml.store._engine import Repository
 from loopml.store._tables import Deployment, Model, ModelAlias, RolloutEvent
+from loopml.store.models import _resolve
 from loopml.store.records import check_name
 
 
@@ -81,17 +82,17 @@ def _deployment(session: Session, name: str, row: Deployment | None) -> Deployme
     )
 
 
-class DeploymentsMixin(StoreBase):
-    """The deployments part of :class:`~loopml.store.Store`."""
+class Deployments(Repository):
+    """What each deployment serves and its rollout's decisions, as ``store.deployments``."""
 
-    def get_deployment(self, name: str) -> DeploymentRecord:
+    def get(self, name: str) -> DeploymentRecord:
         """Deployment ``name`` as stored (revision 0 and nothing deployed if never saved)."""
         check_name(name, what="deployment")
-        with self.session(write=False) as session:
+        with self._db.session(write=False) as session:
             row = session.scalars(select(Deployment).where(Deployment.name == name)).first()
             return _deployment(session, name, row)
 
-    def save_deployment(
+    def save(
         self,
         current: DeploymentRecord,
         *,
@@ -142,9 +143,9 @@ class DeploymentsMixin(StoreBase):
             session.flush()
             return _deployment(session, current.name, row)
 
-        return self._write_with_retry(f"update deployment '{current.name}'", save)
+        return self._db.write(f"update deployment '{current.name}'", save)
 
-    def list_rollout_events(
+    def list_events(
         self, deployment: str, *, rollout_id: str | None = None, limit: int | None = None
     ) -> list[RolloutEventRecord]:
         """Recorded rollout decisions of ``deployment``, oldest first (the last ``limit``)."""
@@ -154,7 +155,7 @@ class DeploymentsMixin(StoreBase):
         query = query.order_by(RolloutEvent.id.desc())
         if limit is not None:
             query = query.limit(limit)
-        with self.session(write=False) as session:
+        with self._db.session(write=False) as session:
             rows = list(session.scalars(query))
             return [
                 RolloutEventRecord(

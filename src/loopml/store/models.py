@@ -10,8 +10,9 @@ Guarantees, on both backends:
 - Versions are ``1, 2, …`` per name with no gaps, also when several processes register at once
   (``max(version) + 1`` under the unique ``(name, version)``; the loser of a race retries).
 - An alias names at most one version (unique ``(name, alias)``); moving it is one update.
-- An alias never points at an archived version: ``set_alias`` and ``archive_model`` lock the
-  model's row (``FOR UPDATE`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), so they serialize.
+- An alias never points at an archived version: ``store.models.set_alias`` and ``archive`` lock
+  the model's row (``FOR UPDATE`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), so they
+  serialize.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from loopml.errors import NotFoundError, StoreError, did_you_mean
-from loopml.store._base import StoreBase, check_dict, check_text, unknown_name
-from loopml.store._runs import check_id, run_not_found
+from loopml.store._checks import check_dict, check_text, unknown_name
+from loopml.store._engine import Repository
 from loopml.store._tables import Model, ModelAlias, Run, utcnow
 from loopml.store.records import ModelRecord, check_alias, check_name
+from loopml.store.runs import check_id, run_not_found
 
 log = logging.getLogger(__name__)
 
@@ -141,10 +143,10 @@ def _resolve(session: Session, ref: str, *, for_update: bool = False) -> Model:
     return row
 
 
-class ModelsMixin(StoreBase):
-    """The model-registry part of :class:`~loopml.store.Store`."""
+class Models(Repository):
+    """The model registry's metadata, as ``store.models``: versions, aliases, archiving."""
 
-    def register_model(
+    def register(
         self,
         *,
         name: str,
@@ -190,36 +192,18 @@ class ModelsMixin(StoreBase):
             session.add(row)
             return _record(session, row)
 
-        return self._write_with_retry(f"register model '{name}'", register)
+        return self._db.write(f"register model '{name}'", register)
 
-    def get_model(self, ref: str) -> ModelRecord:
+    def get(self, ref: str) -> ModelRecord:
         """The model version ``ref`` names: ``delays@3``, ``delays@champion``, ``delays`` (newest
         active version) or ``delays@latest`` (the same).
 
         Raises :class:`NotFoundError` listing the known models (with a close match), or the
         model's versions and aliases.
         """
-        with self.session(write=False) as session:
+        with self._db.session(write=False) as session:
             row = _resolve(session, ref)
             return ModelRecord.from_row(row, _aliases(session, row.name).get(row.id, ()))
-
-    def list_models(
-        self, name: str | None = None, *, include_archived: bool = False
-    ) -> list[ModelRecord]:
-        """Model versions (of every name, or of ``name``), ordered by name then version.
-
-        Archived versions are left out unless ``include_archived=True``.
-        """
-        query = select(Model).order_by(Model.name, Model.version)
-        if name is not None:
-            query = query.where(Model.name == name)
-        if not include_archived:
-            query = query.where(Model.status != "archived")
-        with self.session(write=False) as session:
-            aliases = _aliases(session, name)
-            return [
-                ModelRecord.from_row(row, aliases.get(row.id, ())) for row in session.scalars(query)
-            ]
 
     def set_alias(self, name: str, alias: str, version: int) -> ModelRecord:
         """Point ``alias`` of model ``name`` at ``version`` (moving it if it pointed elsewhere).
@@ -239,7 +223,7 @@ class ModelsMixin(StoreBase):
             if row.status == "archived":
                 raise StoreError(
                     f"cannot point alias '{alias}' at model '{name}@{number}': it is archived; "
-                    "choose an active version (store.list_models(name))"
+                    "choose an active version (store.models.list(name))"
                 )
             current = session.scalars(
                 select(ModelAlias).where(ModelAlias.name == name, ModelAlias.alias == alias)
@@ -251,7 +235,7 @@ class ModelsMixin(StoreBase):
             log.info("model '%s': alias '%s' now points at version %d", name, alias, number)
             return _record(session, row)
 
-        return self._write_with_retry(f"set alias '{alias}' of model '{name}'", move)
+        return self._db.write(f"set alias '{alias}' of model '{name}'", move)
 
     def remove_alias(self, name: str, alias: str) -> None:
         """Remove ``alias`` from model ``name``; :class:`NotFoundError` if it has no such alias."""
@@ -267,9 +251,9 @@ class ModelsMixin(StoreBase):
             session.delete(row)
             log.info("model '%s': alias '%s' removed", name, alias)
 
-        self._write_with_retry(f"remove alias '{alias}' of model '{name}'", remove)
+        self._db.write(f"remove alias '{alias}' of model '{name}'", remove)
 
-    def archive_model(self, ref: str, *, note: str | None = None) -> ModelRecord:
+    def archive(self, ref: str, *, note: str | None = None) -> ModelRecord:
         """Archive the version ``ref`` names: it keeps its number but loses its aliases and is
         no longer ``latest``. ``note`` (if given) replaces its note. Archiving an archived
         version changes nothing and returns it.
@@ -287,9 +271,9 @@ class ModelsMixin(StoreBase):
             log.info("model '%s@%d' archived", row.name, row.version)
             return _record(session, row)
 
-        return self._write_with_retry(f"archive model '{ref}'", archive)
+        return self._db.write(f"archive model '{ref}'", archive)
 
-    def set_model_note(self, ref: str, note: str) -> ModelRecord:
+    def set_note(self, ref: str, note: str) -> ModelRecord:
         """Replace the note of the version ``ref`` names; return it."""
         if not isinstance(note, str):
             raise StoreError(f"note must be a string, got {type(note).__name__}: {note!r:.80}")
@@ -299,4 +283,20 @@ class ModelsMixin(StoreBase):
             row.note = note
             return _record(session, row)
 
-        return self._write_with_retry(f"set the note of model '{ref}'", annotate)
+        return self._db.write(f"set the note of model '{ref}'", annotate)
+
+    def list(self, name: str | None = None, *, include_archived: bool = False) -> list[ModelRecord]:
+        """Model versions (of every name, or of ``name``), ordered by name then version.
+
+        Archived versions are left out unless ``include_archived=True``.
+        """
+        query = select(Model).order_by(Model.name, Model.version)
+        if name is not None:
+            query = query.where(Model.name == name)
+        if not include_archived:
+            query = query.where(Model.status != "archived")
+        with self._db.session(write=False) as session:
+            aliases = _aliases(session, name)
+            return [
+                ModelRecord.from_row(row, aliases.get(row.id, ())) for row in session.scalars(query)
+            ]

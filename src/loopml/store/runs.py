@@ -3,9 +3,9 @@
 A run is started (``status="running"``), may log params, metrics and artifacts while it runs,
 and is finished exactly once, as ``finished`` or ``failed`` (with the error). What it did (params,
 metrics) is then fixed; artifacts made from it afterwards (a report, a model card) may still be
-added with ``log_run``. A training run records one child run (``parent_id``) per candidate or
-tuning trial, so ``list_runs(top_level=True)`` shows what a user launched and
-``list_runs(parent_id=12)`` what run 12 tried.
+added with ``store.runs.log``. A training run records one child run (``parent_id``) per candidate
+or tuning trial, so ``store.runs.list(top_level=True)`` shows what a user launched and
+``store.runs.list(parent_id=12)`` what run 12 tried.
 
 ``params``, ``metrics`` and ``artifacts`` are merged, not replaced: each write updates the stored
 dict with the keys given (a shallow update), so a trainer can log as it goes. The run's row is
@@ -23,7 +23,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from loopml.errors import NotFoundError, StoreError
-from loopml.store._base import StoreBase, check_dict, check_text
+from loopml.store._checks import check_dict, check_text
+from loopml.store._engine import Repository
 from loopml.store._tables import Dataset, Run, utcnow
 from loopml.store.records import RunRecord
 
@@ -83,10 +84,10 @@ def _stored(session: Session, row: Run) -> RunRecord:
     return RunRecord.from_row(row)
 
 
-class RunsMixin(StoreBase):
-    """The run-tracking part of :class:`~loopml.store.Store`."""
+class Runs(Repository):
+    """Experiment tracking, as ``store.runs``: start, log, finish, get and list runs."""
 
-    def start_run(
+    def start(
         self,
         *,
         name: str,
@@ -123,7 +124,7 @@ class RunsMixin(StoreBase):
                 if row is None:
                     raise NotFoundError(
                         f"no dataset with id {dataset} for run '{name}'; pass the id of a stored "
-                        "dataset version (store.get_dataset('flights@3').id) or leave it out"
+                        "dataset version (store.datasets.get('flights@3').id) or leave it out"
                     )
                 ref = ref or f"{row.name}@{row.version}"
                 if ref != f"{row.name}@{row.version}":
@@ -149,7 +150,7 @@ class RunsMixin(StoreBase):
             session.add(run)
             return _stored(session, run)
 
-        return self._write_with_retry(f"start run '{name}'", start)
+        return self._db.write(f"start run '{name}'", start)
 
     def _locked(self, session: Session, run_id: int, action: str, *, running: bool) -> Run:
         """The run's row, locked for update; :class:`StoreError` if ``running`` and it ended."""
@@ -164,7 +165,7 @@ class RunsMixin(StoreBase):
             )
         return row
 
-    def log_run(
+    def log(
         self,
         run_id: int,
         *,
@@ -190,9 +191,9 @@ class RunsMixin(StoreBase):
             _merge(row, updates)
             return _stored(session, row)
 
-        return self._write_with_retry(f"log to run {rid}", log)
+        return self._db.write(f"log to run {rid}", log)
 
-    def finish_run(
+    def finish(
         self,
         run_id: int,
         *,
@@ -228,18 +229,18 @@ class RunsMixin(StoreBase):
             row.ended_at = utcnow()
             return _stored(session, row)
 
-        return self._write_with_retry(f"finish run {rid}", finish)
+        return self._db.write(f"finish run {rid}", finish)
 
-    def get_run(self, run_id: int | str) -> RunRecord:
+    def get(self, run_id: int | str) -> RunRecord:
         """The run with id ``run_id`` (``12`` or ``"12"``); :class:`NotFoundError` if none."""
         rid = check_id(run_id)
-        with self.session(write=False) as session:
+        with self._db.session(write=False) as session:
             row = session.get(Run, rid)
             if row is None:
                 raise run_not_found(session, rid)
             return RunRecord.from_row(row)
 
-    def list_runs(
+    def list(
         self,
         *,
         name: str | None = None,
@@ -271,5 +272,5 @@ class RunsMixin(StoreBase):
             if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
                 raise StoreError(f"limit must be a positive integer or None, got {limit!r}")
             query = query.limit(limit)
-        with self.session(write=False) as session:
+        with self._db.session(write=False) as session:
             return [RunRecord.from_row(row) for row in session.scalars(query)]

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from loopml.errors import StoreError
-from loopml.store._base import StoreBase
-from loopml.store._tables import Feedback
+from loopml.store._engine import Repository
+from loopml.store._tables import Feedback as Label
 
 
 @dataclass(frozen=True)
@@ -34,10 +34,10 @@ def _check_request_id(value: Any) -> str:
     return value
 
 
-class FeedbackMixin(StoreBase):
-    """The feedback part of :class:`~loopml.store.Store`."""
+class Feedback(Repository):
+    """Ground truth by request id, as ``store.feedback``: add, look up, list and count labels."""
 
-    def add_feedback(self, items: list[tuple[str, Any]]) -> tuple[int, int]:
+    def add(self, items: list[tuple[str, Any]]) -> tuple[int, int]:
         """Store ``(request_id, label)`` pairs; return ``(added, duplicates)``.
 
         A request id already labelled (stored before, or earlier in ``items``) is a duplicate.
@@ -49,47 +49,43 @@ class FeedbackMixin(StoreBase):
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
                 known.update(
-                    session.scalars(
-                        select(Feedback.request_id).where(Feedback.request_id.in_(chunk))
-                    )
+                    session.scalars(select(Label.request_id).where(Label.request_id.in_(chunk)))
                 )
             added = 0
             for request_id, label in items:
                 if request_id in known:
                     continue
                 known.add(request_id)
-                session.add(Feedback(request_id=request_id, label=label))
+                session.add(Label(request_id=request_id, label=label))
                 added += 1
             return added, len(items) - added
 
-        return self._write_with_retry("store feedback", add)
+        return self._db.write("store feedback", add)
 
-    def get_labels(self, request_ids: list[str]) -> dict[str, Any]:
+    def labels(self, request_ids: list[str]) -> dict[str, Any]:
         """The stored label of each of ``request_ids`` that has one."""
         found: dict[str, Any] = {}
-        with self.session(write=False) as session:
+        with self._db.session(write=False) as session:
             for start in range(0, len(request_ids), 900):
                 chunk = request_ids[start : start + 900]
-                query = select(Feedback.request_id, Feedback.label).where(
-                    Feedback.request_id.in_(chunk)
-                )
+                query = select(Label.request_id, Label.label).where(Label.request_id.in_(chunk))
                 found.update((row.request_id, row.label) for row in session.execute(query))
         return found
 
-    def list_feedback(self, *, since: datetime | None = None) -> list[FeedbackRecord]:
-        """Stored labels, oldest first (optionally only those received since ``since``)."""
-        query = select(Feedback).order_by(Feedback.id)
+    def count(self, *, since: datetime | None = None) -> int:
+        """How many labels were stored (since ``since``), counted in the database."""
+        query = select(func.count(Label.id))
         if since is not None:
-            query = query.where(Feedback.received_at >= since)
-        with self.session(write=False) as session:
+            query = query.where(Label.received_at >= since)
+        with self._db.session(write=False) as session:
+            return int(session.scalar(query) or 0)
+
+    def list(self, *, since: datetime | None = None) -> list[FeedbackRecord]:
+        """Stored labels, oldest first (optionally only those received since ``since``)."""
+        query = select(Label).order_by(Label.id)
+        if since is not None:
+            query = query.where(Label.received_at >= since)
+        with self._db.session(write=False) as session:
             return [
                 FeedbackRecord(r.request_id, r.label, r.received_at) for r in session.scalars(query)
             ]
-
-    def count_feedback(self, *, since: datetime | None = None) -> int:
-        """How many labels were stored (since ``since``), counted in the database."""
-        query = select(func.count(Feedback.id))
-        if since is not None:
-            query = query.where(Feedback.received_at >= since)
-        with self.session(write=False) as session:
-            return int(session.scalar(query) or 0)

@@ -15,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from loopml.errors import NotFoundError, StoreError
-from loopml.store._base import StoreBase, check_json
+from loopml.store._checks import check_json
+from loopml.store._engine import Repository
 from loopml.store._tables import Alert, MonitorWindow, utcnow
 
 
@@ -82,8 +83,8 @@ def _alert(row: Alert) -> AlertRecord:
     )
 
 
-class MonitoringMixin(StoreBase):
-    """The monitoring part of :class:`~loopml.store.Store`."""
+class Monitoring(Repository):
+    """Monitoring windows and the alerts they fired, as ``store.monitoring``."""
 
     def add_windows(self, windows: list[WindowRecord]) -> int:
         """Store ``windows`` in one transaction, replacing stored ones; how many were new."""
@@ -127,7 +128,7 @@ class MonitoringMixin(StoreBase):
                     added += 1
             return added
 
-        return self._write_with_retry("store monitoring windows", add)
+        return self._db.write("store monitoring windows", add)
 
     def list_windows(
         self,
@@ -146,7 +147,7 @@ class MonitoringMixin(StoreBase):
         query = query.order_by(MonitorWindow.start.desc(), MonitorWindow.id.desc())
         if limit is not None:
             query = query.limit(limit)
-        with self.session(write=False) as session:
+        with self._db.session(write=False) as session:
             return [_window(row) for row in reversed(list(session.scalars(query)))]
 
     def add_alert(
@@ -180,7 +181,7 @@ class MonitoringMixin(StoreBase):
             session.flush()
             return _alert(row)
 
-        return self._write_with_retry("store an alert", add)
+        return self._db.write("store an alert", add)
 
     def list_alerts(
         self,
@@ -197,7 +198,7 @@ class MonitoringMixin(StoreBase):
             query = query.where(Alert.status == status)
         if limit is not None:
             query = query.limit(limit)
-        with self.session(write=False) as session:
+        with self._db.session(write=False) as session:
             return [_alert(row) for row in session.scalars(query)]
 
     def ack_alert(self, alert_id: int) -> AlertRecord:
@@ -212,4 +213,4 @@ class MonitoringMixin(StoreBase):
             row.status, row.acked_at = "acked", utcnow()
             return _alert(row)
 
-        return self._write_with_retry(f"acknowledge alert {alert_id}", ack)
+        return self._db.write(f"acknowledge alert {alert_id}", ack)
