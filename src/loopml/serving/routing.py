@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from loopml.registry import Package
+from loopml.rollout.state import latest_rollout
 from loopml.serving.inputs import RecordChecker
 from loopml.spec import Spec
 from loopml.store import DeploymentRecord
@@ -99,7 +100,7 @@ def routing_for(record: DeploymentRecord, spec: Spec, load: Callable[[str], Serv
     """The snapshot of ``record``; ``load(ref)`` returns a served model (callers cache)."""
     if record.stable is None:
         raise ValueError(f"deployment '{record.name}' has no stable version")
-    rollout = record.state.get("rollout") or {}
+    rollout = latest_rollout(record)
     stable = load(record.stable)
     canary = load(record.canary) if record.canary else None
     return Routing(
@@ -108,7 +109,7 @@ def routing_for(record: DeploymentRecord, spec: Spec, load: Callable[[str], Serv
         weight=record.canary_weight if record.canary else 0.0,
         shadow=load(record.shadow) if record.shadow else None,
         shadow_fraction=spec.rollout.shadow_fraction,
-        rollout_id=str(rollout.get("id", "")),
+        rollout_id=rollout.id if rollout is not None else "",
         revision=record.revision,
         canary_checked=canary is not None and canary.checker == stable.checker,
     )

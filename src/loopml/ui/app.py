@@ -36,7 +36,14 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from loopml.errors import AccessDenied, NotFoundError, PageError, StoreError
+from loopml.errors import (
+    AccessDenied,
+    LoopmlError,
+    NotFoundError,
+    PageError,
+    StoreError,
+    http_status,
+)
 from loopml.reports.render import number, plotly_js, templates
 from loopml.spec import Spec
 from loopml.store import Store, check_name
@@ -267,15 +274,9 @@ def create_ui(
             return Response(_plotly_gzip(), media_type="text/javascript", headers=headers)
         return Response(plotly_js().encode(), media_type="text/javascript", headers=headers)
 
-    async def page_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, PageError)
-        return error(request, exc.status, str(exc))
-
-    async def denied(request: Request, exc: Exception) -> Response:
-        return error(request, 403, str(exc))
-
-    async def not_found(request: Request, exc: Exception) -> Response:
-        return error(request, 404, str(exc))
+    async def refused(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, LoopmlError)
+        return error(request, http_status(exc)[0], str(exc))
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -298,9 +299,9 @@ def create_ui(
             Route("/static/plotly.min.js", plotly_script),
         ],
         exception_handlers={
-            PageError: page_error,
-            AccessDenied: denied,
-            NotFoundError: not_found,
+            PageError: refused,
+            AccessDenied: refused,
+            NotFoundError: refused,
             HTTPException: http_error,
         },
     )

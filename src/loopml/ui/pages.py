@@ -23,6 +23,7 @@ from loopml.reports import data_report
 from loopml.reports.monitor_report import MonitorReport
 from loopml.reports.render import number
 from loopml.rollout.controller import active_rollout
+from loopml.rollout.state import RolloutState, latest_rollout
 from loopml.spec import Spec
 from loopml.store import (
     AlertRecord,
@@ -80,7 +81,7 @@ def audit(store: Store, spec: Spec, *, limit: int = 300) -> list[AuditRow]:
 @dataclass(frozen=True)
 class Overview:
     deployment: DeploymentRecord
-    rollout: dict[str, Any] | None  # the latest rollout, whatever its status
+    rollout: RolloutState | None  # the latest rollout, whatever its status
     rollout_active: bool
     step: str
     champion: str | None
@@ -91,9 +92,9 @@ class Overview:
     recent: list[AuditRow]
 
 
-def rollout_step(rollout: dict[str, Any]) -> str:
+def rollout_step(rollout: RolloutState) -> str:
     """Where a rollout stands, e.g. ``step 2 of 4 (25%)`` or ``shadow, before step 1``."""
-    steps, step = rollout.get("steps") or [], int(rollout.get("step", 0))
+    steps, step = rollout.steps, rollout.step
     if step < 0:
         return "shadow, before step 1"
     if step < len(steps):
@@ -130,7 +131,7 @@ def overview(store: Store, spec: Spec) -> Overview:
     """The deployment and its rollout, the aliases, open alerts, the latest window, recent
     decisions."""
     record = store.deployments.get(spec.name)
-    rollout = record.state.get("rollout")
+    rollout = latest_rollout(record)
     latest = store.monitoring.list_windows(spec.name, limit=1)
     window = latest[-1] if latest else None
     return Overview(
