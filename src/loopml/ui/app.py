@@ -37,7 +37,8 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from loopml.errors import AccessDenied, NotFoundError, PageError, StoreError
-from loopml.reports.render import number, plotly_js, templates
+from loopml.reports.render import plotly_js, templates
+from loopml.reports.tables import number
 from loopml.spec import Spec
 from loopml.store import Store, check_name
 from loopml.ui import pages
