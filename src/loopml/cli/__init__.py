@@ -62,11 +62,10 @@ def main() -> None:
     except (typer.Abort, KeyboardInterrupt):
         errors.print("aborted")
         sys.exit(130)
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    except typer.TyperException as exc:  # a usage error: it shows itself, with its exit code (2)
+        show = getattr(exc, "show", None)  # every usage error has it (Typer's copy of Click's)
+        if show is None:
+            raise
+        show()
+        sys.exit(exc.exit_code)
     sys.exit(result if isinstance(result, int) else 0)
