@@ -28,8 +28,9 @@ class Settings:
     def from_env(cls, home: str | Path | None = None) -> Settings:
         """Settings from explicit ``home`` or the ``LOOPML_*`` environment variables."""
         base = Path(home or os.environ.get("LOOPML_HOME") or ".loopml")
-        db_file = None if os.environ.get("LOOPML_DB_URL") else base / "loopml.db"
-        db_url = os.environ.get("LOOPML_DB_URL") or f"sqlite:///{(base / 'loopml.db').resolve()}"
+        url = os.environ.get("LOOPML_DB_URL")
+        db_file = None if url else base / "loopml.db"
+        db_url = url or f"sqlite:///{(base / 'loopml.db').resolve()}"
         artifacts = os.environ.get("LOOPML_ARTIFACTS") or str((base / "artifacts").resolve())
         return cls(home=base, db_url=db_url, artifact_root=artifacts, db_file=db_file)
 
