@@ -25,14 +25,23 @@ class Settings:
     db_url: str
     artifact_root: str
     reports_dir: Path
+    db_file: Path | None = None  # the default SQLite file, when LOOPML_DB_URL names no other
 
     @classmethod
     def from_env(cls, home: str | Path | None = None) -> Settings:
         """Settings from explicit ``home`` or the ``LOOPML_*`` environment variables."""
         base = Path(home or os.environ.get("LOOPML_HOME") or ".loopml")
-        db_url = os.environ.get("LOOPML_DB_URL") or f"sqlite:///{(base / 'loopml.db').resolve()}"
+        url = os.environ.get("LOOPML_DB_URL")
+        db_file = None if url else base / "loopml.db"
+        db_url = url or f"sqlite:///{(base / 'loopml.db').resolve()}"
         artifacts = os.environ.get("LOOPML_ARTIFACTS") or str((base / "artifacts").resolve())
-        return cls(home=base, db_url=db_url, artifact_root=artifacts, reports_dir=base / "reports")
+        return cls(
+            home=base,
+            db_url=db_url,
+            artifact_root=artifacts,
+            reports_dir=base / "reports",
+            db_file=db_file,
+        )
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,15 @@ def is_sql_url(source: str) -> bool:
     return source.lower().startswith(_SQL_SCHEMES)
 
 
+def is_source(text: str) -> bool:
+    """Whether ``text`` names something :func:`read_source` reads rather than a stored dataset
+    version (``flights@3``): an existing path, a name with a data file's suffix or a folder in
+    it, or a database URL."""
+    path = Path(text)
+    suffix = path.suffix.lower()
+    return path.exists() or suffix in _CSV | _PARQUET or "/" in text or is_sql_url(text)
+
+
 def read_source(source: str | Path, *, query: str | None = None) -> pl.DataFrame:
     """Read a whole source into a Polars frame.
 

@@ -20,7 +20,7 @@ weekly budget count in the time column's days.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -147,6 +147,12 @@ def windows_of(
         yield first, last, part
 
 
+def _with_candidates(spec: Spec, candidates: Sequence[str]) -> Spec:
+    """``spec`` with ``model.candidates`` replaced, validated again as a whole."""
+    search = spec.model.model_copy(update={"candidates": list(candidates)})
+    return Spec.model_validate({**spec.model_dump(), "model": search.model_dump()})
+
+
 def simulate(
     store: Store,
     spec: Spec,
@@ -156,13 +162,17 @@ def simulate(
     rows: int | None = None,
     tune_trials: int = 0,
     model: str | None = None,
+    candidates: Sequence[str] | None = None,
     on_event: Callable[[SimulationEvent], None] | None = None,
 ) -> Simulation:
     """Replay ``data`` through ``never``, ``loop`` and ``oracle`` (see the module doc) in
     windows of ``every`` or ``rows`` (default: calendar months, or 1,000 rows without a time
     column). Every policy starts from ``model`` (default: the champion): pick one trained
-    before ``data`` begins, or the replay scores rows it learnt from."""
+    before ``data`` begins, or the replay scores rows it learnt from. Retrains fit
+    ``candidates`` when given, else the spec's ``model.candidates``."""
     emit = on_event or ignore
+    if candidates is not None:
+        spec = _with_candidates(spec, candidates)
     spec.check_columns(data.columns, where="the data to simulate")
     champion = load_package(store, model or f"{spec.name}@champion")
     base_version = get_version(store, champion.meta.lineage.dataset)

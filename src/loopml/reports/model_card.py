@@ -24,7 +24,8 @@ import jinja2
 from loopml.data.profile import Profile
 from loopml.modeling.analysis import Analysis
 from loopml.registry import PackageMeta
-from loopml.reports.render import number, render_page
+from loopml.reports.render import render_page
+from loopml.reports.tables import number
 from loopml.spec import METRICS, Spec
 
 SPLITS = ("train", "validation", "test")

@@ -104,15 +104,3 @@ def write_page(html: str, path: str | Path) -> Path:
     partial.replace(target)
     return target
 
-
-def number(value: Any, digits: int = 4) -> str:
-    """A value for a table cell: numbers rounded, ``—`` when missing or undefined."""
-    if value is None or (isinstance(value, float) and value != value):
-        return "—"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:.{digits}g}" if abs(value) >= 1e5 else f"{value:.{digits}f}"
-    return str(value)

@@ -26,6 +26,7 @@ from loopml.modeling.analysis import Analysis
 from loopml.modeling.metrics import greater_is_better
 from loopml.reports.render import render_page, write_page
 from loopml.reports.run_charts import figures
+from loopml.reports.tables import number
 
 __all__ = ["RunReport", "build_run_report", "figures", "to_html", "write_html"]
 
@@ -111,14 +112,6 @@ def build_run_report(
     )
 
 
-def _number(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return f"{value:.{digits}f}"
-
-
 def to_html(report: RunReport) -> str:
     """The report as one self-contained HTML page."""
     return render_page(
@@ -126,7 +119,7 @@ def to_html(report: RunReport) -> str:
         report=report,
         a=report.analysis,
         figures=figures(report),
-        number=_number,
+        number=number,
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
 

@@ -44,7 +44,8 @@ from loopml.errors import (
     StoreError,
     http_status,
 )
-from loopml.reports.render import number, plotly_js, templates
+from loopml.reports.render import plotly_js, templates
+from loopml.reports.tables import number
 from loopml.spec import Spec
 from loopml.store import Store, check_name
 from loopml.ui import pages

@@ -21,7 +21,7 @@ from loopml.modeling.metrics import greater_is_better
 from loopml.registry import read_meta
 from loopml.reports import data_report
 from loopml.reports.monitor_report import MonitorReport
-from loopml.reports.render import number
+from loopml.reports.tables import number, run_test_metrics
 from loopml.rollout.controller import active_rollout
 from loopml.rollout.state import RolloutState, latest_rollout
 from loopml.spec import Spec
@@ -212,13 +212,6 @@ class RunRow:
         return _ordered(self.test, self.primary)
 
 
-def _test_metrics(run: RunRecord) -> dict[str, Any]:
-    """A training run's best candidate's test metrics, or a run's own."""
-    if run.kind == "train":
-        return dict(run.metrics.get("best_metrics", {}).get("test", {}))
-    return dict(run.metrics.get("test", {}))
-
-
 def runs(store: Store, spec: Spec, reports: Path, *, limit: int = 200) -> list[RunRow]:
     """Runs users launched (training, tuning), newest first, with their best test metrics."""
     rows = []
@@ -229,7 +222,7 @@ def runs(store: Store, spec: Spec, reports: Path, *, limit: int = 200) -> list[R
                 run,
                 str(run.metrics.get("best", "")),
                 primary,
-                _test_metrics(run),
+                run_test_metrics(run),
                 (reports / f"run-{run.id}.html").is_file(),
             )
         )

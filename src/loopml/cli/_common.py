@@ -1,0 +1,94 @@
+"""What every verb module shares: the consoles, the common options, ``--json`` output, and
+opening the project's spec and store (where the store lives comes from :class:`Settings`)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+
+from loopml.config import Settings
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from loopml.spec import Spec
+    from loopml.store import Store
+
+console = Console()
+errors = Console(stderr=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+SpecOpt = Annotated[
+    Path | None, typer.Option("--spec", help="Project spec (default: ./loopml.yaml if present).")
+]
+QueryOpt = Annotated[
+    str | None, typer.Option("--query", help="SQL query or table name, for a database URL source.")
+]
+SinceOpt = Annotated[
+    str | None, typer.Option("--since", help="ISO time, or a duration back from now (2h, 7d).")
+]
+
+
+def emit(payload: Any) -> None:
+    """Print ``payload`` as indented JSON (what ``--json`` prints)."""
+    sys.stdout.write(orjson.dumps(payload, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
+
+
+def open_spec(path: Path | None, *, required: bool = False) -> Spec | None:
+    """The project spec at ``path``, else ``./loopml.yaml``; ``None`` when there is none and
+    the command can do without (``required`` makes a missing spec an error)."""
+    from loopml.spec import load_spec
+
+    if path is None:
+        path = Path("loopml.yaml")
+        if not path.exists() and not required:
+            return None
+    return load_spec(path)
+
+
+def need_spec(path: Path | None) -> Spec:
+    """The project spec, which the command cannot do without."""
+    spec = open_spec(path, required=True)
+    assert spec is not None  # load_spec raises when there is none
+    return spec
+
+
+def open_store(*, create: bool = False) -> Store:
+    """The project's store; only commands that add things may create a new one."""
+    from loopml.errors import NotFoundError
+    from loopml.store import Store
+
+    settings = Settings.from_env()
+    if not create and settings.db_file is not None and not settings.db_file.exists():
+        raise NotFoundError(
+            f"no loopml store at {settings.home}/ (looked for {settings.db_file}): run this in "
+            "the project's folder, set LOOPML_HOME, or start one with 'loopml data add FILE'"
+        )
+    return Store.open()
+
+
+def parse_since(value: str | None) -> datetime | None:
+    """``--since``: an ISO time, or a duration back from now (``2h``, ``7d``)."""
+    from datetime import UTC, datetime
+
+    from loopml.errors import SpecError
+    from loopml.spec import parse_duration
+
+    if value is None:
+        return None
+    try:
+        return datetime.now(UTC) - parse_duration(value)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise SpecError(
+            f"--since: expected an ISO time or a duration (2h, 7d); got {value!r}"
+        ) from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
