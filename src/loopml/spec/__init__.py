@@ -1,11 +1,13 @@
 """Scoping: the project spec (``loopml.yaml``), the single source of truth every later stage reads.
 
 - :mod:`loopml.spec.models`: the typed Pydantic models (:class:`Spec` and its sections), the
-  metrics and their tasks, durations;
+  metrics and their tasks;
+- :mod:`loopml.spec.durations`: durations (``30s``, ``1h``) and the bounds a field puts on them;
 - :mod:`loopml.spec.loader`: the YAML loader (:func:`load_spec`, :func:`parse_spec`), which
   validates a spec once, when loaded, with line-level messages.
 """
 
+from loopml.spec.durations import Duration, parse_duration
 from loopml.spec.loader import load_spec, parse_spec
 from loopml.spec.models import (
     DEFAULT_METRIC,
@@ -13,7 +15,6 @@ from loopml.spec.models import (
     AlertRule,
     Data,
     Drift,
-    Duration,
     Expectation,
     FeatureKind,
     Features,
@@ -28,7 +29,6 @@ from loopml.spec.models import (
     Spec,
     Targets,
     Task,
-    parse_duration,
 )
 
 __all__ = [

@@ -3,8 +3,18 @@ line-level messages.
 
 Errors name the file, the line, the field path, what was expected and what was got, with a
 close-match suggestion for misspelled keys and values; every problem is listed at once. Checks
-across fields (the metric fits the task, a feature is not the target, rollout steps end at 100)
-run here, once, after the models validated each field.
+across fields (the metric fits the task, a feature is not the target) run here, once, after the
+models validated each field.
+
+The YAML itself is held to what a spec needs, so that a hostile or careless file fails fast
+(:func:`read_yaml`):
+
+- **No anchors or aliases.** ``&a`` / ``*a`` let a few lines expand to gigabytes (the "billion
+  laughs"); the composer refuses the first one it meets, before anything is expanded.
+- **No duplicate keys**, at any depth: both lines are named, instead of the last one silently
+  winning. ``<<`` is a plain key, as in YAML 1.2 (without aliases a merge key only hides a
+  duplicate).
+- **Bounded nesting** (:data:`MAX_DEPTH` levels) and length (:data:`MAX_CHARS`).
 """
 
 from __future__ import annotations
@@ -73,13 +83,6 @@ def _consistency(spec: Spec) -> list[tuple[tuple[str | int, ...], str]]:
             seen.setdefault(column, kind)
     if not spec.features.all:
         problems.append((("features",), "expected at least one feature, got none"))
-    if spec.rollout.steps != sorted(spec.rollout.steps) or spec.rollout.steps[-1] != 100:
-        problems.append(
-            (
-                ("rollout", "steps"),
-                f"expected increasing percentages ending at 100, got {spec.rollout.steps}",
-            )
-        )
     return problems
 
 
@@ -136,14 +139,62 @@ def _describe(error: Any) -> str:
     return f"{message}, got {got!r}" if "got" not in message else message
 
 
+#: the deepest nesting of mappings and lists a spec may use (a real one needs four or five)
+MAX_DEPTH = 32
+#: the largest spec file read (a real one is a few kilobytes)
+MAX_CHARS = 1 << 20
+
+
+class _Refused(yaml.YAMLError):
+    """The document uses a YAML feature a spec may not, at 1-based ``line``."""
+
+    def __init__(self, line: int, *, what: str = "", depth: bool = False) -> None:
+        super().__init__(what)
+        self.line, self.what, self.depth = line, what, depth
+
+    def message(self, name: str) -> str:
+        if self.depth:
+            return (
+                f"{name}: line {self.line}: lists and mappings nest deeper than {MAX_DEPTH} "
+                "levels; a spec needs a few"
+            )
+        return (
+            f"anchors and aliases are not allowed in {name}: line {self.line} ({self.what}); "
+            "write the value out in full where it is used"
+        )
+
+
 class _Loader(yaml.SafeLoader):
     """YAML 1.2's booleans, ``true`` and ``false`` only. YAML 1.1 (PyYAML's default) also reads
     yes/no/on/off as booleans, which turns the key ``on:`` (``retrain.on``) into ``true`` and a
-    class named ``yes`` into ``True``."""
+    class named ``yes`` into ``True``. No anchors, no aliases, no merge keys (``<<`` and ``=`` are
+    plain strings, as in YAML 1.2), bounded depth."""
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.AliasEvent):
+            raise _Refused(line, what=f"the alias '*{event.anchor}'")
+        if getattr(event, "anchor", None) is not None:
+            raise _Refused(line, what=f"the anchor '&{event.anchor}'")
+        if self._depth >= MAX_DEPTH:
+            raise _Refused(line, depth=True)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
+_VALUE = "tag:yaml.org,2002:value"  # YAML 1.1's "=" key, which SafeLoader cannot construct
 _Loader.yaml_implicit_resolvers = {
-    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:bool"]
+    first: [
+        (tag, pattern)
+        for tag, pattern in resolvers
+        if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:merge", _VALUE)
+    ]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Loader.add_implicit_resolver(
@@ -151,16 +202,74 @@ _Loader.add_implicit_resolver(
 )
 
 
-def parse_spec(text: str, *, source: str | None = None) -> Spec:
-    """Validate spec text (YAML); raise :class:`SpecError` listing every problem with its line."""
+def _duplicates(loader: _Loader, node: yaml.Node, path: Path_ = ()) -> list[tuple[Path_, int, int]]:
+    """Every key given twice in one mapping, as it loads (``1`` and ``0x1`` are one key): its
+    path, the line of its first appearance and the line it appears again."""
+    found: list[tuple[Path_, int, int]] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, int] = {}
+        for key_node, value in node.value:
+            child = path
+            if isinstance(key_node, yaml.ScalarNode):  # other keys are refused when constructed
+                child, line = (*path, str(key_node.value)), key_node.start_mark.line + 1
+                key = loader.construct_object(key_node)
+                if key in seen:
+                    found.append((child, seen[key], line))
+                seen.setdefault(key, line)
+            found += _duplicates(loader, value, child)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            found += _duplicates(loader, item, (*path, i))
+    return found
+
+
+def _where(first: int, again: int) -> str:
+    return f"twice on line {first}" if first == again else f"at lines {first} and {again}"
+
+
+def read_yaml(text: str, *, source: str | None = None) -> tuple[Any, yaml.Node | None]:
+    """Parse one YAML document the way a spec is read: the data and its composed node (for
+    lines). Raise :class:`SpecError` for YAML that is not valid, or that uses an anchor, an
+    alias, a duplicate key or deeper nesting than :data:`MAX_DEPTH` (see the module doc)."""
+    name = source or "the spec"
+    if len(text) > MAX_CHARS:
+        raise SpecError(
+            f"{name} is {len(text):,} characters long; a spec may have at most {MAX_CHARS:,}: "
+            "is this the right file?"
+        )
+    loader = _Loader(text)
     try:
-        node = yaml.compose(text, Loader=_Loader)
-        raw = yaml.load(text, Loader=_Loader)
+        node = loader.get_single_node()
+        if node is None:
+            return None, None
+        duplicates = _duplicates(loader, node)
+        if duplicates:
+            problems = [
+                _format(
+                    source,
+                    {path: line},
+                    path,
+                    f"duplicate key, {_where(first, line)}: a key may appear once in a mapping "
+                    "(else the last one silently wins); keep one of them",
+                )
+                for path, first, line in duplicates
+            ]
+            raise SpecError(_bullet(problems, f"{len(problems)} duplicate key(s) in the spec"))
+        return loader.construct_document(node), node
+    except _Refused as exc:
+        raise SpecError(exc.message(name)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source or 'spec'}:{mark.line + 1}" if mark else (source or "spec")
         problem = getattr(exc, "problem", None) or str(exc)
         raise SpecError(f"{where}: not valid YAML: {problem}") from exc
+    finally:
+        loader.dispose()
+
+
+def parse_spec(text: str, *, source: str | None = None) -> Spec:
+    """Validate spec text (YAML); raise :class:`SpecError` listing every problem with its line."""
+    raw, node = read_yaml(text, source=source)
     if not isinstance(raw, dict) or node is None:
         raise SpecError(
             f"{source or 'spec'}: expected a mapping of keys (name, task, target, …), "
@@ -183,7 +292,8 @@ def load_spec(path: str | Path = "loopml.yaml") -> Spec:
     """Load and validate a spec file."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open(encoding="utf-8") as file:
+            text = file.read(MAX_CHARS + 1)  # one more than allowed: read_yaml refuses it
     except FileNotFoundError as exc:
         raise SpecError(
             f"no spec at {path}: run 'loopml init DATA --target COLUMN' to write one, "

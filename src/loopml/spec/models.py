@@ -8,22 +8,15 @@ field (see :mod:`loopml.spec.loader`), so :meth:`Spec.check_columns` can cite th
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from itertools import pairwise
+from typing import Annotated, Literal
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    PlainSerializer,
-    PrivateAttr,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from loopml.errors import SpecError, did_you_mean
+from loopml.spec.durations import Duration, within
 
 Path_ = tuple[str | int, ...]
 
@@ -46,34 +39,20 @@ METRICS: dict[str, tuple[frozenset[str], bool]] = {
 }
 DEFAULT_METRIC: dict[str, str] = {"binary": "roc_auc", "multiclass": "f1", "regression": "rmse"}
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(value: Any) -> timedelta:
-    """Parse ``"200ms"``, ``"30s"``, ``"15m"``, ``"1h"``, ``"1d"``, ``"2w"``, or seconds."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
-        return timedelta(seconds=value)
-    match = _DURATION.match(str(value)) if isinstance(value, str) else None
-    if not match:
-        raise ValueError(f"expected a duration such as '30s', '15m', '1h' or '1d', got {value!r}")
-    return timedelta(seconds=float(match[1]) * _UNITS[match[2]])
-
-
-def _format_duration(value: timedelta) -> str:
-    seconds = value.total_seconds()
-    for unit in ("w", "d", "h", "m", "s"):
-        if seconds >= _UNITS[unit] and seconds % _UNITS[unit] == 0:
-            return f"{int(seconds // _UNITS[unit])}{unit}"
-    return f"{seconds * 1000:g}ms"
-
-
-Duration = Annotated[
-    timedelta, BeforeValidator(parse_duration), PlainSerializer(_format_duration, return_type=str)
-]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+
+# Durations the code cannot run with at zero (or beyond a bound), named for their fields.
+#: monitoring windows are cut in whole seconds from the epoch (see loopml.monitoring.windows)
+WindowSpan = Annotated[
+    Duration, within("1s", "365d", why="a window of logged predictions", whole_seconds=True)
+]
+FlushInterval = Annotated[
+    Duration, within("10ms", "1m", why="how often logged predictions are written to disk")
+]
+WebhookTimeout = Annotated[Duration, within("100ms", "5m", why="one webhook attempt's time limit")]
+RecentSpan = Annotated[Duration, within("1m", "3650d", why="how far back training rows reach")]
+Schedule = Annotated[Duration, within("1m", why="the time between scheduled retrains")]
+TuneBudget = Annotated[Duration, within("1s", why="the time budget for tuning")]
 
 
 class _Section(BaseModel):
@@ -129,6 +108,17 @@ class Slice(_Section):
     column: str
     bins: list[float] | None = None
 
+    @field_validator("bins")
+    @classmethod
+    def _increasing(cls, bins: list[float] | None) -> list[float] | None:
+        if bins is not None and (
+            not bins
+            or any(not low < high for low, high in pairwise(bins))
+            or any(edge != edge for edge in bins)
+        ):
+            raise ValueError("expected bin edges in increasing order, such as [0, 500, 1500]")
+        return bins
+
 
 class Expectation(_Section):
     """A user's rule for one column, added to (and overriding) the inferred schema."""
@@ -168,7 +158,7 @@ class AlertRule(_Section):
     feature: str = "*"
     comparator: Literal[">", ">=", "<", "<="] = ">"
     threshold: float
-    window: Duration | None = None
+    window: WindowSpan | None = None
     min_samples: int = Field(100, ge=1)
     consecutive: int = Field(1, ge=1)
     cooldown: Duration = timedelta(hours=6)
@@ -180,12 +170,12 @@ class Monitoring(_Section):
     the drift thresholds, and alert rules on top of the defaults (see loopml.monitoring.alerts).
     """
 
-    window: Duration = timedelta(hours=1)
+    window: WindowSpan = timedelta(hours=1)
     window_rows: int | None = Field(None, ge=1)
     min_samples: int = Field(100, ge=1)
     default_alerts: bool = True
     webhook: str | None = None
-    webhook_timeout: Duration = timedelta(seconds=5)
+    webhook_timeout: WebhookTimeout = timedelta(seconds=5)
     webhook_retries: int = Field(3, ge=0, le=10)
     drift: Drift = Drift()
     alerts: list[AlertRule] = []
@@ -218,6 +208,13 @@ class Rollout(_Section):
     max_consecutive_failures: int = Field(2, ge=1)
     shadow_fraction: Annotated[float, Field(gt=0, le=1)] = 1.0
 
+    @field_validator("steps")
+    @classmethod
+    def _ending_at_100(cls, steps: list[float]) -> list[float]:
+        if not steps or steps != sorted(steps) or steps[-1] != 100:
+            raise ValueError("expected increasing percentages ending at 100, such as [5, 25, 100]")
+        return steps
+
 
 class Retrain(_Section):
     """When the maintenance loop retrains (``on``; see loopml.loop.policy), on what data
@@ -227,9 +224,9 @@ class Retrain(_Section):
 
     on: list[Literal["drift", "quality", "schedule", "manual"]] = ["drift", "quality"]
     data: Literal["append", "window"] = "append"
-    window: Duration | None = None
+    window: RecentSpan | None = None
     window_rows: int | None = Field(None, ge=1)
-    schedule: Duration | None = None
+    schedule: Schedule | None = None
     cooldown: Duration = timedelta(days=1)
     max_per_week: int = Field(3, ge=1)
     approval: Literal["auto", "manual"] = "auto"
@@ -253,7 +250,7 @@ class ModelSearch(_Section):
     ]
     tune: int = Field(0, ge=0)
     parallel_trials: int = Field(1, ge=1)
-    timeout: Duration | None = None
+    timeout: TuneBudget | None = None
     cv_folds: int | None = Field(None, ge=2)
     validation_fraction: Annotated[float, Field(gt=0, lt=0.5)] = 0.15
     test_fraction: Annotated[float, Field(gt=0, lt=0.5)] = 0.15
@@ -264,7 +261,7 @@ class Serving(_Section):
     max_batch: int = Field(1000, ge=1)
     unseen_categories: Literal["accept", "reject"] = "accept"
     missing_values: Literal["accept", "reject"] = "accept"
-    log_flush_interval: Duration = timedelta(milliseconds=200)
+    log_flush_interval: FlushInterval = timedelta(milliseconds=200)
 
 
 class Spec(_Section):

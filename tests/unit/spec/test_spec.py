@@ -130,10 +130,11 @@ def test_durations_parse_and_format_round_trip(amount: int, unit: str) -> None:
     scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[unit]
     parsed = parse_duration(f"{amount}{unit}")
     assert parsed.total_seconds() == pytest.approx(amount * scale)
-    spec = parse_spec(GOOD + f"monitoring:\n  window: {amount}{unit}\n")
+    # rollout.min_duration takes any duration; monitoring.window (used here before) is bounded
+    spec = parse_spec(GOOD + f"rollout:\n  min_duration: {amount}{unit}\n")
     assert (
-        parse_duration(spec.model_dump(mode="json")["monitoring"]["window"])
-        == spec.monitoring.window
+        parse_duration(spec.model_dump(mode="json")["rollout"]["min_duration"])
+        == spec.rollout.min_duration
     )
 
 
