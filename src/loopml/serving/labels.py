@@ -13,8 +13,9 @@ type), so reading it back is lossless, and the same label sent again in another 
   ``"false"``, which read-back drops); an integer class also by an integral float, its decimal
   text (``"2"``) or a boolean (``true`` is 1); a string class also by a boolean or an integer
   whose text it is (``true`` for ``"true"``, ``2`` for ``"2"``).
-- **Regression**: a finite number (booleans and strings are not numbers); an integer within the
-  type's range when the training target is an integer column.
+- **Regression**: a finite number (booleans and strings are not numbers; nor an integer a
+  float cannot hold exactly); an integer within the type's range when the training target is an
+  integer column.
 - Never a label: objects, lists, ``null``. A refused value is described, never echoed whole (a
   1 MB string shows as its length and first characters).
 
@@ -113,8 +114,8 @@ class LabelRule:
             real = float(value)
         except OverflowError as exc:  # an integer too large for a float
             raise ValueError(self.expected) from exc
-        if not math.isfinite(real):
-            raise ValueError(self.expected)
+        if not math.isfinite(real) or (isinstance(value, int) and real != value):
+            raise ValueError(self.expected)  # an integer a float cannot hold exactly, too
         return real
 
 
