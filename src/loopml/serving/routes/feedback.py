@@ -8,7 +8,10 @@ post is a 401. The body is one ``{request_id, label}`` object, a list of them, o
 
 Only ids the server issued are stored: ids this process answered recently (the scorer's memory),
 ids already labelled, and ids in the deployment's prediction log on disk (answered by another
-worker, or before a restart). Unknown ids are counted and listed in the answer, not stored. A
+worker, or before a restart; a worker's log is on disk within ``serving.log_flush_interval``, so
+a label posted to another worker sooner may come back unknown: post it again). Looking ids up on
+disk reads the log's ``request_id`` column, so it is only done for ids not found otherwise.
+Unknown ids are counted and listed in the answer, not stored. A
 second label for an id is compared with the stored one: the same label again is an idempotent
 duplicate; a different one is a conflict, listed, and the first label is kept. The answer is a
 :class:`~loopml.serving.schemas.FeedbackResponse`.
