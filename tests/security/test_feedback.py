@@ -24,14 +24,14 @@ from hypothesis import strategies as st
 
 from loopml.config import ServeSettings
 from loopml.data.versions import add_frame
-from loopml.errors import LoopmlError
+from loopml.errors import InputError, LoopmlError, RequestError
 from loopml.loop.production import _labels
 from loopml.modeling.metrics import label_text
 from loopml.modeling.train import train
 from loopml.registry import register
 from loopml.serving import server
 from loopml.serving.app import create_app
-from loopml.serving.labels import LabelRule
+from loopml.serving.labels import LabelRule, check_labels, parse_items
 from loopml.spec import Spec, parse_spec
 from loopml.store import Store
 from tests.support.projects import FLIGHTS_SPEC
@@ -323,6 +323,28 @@ def test_regression_takes_finite_numbers_and_multiclass_its_known_classes(
     rule, _ = RULES[name]
     with pytest.raises(ValueError, match=r"finite number|integer from|one of the classes"):
         rule.read(value)
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=JSON | st.lists(st.fixed_dictionaries({"request_id": st.text(), "label": JSON})))
+def test_any_json_body_is_parsed_or_refused_with_a_4xx(body: Any) -> None:
+    try:
+        items = parse_items(body)
+    except RequestError as exc:
+        assert exc.status == 400 and "expected" in str(exc)
+        return
+    for name, (rule, _) in RULES.items():
+        try:
+            check_labels(items, rule)
+        except InputError as exc:
+            assert all(p["field"] == "label" for p in exc.problems), name
 
 
 # -- serve beyond loopback ------------------------------------------------------------------------
