@@ -52,12 +52,22 @@ class ServeSettings:
     - ``LOOPML_SERVE_MODEL``: the model to serve (default: the deployment, as the store says).
     - ``LOOPML_ADMIN_TOKEN``: bearer token for admin endpoints (off when unset).
     - ``LOOPML_PREDICTION_TOKEN``: bearer token for prediction endpoints (open when unset).
+    - ``LOOPML_FEEDBACK_TOKEN``: bearer token for ``/feedback`` (unset: the prediction token is
+      asked instead). The admin token is always accepted there too, and with any token set,
+      anonymous feedback is refused: labels become training data.
     """
 
     spec: Path
     model: str | None
     admin_token: str | None
     prediction_token: str | None
+    feedback_token: str | None = None
+
+    @property
+    def tokens(self) -> list[str]:
+        """Every configured token (none: the server is open to anyone who can reach it)."""
+        given = (self.admin_token, self.prediction_token, self.feedback_token)
+        return [token for token in given if token]
 
     @classmethod
     def from_env(
@@ -67,6 +77,7 @@ class ServeSettings:
         model: str | None = None,
         admin_token: str | None = None,
         prediction_token: str | None = None,
+        feedback_token: str | None = None,
     ) -> ServeSettings:
         """Settings from the explicit arguments given, else the ``LOOPML_*`` variables."""
         return cls(
@@ -74,4 +85,5 @@ class ServeSettings:
             model=model or os.environ.get("LOOPML_SERVE_MODEL") or None,
             admin_token=admin_token or os.environ.get("LOOPML_ADMIN_TOKEN") or None,
             prediction_token=prediction_token or os.environ.get("LOOPML_PREDICTION_TOKEN") or None,
+            feedback_token=feedback_token or os.environ.get("LOOPML_FEEDBACK_TOKEN") or None,
         )

@@ -159,7 +159,7 @@ def test_open_inference_protocol_with_tritonclient(
     assert server.client.get("/v2/models/nope").status_code == 404
 
 
-def test_feedback_counts_stored_duplicate_and_unmatched(
+def test_feedback_counts_stored_duplicate_conflicting_and_unknown(
     server: Server, april: list[dict[str, Any]]
 ) -> None:
     request_id = server.client.post("/predict", json=april[2]).json()["request_id"]
@@ -168,19 +168,24 @@ def test_feedback_counts_stored_duplicate_and_unmatched(
         "received": 1,
         "stored": 1,
         "duplicates": 0,
-        "matched_recent": 1,
-        "unmatched": 0,
+        "unknown": 0,
+        "conflicting": 0,
+        "unknown_ids": [],
+        "conflicts": [],
     }
     batch = server.client.post(
         "/feedback",
         json={
             "feedback": [
+                {"request_id": request_id, "label": True},
                 {"request_id": request_id, "label": False},
                 {"request_id": "never-seen", "label": True},
             ]
         },
     ).json()
-    assert batch["stored"] == 1 and batch["duplicates"] == 1 and batch["unmatched"] == 1
+    assert (batch["stored"], batch["duplicates"], batch["unknown"]) == (0, 1, 1)
+    assert batch["unknown_ids"] == ["never-seen"]
+    assert batch["conflicts"] == [{"request_id": request_id, "stored": True, "sent": False}]
     bad = server.client.post("/feedback", json={"feedback": [{"label": 1}]})
     assert bad.status_code == 400 and "request_id" in bad.text
 

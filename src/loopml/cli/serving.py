@@ -42,14 +42,37 @@ def serve_command(
         str | None,
         typer.Option("--prediction-token", help="Require this bearer token for predictions."),
     ] = None,
+    feedback_token: Annotated[
+        str | None,
+        typer.Option(
+            "--feedback-token",
+            help="Require this bearer token for /feedback (default: the prediction token).",
+        ),
+    ] = None,
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            "--insecure",
+            help="Serve on a non-loopback address with no token (anyone may post feedback).",
+        ),
+    ] = False,
     spec: SpecOpt = None,
 ) -> None:
-    """Serve the project's model over HTTP (loopml JSON, MLflow /invocations, KServe V2)."""
+    """Serve the project's model over HTTP (loopml JSON, MLflow /invocations, KServe V2).
+
+    Tokens come from --prediction-token / --feedback-token or LOOPML_PREDICTION_TOKEN,
+    LOOPML_FEEDBACK_TOKEN and LOOPML_ADMIN_TOKEN. With any token set, /feedback needs one. On a
+    non-loopback --host with no token at all, serve refuses to start unless --insecure."""
+    from loopml.config import ServeSettings
     from loopml.registry import load_package
     from loopml.rollout import controller
-    from loopml.serving.server import serve
+    from loopml.serving.server import check_exposure, serve
     from loopml.ui.server import SERVING_APP
 
+    tokens = ServeSettings.from_env(
+        prediction_token=prediction_token, feedback_token=feedback_token
+    )
+    check_exposure(host, tokens, insecure=insecure)  # before anything slow
     project = need_spec(spec)
     with open_store() as store:  # fail fast, with a clear message, before binding the port
         # what the server will answer with: the pinned model, else the deployment's stable
@@ -68,6 +91,8 @@ def serve_command(
         spec=spec or Path("loopml.yaml"),
         model=model,
         prediction_token=prediction_token,
+        feedback_token=feedback_token,
+        insecure=insecure,
         app=SERVING_APP,
     )
 

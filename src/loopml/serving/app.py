@@ -45,10 +45,15 @@ def create_app(
     log_folder: str | Path | None = None,
     prediction_token: str | None = None,
     admin_token: str | None = None,
+    feedback_token: str | None = None,
 ) -> FastAPI:
     """An app serving ``spec``'s deployment: its stable version with any canary or shadow, as
     the store says (followed while the app runs, with the rollout controller run when due).
-    ``model`` pins the app to that one version instead: no deployment, no rollouts."""
+    ``model`` pins the app to that one version instead: no deployment, no rollouts.
+
+    Tokens: ``prediction_token`` guards the prediction endpoints, ``admin_token`` the admin
+    ones (which are off without it); ``/feedback`` accepts ``feedback_token`` (else
+    ``prediction_token``) and ``admin_token``, and is open only when no token is set."""
     folder = Path(log_folder) if log_folder else default_log_folder(store)
     server_metrics = ServerMetrics()
     follower = Follower(store, spec, server_metrics, log_folder=folder, model=model)
@@ -64,8 +69,10 @@ def create_app(
         metrics=server_metrics,
         follower=follower,
         scorer=scorer,
+        log_folder=folder,
         prediction_token=prediction_token,
         admin_token=admin_token,
+        feedback_token=feedback_token,
     )
 
     @asynccontextmanager

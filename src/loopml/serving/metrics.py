@@ -73,7 +73,10 @@ class ServerMetrics:
             registry=self.registry,
         )
         self.feedback = Counter(
-            "loopml_feedback", "Labels received", ("outcome",), registry=self.registry
+            "loopml_feedback",
+            "Labels received, by outcome: stored, duplicate, unknown (id never issued), conflict",
+            ("outcome",),
+            registry=self.registry,
         )
         self.window = Gauge(
             "loopml_window_metric",

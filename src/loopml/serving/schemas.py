@@ -60,7 +60,7 @@ _ERRORS = {
     409: "The action does not fit the deployment's state, or the server is pinned to one model",
     413: "Too many rows in one request",
     415: "An unsupported Content-Type",
-    422: "Records the model cannot read (each problem named)",
+    422: "Records the model cannot read, or labels the task cannot learn from (each problem named)",
     500: "The model failed on a valid request (the error id points at the logged traceback)",
 }
 
@@ -176,20 +176,38 @@ class V2InferResponse(_Closed):
 
 
 class FeedbackItem(BaseModel):
+    """One label: ``request_id`` as the prediction's answer gave it."""
+
+    request_id: str = Field(description="an id the server issued (with a prediction)")
+    label: Any = Field(
+        description="binary and multiclass: one of the model's classes; regression: a finite "
+        "number (never an object, a list or null)"
+    )
+
+
+class FeedbackConflict(_Closed):
+    """A label sent for an id already labelled differently: the stored one is kept."""
+
     request_id: str
-    label: Any
-
-
-class FeedbackBatch(BaseModel):
-    feedback: list[FeedbackItem]
+    stored: Any = Field(description="the label kept")
+    sent: Any = Field(description="the label refused")
 
 
 class FeedbackResponse(_Closed):
-    received: int
-    stored: int
-    duplicates: int
-    matched_recent: int = Field(description="ids this process answered recently")
-    unmatched: int
+    """What became of each item (a 200 even when some were not stored: look at the counts)."""
+
+    received: int = Field(description="items in the request")
+    stored: int = Field(description="new labels stored")
+    duplicates: int = Field(
+        description="ids already labelled with the same label: idempotent, nothing written"
+    )
+    unknown: int = Field(description="items whose id the server never issued: not stored")
+    conflicting: int = Field(
+        description="items whose id is already labelled differently: not stored, the first "
+        "label is kept"
+    )
+    unknown_ids: list[str] = Field(description="the first 100 unknown ids")
+    conflicts: list[FeedbackConflict] = Field(description="the first 100 conflicts")
 
 
 class Health(_Closed):
@@ -254,6 +272,8 @@ def _body(
 
 
 _RECORD = {"type": "object", "additionalProperties": True, "description": "feature → value"}
+# inlined (no $ref): a body schema's $defs would not resolve inside the OpenAPI document
+_FEEDBACK_ITEM = FeedbackItem.model_json_schema()
 
 OPENAPI_BODIES: dict[str, dict[str, Any]] = {
     "predict": _body(_RECORD, {"type": "array", "items": _RECORD}, PredictBatch),
@@ -278,7 +298,15 @@ OPENAPI_BODIES: dict[str, dict[str, Any]] = {
             "one named input tensor of shape [N] per feature",
         }
     ),
-    "feedback": _body(FeedbackItem, FeedbackBatch),
+    "feedback": _body(
+        _FEEDBACK_ITEM,
+        {"type": "array", "items": _FEEDBACK_ITEM, "minItems": 1},
+        {
+            "type": "object",
+            "required": ["feedback"],
+            "properties": {"feedback": {"type": "array", "items": _FEEDBACK_ITEM, "minItems": 1}},
+        },
+    ),
     "rollout_start": _body(RolloutStart),
     "rollout_action": _body(RolloutReason, required=False),
 }

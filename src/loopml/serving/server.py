@@ -13,6 +13,9 @@ TCP_NODELAY.
 - **Settings.** :func:`serve` resolves its options into one :class:`loopml.config.ServeSettings`
   (explicit arguments, else ``LOOPML_*`` variables) and passes it to each worker, which builds
   its app with ``factory(settings)``: nothing is written to the environment.
+- **Exposure check.** On an address other than loopback, a server with no token at all
+  (admin, prediction or feedback) would let anyone who can reach it post training data:
+  :func:`check_exposure` refuses to start it unless ``insecure`` is set (``--insecure``).
 - **Port check.** The port is first probed without ``SO_REUSEPORT``, so a port in use (even by
   another ``loopml serve``) fails at once with a clear error instead of being silently shared.
 - **One worker** runs in this process. Uvicorn handles SIGTERM and SIGINT gracefully: the app's
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import ipaddress
 import logging
 import multiprocessing
 import os
@@ -77,6 +81,36 @@ def build_app(settings: ServeSettings) -> FastAPI:
         model=settings.model,
         prediction_token=settings.prediction_token,
         admin_token=settings.admin_token,
+        feedback_token=settings.feedback_token,
+    )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether every address ``host`` names is a loopback one (``127.0.0.1``, ``::1``,
+    ``localhost``); ``0.0.0.0``, ``::`` and the empty host listen everywhere."""
+    if host in ("", "0.0.0.0", "::"):
+        return False
+    try:
+        found = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        return False  # check_port names the problem
+    addresses = {str(info[4][0]) for info in found}
+    return bool(addresses) and all(
+        ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses
+    )
+
+
+def check_exposure(host: str, settings: ServeSettings, *, insecure: bool = False) -> None:
+    """Raise :class:`LoopmlError` when a server with no token would listen beyond loopback,
+    unless ``insecure`` (anyone who reaches it could post labels that train the next model,
+    and predict)."""
+    if insecure or settings.tokens or is_loopback(host):
+        return
+    raise LoopmlError(
+        f"refusing to serve on {host!r} (not a loopback address) with no token: anyone who can "
+        "reach it could post feedback, which becomes training data. Set LOOPML_FEEDBACK_TOKEN "
+        "(or LOOPML_PREDICTION_TOKEN, which also guards predictions) and LOOPML_ADMIN_TOKEN, or "
+        "pass --insecure to serve it open on purpose (e.g. behind a proxy that authenticates)"
     )
 
 
@@ -88,20 +122,27 @@ def serve(
     spec: Path,
     model: str | None,
     prediction_token: str | None,
+    feedback_token: str | None = None,
+    insecure: bool = False,
     app: str = APP,
 ) -> None:
     """Serve until SIGTERM or SIGINT, then stop gracefully and return.
 
     ``app`` is the import string of the app factory each worker calls (see :data:`APP`).
-    Raises :class:`LoopmlError` when the port cannot be bound or when workers keep dying.
+    Raises :class:`LoopmlError` when the port cannot be bound, when workers keep dying, or when
+    a server without tokens would listen beyond loopback and ``insecure`` is not set.
     """
     if workers > 1 and port == 0:
         raise LoopmlError("--port 0 needs --workers 1 (each worker would pick its own port)")
     if workers > 1 and not hasattr(socket, "SO_REUSEPORT"):
         raise LoopmlError("--workers above 1 needs SO_REUSEPORT (Linux, macOS); use --workers 1")
     settings = ServeSettings.from_env(
-        spec=spec.resolve(), model=model, prediction_token=prediction_token
+        spec=spec.resolve(),
+        model=model,
+        prediction_token=prediction_token,
+        feedback_token=feedback_token,
     )
+    check_exposure(host, settings, insecure=insecure)
     check_port(host, port)
     if workers == 1:
         run_worker(host, port, settings, app=app)

@@ -171,6 +171,8 @@ CASES: list[tuple[str, str, str, str, dict[str, str], bytes | None, int]] = [
     ("open", "POST", "/feedback", "/feedback", JSON,
      orjson.dumps({"request_id": "r-1", "label": True}), 200),
     ("open", "POST", "/feedback", "/feedback", JSON, b'{"feedback": [{"label": 1}]}', 400),
+    ("open", "POST", "/feedback", "/feedback", JSON,
+     orjson.dumps([{"request_id": "r-1", "label": {"late": True}}]), 422),
     ("tokens", "POST", "/feedback", "/feedback", JSON, b"{}", 401),
     ("tokens", "POST", "/admin/reload", "/admin/reload", AS_ADMIN, None, 200),
     ("tokens", "POST", "/admin/reload", "/admin/reload", {}, None, 401),

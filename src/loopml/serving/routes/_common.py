@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -34,8 +35,18 @@ class Service:
     metrics: ServerMetrics
     follower: Follower
     scorer: Scorer
+    log_folder: Path
     prediction_token: str | None = None
     admin_token: str | None = None
+    feedback_token: str | None = None
+
+    @property
+    def feedback_tokens(self) -> list[str]:
+        """The tokens ``/feedback`` accepts: the feedback token (else the prediction token) and
+        the admin token. Empty only when no token at all is configured: feedback is training
+        data, so a server that guards anything guards it."""
+        writer = self.feedback_token or self.prediction_token
+        return [token for token in (writer, self.admin_token) if token]
 
 
 def json_response(payload: Any, status: int = 200) -> Response:
@@ -61,13 +72,21 @@ def error_response(exc: LoopmlError) -> Response:
     return json_response({"error": detail}, status)
 
 
-def authorize(request: Request, token: str | None) -> None:
-    """Raise :class:`AuthError` unless the request carries ``token`` (when one is set)."""
-    if token is None:
+def authorize(
+    request: Request,
+    token: str | list[str] | None,
+    needs: str = "this endpoint needs 'Authorization: Bearer <token>'",
+) -> None:
+    """Raise :class:`AuthError` (saying what the endpoint ``needs``) unless the request carries
+    ``token``, or one of the tokens of a list; no token (or an empty list) means open."""
+    tokens = [token] if isinstance(token, str) else token or []
+    if not tokens:
         return
     given = request.headers.get("authorization", "").encode()
-    if not hmac.compare_digest(given, f"Bearer {token}".encode()):  # no timing oracle
-        raise AuthError("this endpoint needs 'Authorization: Bearer <token>'")
+    # every token is compared, so the time taken says nothing about which one nearly matched
+    matches = [hmac.compare_digest(given, f"Bearer {t}".encode()) for t in tokens]
+    if not any(matches):
+        raise AuthError(needs)
 
 
 async def read_json(request: Request) -> Any:
