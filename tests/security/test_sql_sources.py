@@ -138,7 +138,7 @@ def test_sqlite_table_name_cannot_escape_its_quotes(
     sqlite_source: tuple[str, Path], name: str
 ) -> None:
     url, _ = sqlite_source
-    with pytest.raises(DataError, match="no such table"):
+    with pytest.raises(DataError, match="no table or view named"):
         read_source(url, query=name)
 
 
@@ -154,17 +154,35 @@ def test_sqlite_reads_still_work_and_odd_names_are_quoted(tmp_path: Path) -> Non
     assert read_source(url, query="with d as (select * from flights) select * from d").height == 5
     assert read_source(url, query='we"ird name')["a"].to_list() == [7]
     assert read_source(url, query="SELECT 'a:b' AS c, '100%' AS d").row(0) == ("a:b", "100%")
+    functions = (
+        "SELECT j.value AS v FROM json_each('[1, 2]') AS j, pragma_table_info('flights') AS p"
+    )
+    assert read_source(url, query=functions).height == 4
+    with pytest.raises(DataError, match=r"no table or view named 'Flight'.*did you mean 'flights'"):
+        read_source(url, query="Flight")
     assert _digest(path) == before
+
+
+def test_sqlite_a_path_with_uri_characters_is_opened_read_only(tmp_path: Path) -> None:
+    folder = tmp_path / "a b#c%zz&mode=rwc"  # each would change a file: URI if not escaped
+    folder.mkdir()
+    path = folder / "src#mode=rw.db"
+    url = _sqlite_source(path)
+    before = _digest(path)
+    assert read_source(url, query="flights").height == ROWS
+    with pytest.raises(DataError, match=READ_ONLY):
+        read_source(url, query=WRITES["delete"])
+    assert _digest(path) == before and sorted(p.name for p in folder.iterdir()) == [path.name]
 
 
 def test_sqlite_missing_file_is_refused_not_created(tmp_path: Path) -> None:
     (tmp_path / "source.db").write_bytes(b"")
     missing = tmp_path / "sorce.db"
-    with pytest.raises(DataError, match="names no existing SQLite database file") as info:
+    with pytest.raises(DataError, match="names no SQLite database file") as info:
         read_source(f"sqlite:///{missing}", query="SELECT 1 AS a")
     assert str(missing) in str(info.value) and "did you mean 'source.db'" in str(info.value)
     assert not missing.exists()
-    with pytest.raises(DataError, match="is a folder"):
+    with pytest.raises(DataError, match="names a folder"):
         read_source(f"sqlite:///{tmp_path}", query="SELECT 1 AS a")
     for memory in ("sqlite://", "sqlite:///:memory:"):
         with pytest.raises(DataError, match="in-memory SQLite database"):
@@ -181,15 +199,19 @@ def test_sqlite_a_uri_asking_for_write_access_is_still_read_only(
         read_source(url, query=WRITES["delete"])
 
 
+@pytest.mark.parametrize("command", [["data", "add"], ["init"]], ids=["data add", "init"])
 def test_the_cli_refuses_a_writing_query(
-    sqlite_source: tuple[str, Path], cli: Any, monkeypatch: pytest.MonkeyPatch
+    sqlite_source: tuple[str, Path], cli: Any, monkeypatch: pytest.MonkeyPatch, command: list[str]
 ) -> None:
     url, path = sqlite_source
-    home = path.parent.parent / "home"
-    monkeypatch.setenv("LOOPML_HOME", str(home))
+    project = path.parent.parent / "project"
+    project.mkdir()
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("LOOPML_HOME", str(project / ".loopml"))
     monkeypatch.delenv("LOOPML_DB_URL", raising=False)
     monkeypatch.delenv("LOOPML_ARTIFACTS", raising=False)
-    code, _, err = cli("data", "add", url, "--query", WRITES["delete"])
+    extra = ["--target", "delay"] if command == ["init"] else []
+    code, _, err = cli(*command, url, "--query", WRITES["delete"], *extra)
     assert code != 0 and READ_ONLY in err and "Traceback" not in err
 
 
@@ -242,7 +264,7 @@ def test_postgres_refuses_several_statements(pg_source: str, query: str) -> None
 @pytest.mark.postgres
 @pytest.mark.parametrize("name", INJECTED)
 def test_postgres_table_name_cannot_escape_its_quotes(pg_source: str, name: str) -> None:
-    with pytest.raises(DataError, match="does not exist"):
+    with pytest.raises(DataError, match="no table or view named"):
         read_source(pg_source, query=name)
 
 

@@ -44,6 +44,13 @@ _SQLITE_ALLOWED = {
     sqlite3.SQLITE_FUNCTION,
     sqlite3.SQLITE_RECURSIVE,
 }
+_SQLITE_SCHEMA = {"sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_temp_schema"}
+#: Pragmas that only describe the schema: a query may read them as ``pragma_table_info('t')``.
+_SQLITE_READ_PRAGMAS = {
+    "table_info", "table_xinfo", "table_list", "index_list", "index_info", "index_xinfo",
+    "foreign_key_list", "database_list", "collation_list", "function_list", "module_list",
+    "pragma_list", "compile_options",
+}  # fmt: skip
 _SQLITE_ACTIONS = {
     sqlite3.SQLITE_INSERT: "INSERT into",
     sqlite3.SQLITE_UPDATE: "UPDATE",
@@ -107,8 +114,10 @@ def read_sql(url: str, query: str | None) -> pl.DataFrame:
         ) from exc
     try:
         with connection:
-            statement = query if is_query(query) else _select_table(query.strip())
-            columns, rows = _run(connection, statement, shown)
+            if is_query(query):
+                columns, rows = _run(connection, query, shown)
+            else:
+                columns, rows = _read_table(connection, query.strip(), shown)
     finally:
         engine.dispose()
     try:
@@ -157,7 +166,14 @@ def _run(
 
 def _authorizer(denied: list[str], action: int, arg1: str | None, arg2: str | None, *_: Any) -> int:
     """SQLite's authorizer: allow reading and functions; record and deny anything else."""
-    if action in _SQLITE_ALLOWED:
+    if (
+        action in _SQLITE_ALLOWED
+        # SQLite asks to "update" the schema table when a query first uses a table-valued
+        # function (json_each, pragma_table_info); a real write to it is refused by SQLite
+        # itself (it needs PRAGMA writable_schema, denied here) and by mode=ro
+        or (action == sqlite3.SQLITE_UPDATE and arg1 in _SQLITE_SCHEMA)
+        or (action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() in _SQLITE_READ_PRAGMAS)
+    ):
         return sqlite3.SQLITE_OK
     target = f"{arg1}.{arg2}" if action == sqlite3.SQLITE_UPDATE else arg1 or ""
     denied.append(f"{_SQLITE_ACTIONS.get(action, f'do action {action} on')} {target}".strip())
@@ -181,6 +197,27 @@ def _query_error(exc: Any, denied: list[str], shown: str) -> DataError:
     if "file is not a database" in reason:
         return DataError(f"{shown} is not a SQLite database ({reason}): check the path")
     return DataError(f"the query failed on {shown}: {reason}")
+
+
+def _read_table(connection: Connection, name: str, shown: str) -> tuple[list[str], list[Any]]:
+    """Every row of the table (or view) ``name``; a missing one is named with a close match."""
+    import sqlalchemy as sa
+
+    try:
+        return _run(connection, _select_table(name), shown)
+    except DataError as exc:
+        try:
+            inspector = sa.inspect(connection)
+            tables = sorted({*inspector.get_table_names(), *inspector.get_view_names()})
+        except sa.exc.SQLAlchemyError:
+            raise exc from exc.__cause__
+        if name in tables:
+            raise
+        listed = ", ".join(tables[:12]) + (", …" if len(tables) > 12 else "") or "none"
+        raise DataError(
+            f"no table or view named {name!r} in {shown}{did_you_mean(name, tables)} "
+            f"(tables and views: {listed}); a query must start with SELECT or WITH"
+        ) from exc
 
 
 def _select_table(name: str) -> Executable:
@@ -216,11 +253,14 @@ def _sqlite_url(url: URL, shown: str) -> URL:
     query = dict(url.query)
     database = url.database or ""
     options: dict[str, str] = {}
+    memory = False
     if str(query.pop("uri", "")).lower() in ("true", "1") and database.startswith("file:"):
         parts = urlsplit(database)
         database = unquote(parts.path)
-        options = {k: v for k, v in parse_qsl(parts.query) if k not in ("mode", "vfs")}
-    if options.get("mode") == "memory" or database in ("", ":memory:"):
+        options = dict(parse_qsl(parts.query))
+        memory = options.pop("mode", None) == "memory"
+        options.pop("vfs", None)
+    if memory or database in ("", ":memory:"):
         raise DataError(
             f"{shown} is an in-memory SQLite database, which holds no data to read: "
             "name the file, as in sqlite:///path/to/file.db"
@@ -229,11 +269,13 @@ def _sqlite_url(url: URL, shown: str) -> URL:
     if not path.is_file():
         parent = path.parent
         nearby = [p.name for p in parent.iterdir()] if parent.is_dir() else []
-        kind = "is a folder, not" if path.is_dir() else "names no existing"
+        kind = (
+            "a folder, not a SQLite database file," if path.is_dir() else "no SQLite database file"
+        )
         raise DataError(
-            f"{shown} {kind} SQLite database file ({path.resolve()})"
-            f"{did_you_mean(path.name, nearby)}: loopml opens sources read-only and never creates "
-            "one; check the path (sqlite:///relative/path.db, sqlite:////absolute/path.db)"
+            f"{shown} names {kind} at {path.resolve()}: loopml opens a source read-only and "
+            "never creates one; check the path (sqlite:///relative/path.db or "
+            f"sqlite:////absolute/path.db){did_you_mean(path.name, nearby)}"
         )
     uri = f"file:{quote(str(path.resolve()))}"
     return url.set(database=uri, query={**query, **options, "mode": "ro", "uri": "true"})
