@@ -127,6 +127,11 @@ def read_sql(url: str, query: str | None) -> pl.DataFrame:
             f"the query on {shown} returns several columns with the same name "
             f"({', '.join(columns)}): give each column its own name with AS"
         ) from exc
+    except (pl.exceptions.PolarsError, TypeError, ValueError) as exc:
+        raise DataError(
+            f"cannot make a table of the rows the query on {shown} returns ({_reason(exc)}): "
+            "cast the columns to plain numbers, text or dates in the SELECT"
+        ) from exc
 
 
 def _run(
@@ -153,9 +158,12 @@ def _run(
             else connection.execute(statement)
         )
         return list(result.keys()), [tuple(row) for row in result.fetchall()]
-    except sa.exc.DBAPIError as exc:
-        if exc.connection_invalidated:
-            raise
+    except sa.exc.StatementError as exc:
+        if getattr(exc, "connection_invalidated", False):
+            raise DataError(
+                f"lost the connection to {shown} while reading: {_reason(exc)}; "
+                "check that the server still runs, then retry"
+            ) from exc
         raise _query_error(exc, denied, shown) from exc
     finally:
         if sqlite:
