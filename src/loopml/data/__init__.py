@@ -1,6 +1,7 @@
 """Data: sources in, immutable dataset versions, their profiles and schemas, validation, scoping.
 
-- ``io``: reading CSV, Parquet or a read-only SQL query, every failure a clear ``DataError``;
+- ``io``: reading CSV, Parquet or a SQL source, every failure a clear ``DataError``; ``sql``:
+  the SQL source, opened read-only (SQLite ``mode=ro``, PostgreSQL ``READ ONLY``);
 - ``versions``: dataset versions (content hash, rows, schema, profile) stored as Parquet;
 - ``profile``: the profile data model (per column: counts, sketches, moments), its merge and
   JSON form; ``profiling``: :func:`~loopml.data.profiling.profile_frame`, which computes one

@@ -1,4 +1,5 @@
-"""Reading data sources: CSV, Parquet, or a SQL query through a SQLAlchemy URL.
+"""Reading data sources: CSV, Parquet, or a SQL query through a SQLAlchemy URL (read-only:
+:mod:`loopml.data.sql`).
 
 Every failure becomes a :class:`~loopml.errors.DataError` that names the source, says what was
 expected and what was found, and how to fix it: a missing file suggests close file names, a
@@ -13,8 +14,8 @@ from pathlib import Path
 
 import polars as pl
 
+from loopml.data.sql import masked, read_sql
 from loopml.errors import DataError, did_you_mean
-from loopml.store import mask_url
 
 _CSV = {".csv", ".tsv", ".txt"}
 _PARQUET = {".parquet", ".pq"}
@@ -40,10 +41,11 @@ def read_source(source: str | Path, *, query: str | None = None) -> pl.DataFrame
     """Read a whole source into a Polars frame.
 
     ``source`` is a CSV/TSV or Parquet path, or a SQLAlchemy URL; a URL needs ``query`` (a
-    ``SELECT`` statement or a bare table name). The result has at least one row and one column.
+    ``SELECT`` statement or a bare table name), run read-only (:mod:`loopml.data.sql`). The
+    result has at least one row and one column.
     """
     text = str(source)
-    frame = _read_sql(text, query) if is_sql_url(text) else _read_file(Path(text), query)
+    frame = read_sql(text, query) if is_sql_url(text) else _read_file(Path(text), query)
     if frame.width == 0:
         raise DataError(
             f"{describe_source(text)} has no columns: expected a header row naming the columns"
@@ -58,14 +60,7 @@ def read_source(source: str | Path, *, query: str | None = None) -> pl.DataFrame
 
 def describe_source(source: str) -> str:
     """The source as shown to users: a database URL with its password masked."""
-    return _mask(source) if is_sql_url(source) else source
-
-
-def _mask(url: str) -> str:
-    try:
-        return mask_url(url)
-    except Exception:  # not even a URL: show only what follows any credentials
-        return url.split("@")[-1]
+    return masked(source) if is_sql_url(source) else source
 
 
 def _read_file(path: Path, query: str | None) -> pl.DataFrame:
@@ -164,47 +159,6 @@ def _first_ragged_line(path: Path, separator: str) -> tuple[int, int, int] | Non
     except csv.Error:
         return None
     return None
-
-
-def _read_sql(url: str, query: str | None) -> pl.DataFrame:
-    import sqlalchemy as sa
-
-    if not query:
-        raise DataError(
-            f"{_mask(url)} is a database URL: pass --query with a SELECT statement or a table name"
-        )
-    statement = (
-        query
-        if query.strip().lower().startswith(("select", "with"))
-        else (f'SELECT * FROM "{query.strip()}"')
-    )
-    try:
-        engine = sa.create_engine(url)
-    except Exception as exc:  # bad URL or missing driver
-        raise DataError(f"cannot use the database URL {_mask(url)}: {_first_line(exc)}") from exc
-    try:
-        connection = engine.connect()
-    except sa.exc.SQLAlchemyError as exc:
-        engine.dispose()
-        raise DataError(
-            f"cannot reach the database {_mask(url)}: "
-            f"{_first_line(getattr(exc, 'orig', None) or exc)}; "
-            "check the URL, that the server runs, and the credentials"
-        ) from exc
-    try:
-        result = connection.execute(sa.text(statement))
-        columns = list(result.keys())
-        rows = result.fetchall()
-    except sa.exc.SQLAlchemyError as exc:
-        raise DataError(
-            f"the query failed on {_mask(url)}: {_first_line(getattr(exc, 'orig', None) or exc)}"
-        ) from exc
-    finally:
-        connection.close()
-        engine.dispose()
-    return pl.DataFrame(
-        [tuple(row) for row in rows], schema=columns, orient="row", infer_schema_length=None
-    )
 
 
 def _first_line(exc: BaseException) -> str:
