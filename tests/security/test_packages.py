@@ -41,7 +41,7 @@ from loopml.registry.allowlist import (
 from loopml.registry.meta import FORMAT
 from loopml.spec import parse_spec
 from loopml.store import ModelRecord, Store
-from tests.support.projects import FLIGHTS_SPEC
+from tests.support.projects import FLIGHTS_SPEC, project_store
 
 # ---------------------------------------------------------------------------------------------
 # writing packages and skops files by hand
@@ -227,6 +227,34 @@ def test_a_payload_hidden_inside_a_real_estimator_is_refused(base: Any, tmp_path
     estimator = skops_zip(schema, members)
     record = plant(store, "hidden", {**documents(files), "estimator.skops": estimator})
     refusal(store, record, "untrusted type builtins.eval in estimator.skops", marker=marker)
+
+
+def test_the_cli_refuses_a_trojan_without_running_it_or_a_traceback(
+    base: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    cli: Any,
+    flights_sample: pl.DataFrame,
+) -> None:
+    _, files = base
+    monkeypatch.chdir(tmp_path)
+    for name in ("LOOPML_DB_URL", "LOOPML_HOME", "LOOPML_ARTIFACTS"):
+        monkeypatch.delenv(name, raising=False)
+    marker = tmp_path / "pwned"
+    estimator = skops_zip(call_node("builtins", "eval", f"open({str(marker)!r}, 'w').close()"))
+    with project_store(tmp_path) as store:
+        plant(store, "flights", {**documents(files), "estimator.skops": estimator})
+    flights_sample.head(20).write_csv(tmp_path / "rows.csv")
+    for args in (
+        ("models", "show", "flights@1"),
+        ("predict", "rows.csv", "--out", "out.csv", "--model", "flights@1"),
+    ):
+        code, out, err = cli(*args)
+        assert not marker.exists(), f"loopml {' '.join(args)} ran the payload"
+        assert code == 2, (out, err)  # a loopml error: the message, no traceback
+        assert "untrusted type builtins.eval in estimator.skops" in out + err
+        assert "Traceback" not in out + err
+    assert not (tmp_path / "out.csv").exists()
 
 
 def test_an_object_loopml_never_saves_is_refused(base: Any) -> None:
