@@ -4,13 +4,11 @@ is a PackageError naming the model, the file and what to do (issue 12, item 1).
 The hostile packages are written by hand, as an attacker would: a skops zip whose ``schema.json``
 names ``builtins.eval``, ``builtins.exec``, ``builtins.__import__`` or ``os.system``, pickles, and
 manifests naming paths. Each payload would create a marker file; the tests check it never does.
-The allow-list itself is pinned by training every candidate for every task and comparing what
-they save with it, so a candidate that saves a new type fails here.
+The allow-list itself is pinned in test_package_allowlist.py.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import pickle
@@ -23,101 +21,17 @@ import numpy as np
 import orjson
 import polars as pl
 import pytest
-import skops.io as sio
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from loopml.data.versions import add_frame
 from loopml.errors import PackageError
 from loopml.modeling.train import train
-from loopml.registry import load_package, read_meta, register, save_package
-from loopml.registry.allowlist import (
-    ALLOWED_NODES,
-    ALLOWED_TYPES,
-    check_estimator,
-    check_file_names,
-    skops_contents,
-)
+from loopml.registry import load_package, read_meta, register
+from loopml.registry.allowlist import check_estimator
 from loopml.registry.meta import FORMAT
 from loopml.spec import parse_spec
 from loopml.store import ModelRecord, Store
+from tests.support.packages import Payload, call_node, plant, sha, skops_zip, zip_bytes
 from tests.support.projects import FLIGHTS_SPEC, project_store
-
-# ---------------------------------------------------------------------------------------------
-# writing packages and skops files by hand
-
-
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def plant(
-    store: Store,
-    name: str,
-    files: dict[str, bytes],
-    *,
-    listed: dict[str, str] | None = None,
-    manifest: bytes | None = None,
-) -> ModelRecord:
-    """Write ``files`` as a package and register it with a manifest of their checksums (plus
-    ``listed`` entries, written to the manifest only), as someone with write access could."""
-    if manifest is None:
-        checksums = {k: _sha(v) for k, v in files.items()} | (listed or {})
-        manifest = orjson.dumps({"format": FORMAT, "files": dict(sorted(checksums.items()))})
-    prefix = f"models/{name}/{_sha(manifest)[:16]}"
-    for filename, data in files.items():
-        store.artifacts.put_bytes(f"{prefix}/{filename}", data)
-    store.artifacts.put_bytes(f"{prefix}/manifest.json", manifest)
-    return store.models.register(name=name, package_uri=prefix, sha256=_sha(manifest))
-
-
-def _zip(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for member, data in members.items():
-            archive.writestr(member, data)
-    return buffer.getvalue()
-
-
-def skops_zip(schema: dict[str, Any], members: dict[str, bytes] | None = None) -> bytes:
-    """A skops file (protocol 2) with ``schema`` as its ``schema.json``."""
-    return _zip({"schema.json": json.dumps({**schema, "protocol": 2}).encode(), **(members or {})})
-
-
-def json_node(value: Any) -> dict[str, Any]:
-    return {
-        "__class__": "str",
-        "__module__": "builtins",
-        "__loader__": "JsonNode",
-        "content": json.dumps(value),
-        "is_json": True,
-    }
-
-
-def call_node(module: str, name: str, *args: Any) -> dict[str, Any]:
-    """A node skops loads by calling ``module.name(*args)``: the reduce-style constructor."""
-    return {
-        "__class__": name,
-        "__module__": module,
-        "__loader__": "ConstructorFromReduceNode",
-        "content": {
-            "__class__": "tuple",
-            "__module__": "builtins",
-            "__loader__": "TupleNode",
-            "content": [json_node(a) for a in args],
-        },
-    }
-
-
-class Payload:
-    """Pickles to a call that creates ``marker``: what an unpickled model file could do."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self) -> tuple[Callable[..., Any], tuple[Any, ...]]:
-        return open, (str(self.marker), "w")
-
 
 # ---------------------------------------------------------------------------------------------
 # a real package to start from
@@ -324,7 +238,7 @@ def test_a_manifest_entry_with_a_path_is_refused_before_it_is_read(base: Any, li
     store, files = base
     outside = Path(store.artifacts.root) / "models" / "meta.json"  # what ../meta.json reaches
     outside.write_bytes(files["meta.json"])
-    record = plant(store, "escape", files, listed={listed: _sha(files["meta.json"])})
+    record = plant(store, "escape", files, listed={listed: sha(files["meta.json"])})
     refusal(store, record, repr(listed), "is not a plain file name")
     with pytest.raises(PackageError, match="not a plain file name"):
         read_meta(store, record)
@@ -349,10 +263,13 @@ def _lightgbm(data: bytes) -> Callable[[dict[str, bytes]], dict[str, bytes]]:
 MALFORMED = {
     "estimator not a zip": (_with("estimator.skops", b"not a zip at all"), "not a zip archive"),
     "skops zip without schema": (
-        _with("estimator.skops", _zip({"a.npy": b"x"})),
+        _with("estimator.skops", zip_bytes({"a.npy": b"x"})),
         "has no schema.json",
     ),
-    "schema not JSON": (_with("estimator.skops", _zip({"schema.json": b"{nope"})), "schema.json"),
+    "schema not JSON": (
+        _with("estimator.skops", zip_bytes({"schema.json": b"{nope"})),
+        "schema.json",
+    ),
     "schema without objects": (_with("estimator.skops", skops_zip({})), "holds no object"),
     "node without a module": (
         _with("estimator.skops", skops_zip({"__class__": "dict", "__loader__": "DictNode"})),
@@ -410,129 +327,3 @@ def test_reading_a_meta_json_that_is_not_json_is_a_package_error(base: Any) -> N
     record = plant(store, "meta", {**files, "meta.json": b"{not json"})
     with pytest.raises(PackageError, match=r"meta\.json.*re-register"):
         read_meta(store, record)
-
-
-# ---------------------------------------------------------------------------------------------
-# property tests of the two checks
-
-
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.binary(max_size=200))
-def test_any_bytes_as_a_skops_file_are_refused_or_allowed_never_a_crash(data: bytes) -> None:
-    with pytest.raises(PackageError, match=r"^model m@1: "):
-        check_estimator("m@1", data)
-
-
-_JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner),
-    max_leaves=20,
-)
-_NODE_KEYS = st.sampled_from(["__class__", "__module__", "__loader__", "content", "x"])
-_NODES = st.recursive(
-    st.dictionaries(_NODE_KEYS, st.text(max_size=10) | _JSON, max_size=5),
-    lambda inner: st.dictionaries(_NODE_KEYS, inner | st.lists(inner, max_size=3), max_size=5),
-    max_leaves=15,
-)
-
-
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_NODES)
-def test_any_schema_is_read_without_building_anything(schema: dict[str, Any]) -> None:
-    data = skops_zip(schema)
-    try:
-        found = skops_contents(data)
-    except PackageError as exc:
-        assert "estimator.skops" in str(exc)
-        return
-    assert found and all(isinstance(t, str) and isinstance(n, str) for t, n in found)
-
-
-@given(st.lists(st.text(max_size=20), max_size=8))
-def test_any_file_names_are_a_package_or_refused(names: list[str]) -> None:
-    try:
-        estimator = check_file_names("m@1", names)
-    except PackageError as exc:
-        assert str(exc).startswith("model m@1: ")
-        return
-    assert set(names) == {"pipeline.json", "meta.json", "schema.json", "profile.json", estimator}
-
-
-# ---------------------------------------------------------------------------------------------
-# the allow-list is exactly what loopml's candidates save
-
-TASKS = {
-    "binary": FLIGHTS_SPEC + "metric: {name: roc_auc}\n",
-    "multiclass": FLIGHTS_SPEC.replace("task: binary", "task: multiclass")
-    .replace("target: late", "target: origin")
-    .replace("positive_class: true\n", "")
-    .replace("[carrier, origin, dest]", "[carrier, dest]")
-    + "metric: {name: log_loss}\n",
-    "regression": FLIGHTS_SPEC.replace("task: binary", "task: regression")
-    .replace("target: late", "target: temp")
-    .replace("positive_class: true\n", "")
-    .replace("temp, humid", "humid")
-    + "metric: {name: rmse}\n",
-}
-
-
-def test_the_allow_list_is_exactly_what_every_candidate_saves(
-    tmp_path: Path, flights_sample: pl.DataFrame
-) -> None:
-    from loopml.modeling.candidates import CANDIDATES
-
-    store = Store(f"sqlite:///{tmp_path / 'loopml.db'}", tmp_path / "artifacts")
-    version = add_frame(store, flights_sample.head(2500), name="flights", source="test")
-    everything = [name for name in CANDIDATES if name != "baseline"]
-    saved: dict[tuple[str, str], set[tuple[str, str]]] = {}
-    boosters = set()
-    results = {}
-    for task, text in TASKS.items():
-        # LightGBM is saved as text for every task; on three classes it takes half a minute here
-        candidates = [c for c in everything if task != "multiclass" or c != "lightgbm"]
-        spec = parse_spec(text + f"model: {{candidates: [{', '.join(candidates)}]}}\n")
-        result = train(store, spec, version)
-        assert {r.name for r in result.results} == {"baseline", *candidates}
-        results[task] = (spec, result)
-        for r in result.results:
-            if r.model.is_booster:  # LightGBM's own text format: no skops, no types
-                boosters.add(r.name)
-            else:
-                saved[task, r.name] = skops_contents(sio.dumps(r.model.estimator))
-    assert boosters == {"lightgbm"}
-    types = {t for found in saved.values() for t, _ in found}
-    loaders = {n for found in saved.values() for _, n in found}
-    assert types <= ALLOWED_TYPES, (
-        f"a candidate now saves types outside ALLOWED_TYPES: {sorted(types - ALLOWED_TYPES)}; "
-        "check that loading each runs no code, then add it to loopml.registry.allowlist"
-    )
-    assert types == ALLOWED_TYPES, (
-        f"ALLOWED_TYPES holds types no candidate saves: {sorted(ALLOWED_TYPES - types)}; "
-        "remove them from loopml.registry.allowlist"
-    )
-    assert loaders == ALLOWED_NODES, (
-        f"skops loaders saved {sorted(loaders)} differ from ALLOWED_NODES {sorted(ALLOWED_NODES)}"
-    )
-    # what skops itself calls untrusted is a part of it; and every candidate's package loads
-    for task, (spec, result) in results.items():
-        record, _ = register(store, spec, result)
-        meta = load_package(store, record.ref).meta
-        for r in result.results:
-            package = save_package(
-                store,
-                f"{task}-{r.name}",
-                r.model,
-                meta.model_copy(update={"candidate": r.name}),
-                load_package(store, record.ref).schema,
-                result.dataset.profile,
-            )
-            folder = Path(store.artifacts.root) / package.package_uri
-            estimator = next(folder.glob("estimator.*"))
-            if estimator.name == "estimator.skops":
-                assert set(sio.get_untrusted_types(file=estimator)) <= ALLOWED_TYPES
-            loaded = load_package(store, package.ref).model
-            frame = result.data.frame.head(50)
-            original = r.model.output(r.model.pipeline.transform(frame))
-            # allclose: a forest sums its trees' outputs on two threads, in either order
-            assert np.allclose(loaded.output(loaded.pipeline.transform(frame)), original)
-    store.close()

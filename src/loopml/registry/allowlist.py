@@ -12,11 +12,11 @@ of its schema is read here as plain JSON and checked against two literal sets:
   constructor with arguments from the file (``ConstructorFromReduceNode``), resolve functions
   or methods, or rebuild random generators from a name in the data are not among them.
 
-``tests/security/test_packages.py`` trains every candidate on flights data for every task and
-fails when what they save is not exactly these sets: a candidate that adds a type fails there
-first (and :func:`check_estimator` refuses it when it is saved, so no package is written that
-loopml would refuse to load). Add a type only after checking that loading it runs no code
-beyond building the object.
+``tests/security/test_package_allowlist.py`` trains every candidate on flights data for every
+task and fails when what they save is not exactly these sets, so a candidate that adds a type
+fails there first; writing a package checks the same sets (:func:`untrusted_contents`), so loopml
+never writes a package it would refuse to load. Add a type only after checking that loading it
+runs no code beyond building the object.
 """
 
 from __future__ import annotations

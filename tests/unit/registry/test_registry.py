@@ -142,7 +142,7 @@ def test_untrusted_types_in_a_skops_file_are_refused(trained: Any) -> None:
     finally:
         linear.estimator.steps.pop()
     assert [r.version for r in store.models.list("trojan")] == [1]  # nothing registered
-    # loading such a package (written by hand) is refused too: tests/security/test_packages.py
+    # loading such a package (written by hand) is refused too: see tests/security/
 
 
 class Hook:
