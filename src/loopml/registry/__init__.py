@@ -1,7 +1,9 @@
 """The model registry: safe packages, versions, aliases, lineage, and the champion gate.
 
 - :mod:`loopml.registry.package`: the package format (plain files and a manifest of checksums,
-  nothing pickled), writing it, and loading it with its allow-list of estimator types;
+  nothing pickled), writing it, and loading it;
+- :mod:`loopml.registry.allowlist`: what a package may hold: its file names, and the exact
+  types (and skops loaders) of its estimator, checked before anything is loaded;
 - :mod:`loopml.registry.meta`: :class:`PackageMeta`, the typed ``meta.json`` (the model, its
   metrics, lineage and gate decision);
 - :mod:`loopml.registry.gate`: the champion gate, comparing a new version with the champion on

@@ -4,20 +4,28 @@ A **package** is a folder under ``models/<name>/<id>/`` in the artifact root:
 
 - ``pipeline.json``: the fitted feature pipeline (JSON);
 - ``estimator.lgb.txt`` (LightGBM's own text format) or ``estimator.skops`` (scikit-learn objects
-  through skops, loaded only when every type in it is a scikit-learn, NumPy or SciPy type);
+  through skops, loaded only when every type and loader it names is on the exact allow-list of
+  :mod:`loopml.registry.allowlist`: the types loopml's own candidates save);
 - ``meta.json``: the :class:`~loopml.registry.meta.PackageMeta` (task, classes, threshold,
   parameters, metrics per split, lineage, the gate's decision);
 - ``schema.json`` and ``profile.json``: the input schema and the training profile, so serving and
   monitoring never need the training data;
 - ``manifest.json``: the SHA-256 of every file. The manifest's own SHA-256 is the package's
   identity, kept in the store; loading checks both, so a tampered or truncated package is refused.
+
+Nothing in a package is interpreted before it is checked: the manifest must list exactly these
+files (plain names: no paths, no pickles, nothing else), every file must match its checksum, and
+the estimator's types must be on the allow-list, before any of it is parsed or loaded. Every
+refusal, a malformed file included, is a :class:`PackageError` naming the model and the file.
+Writing checks the same allow-list, so loopml never writes a package it would refuse to load.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import lightgbm as lgb
 import orjson
@@ -27,10 +35,16 @@ from loopml.data.schema import Schema
 from loopml.errors import LoopmlError, PackageError
 from loopml.features.pipeline import FeaturePipeline
 from loopml.modeling.model import TrainedModel
+from loopml.registry.allowlist import (
+    ALLOWED_TYPES,
+    check_estimator,
+    check_file_names,
+    untrusted_contents,
+)
 from loopml.registry.meta import FORMAT, PackageMeta
 from loopml.store import ModelRecord, Store
 
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -57,7 +71,17 @@ def _estimator_file(model: TrainedModel) -> tuple[str, bytes]:
         return "estimator.lgb.txt", model.estimator.model_to_string().encode()
     import skops.io as sio
 
-    return "estimator.skops", sio.dumps(model.estimator)
+    data = sio.dumps(model.estimator)
+    untrusted = untrusted_contents(data)
+    if untrusted:
+        raise PackageError(
+            f"cannot save the {model.candidate} model: its estimator.skops holds "
+            f"{', '.join(untrusted[:5])}, outside the allow-lists of estimator types and loaders "
+            "(loopml.registry.allowlist), so loopml would refuse to load it; no "
+            "package was written. A loopml candidate that saves a new type is a bug: report it "
+            "(a type is added to the allow-list only once loading it is known to run no code)"
+        )
+    return "estimator.skops", data
 
 
 def package_files(
@@ -120,39 +144,77 @@ def _read(store: Store, record: ModelRecord, filename: str, expected: str | None
 
 
 def _load_estimator(filename: str, data: bytes, record: ModelRecord) -> Any:
-    if filename.endswith(".lgb.txt"):
-        return lgb.Booster(model_str=data.decode())
+    if filename == "estimator.lgb.txt":
+        try:
+            return lgb.Booster(model_str=data.decode())
+        except (UnicodeDecodeError, lgb.basic.LightGBMError) as exc:
+            raise PackageError(
+                f"model {record.ref}: {filename} is not a LightGBM model ({exc}); refusing to "
+                "load it — re-register the model from its run"
+            ) from exc
     import skops.io as sio
 
-    untrusted = sio.get_untrusted_types(data=data)
-    unsafe = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
-    if unsafe:
+    check_estimator(record.ref, data, filename=filename)  # before skops builds anything
+    try:
+        return sio.loads(data, trusted=sorted(ALLOWED_TYPES))
+    except Exception as exc:  # only allowed types are built; any failure means a damaged file
         raise PackageError(
-            f"model {record.ref}: the estimator holds types outside scikit-learn/NumPy/SciPy "
-            f"({', '.join(unsafe[:5])}); refusing to load it"
+            f"model {record.ref}: {filename} could not be loaded ({type(exc).__name__}: {exc}); "
+            "re-register the model from its run"
+        ) from exc
+
+
+def _manifest(store: Store, record: ModelRecord) -> tuple[dict[str, str], str]:
+    """The manifest's ``{file: sha256}`` and the estimator's file name, checked (format, file
+    names) before any other file of the package is read."""
+    data = _read(store, record, "manifest.json", record.sha256)
+    try:
+        manifest = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise PackageError(
+            f"model {record.ref}: manifest.json is not JSON ({exc}); re-register the model"
+        ) from exc
+    found = manifest.get("format") if isinstance(manifest, dict) else None
+    if found != FORMAT:
+        raise PackageError(
+            f"model {record.ref}: unknown package format {found!r} in manifest.json "
+            f"(expected {FORMAT}); upgrade loopml, or re-register the model from its run"
         )
-    return sio.loads(data, trusted=untrusted)
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
+        raise PackageError(
+            f"model {record.ref}: manifest.json has no 'files' object of file name -> sha256 "
+            f"(got {type(files).__name__}); re-register the model from its run"
+        )
+    return files, check_file_names(record.ref, list(files))
+
+
+def _document(
+    record: ModelRecord, files: dict[str, bytes], filename: str, parse: Callable[[Any], T]
+) -> T:
+    try:
+        return parse(orjson.loads(files[filename]))
+    except PackageError:
+        raise
+    except Exception as exc:  # a file that passed its checksum but does not describe its part
+        raise PackageError(
+            f"model {record.ref}: {filename} does not describe a model package "
+            f"({type(exc).__name__}: {exc}); re-register the model from its run"
+        ) from exc
 
 
 def load_package(store: Store, ref: str) -> Package:
     """Load and verify the model ``ref`` (``name@3``, ``name@champion``, ``name``)."""
     record = store.models.get(ref)
-    manifest_bytes = _read(store, record, "manifest.json", record.sha256)
-    manifest = orjson.loads(manifest_bytes)
-    if manifest.get("format") != FORMAT:
-        raise PackageError(
-            f"model {record.ref}: unknown package format {manifest.get('format')!r} "
-            f"(expected {FORMAT}); upgrade loopml"
-        )
-    files = {name: _read(store, record, name, sha) for name, sha in manifest["files"].items()}
-    estimator_name = next(n for n in files if n.startswith("estimator."))
+    checksums, estimator_name = _manifest(store, record)
+    files = {name: _read(store, record, name, sha) for name, sha in checksums.items()}
+    estimator = _load_estimator(estimator_name, files[estimator_name], record)
     meta = PackageMeta.from_json(files["meta.json"], ref=record.ref)
-    pipeline = FeaturePipeline.from_dict(orjson.loads(files["pipeline.json"]))
     model = TrainedModel(
         task=meta.task,
         candidate=meta.candidate,
-        pipeline=pipeline,
-        estimator=_load_estimator(estimator_name, files[estimator_name], record),
+        pipeline=_document(record, files, "pipeline.json", FeaturePipeline.from_dict),
+        estimator=estimator,
         classes=meta.classes,
         threshold=meta.threshold,
         params=meta.params,
@@ -161,8 +223,8 @@ def load_package(store: Store, ref: str) -> Package:
         record,
         model,
         meta,
-        Schema.from_dict(orjson.loads(files["schema.json"])),
-        Profile.from_dict(orjson.loads(files["profile.json"])),
+        _document(record, files, "schema.json", Schema.from_dict),
+        _document(record, files, "profile.json", Profile.from_dict),
     )
 
 
@@ -173,14 +235,15 @@ def read_document(store: Store, record: ModelRecord, filename: str) -> Any:
     For pages and reports that show a model: reading ``meta.json`` costs milliseconds where
     loading a LightGBM package costs far more. Raises :class:`PackageError` like ``load_package``.
     """
-    manifest = orjson.loads(_read(store, record, "manifest.json", record.sha256))
-    expected = manifest.get("files", {}).get(filename)
+    checksums, _ = _manifest(store, record)
+    expected = checksums.get(filename)
     if expected is None:
         raise PackageError(
             f"model {record.ref}: its manifest lists no {filename!r} "
-            f"(files: {', '.join(sorted(manifest.get('files', {})))})"
+            f"(files: {', '.join(sorted(checksums))})"
         )
-    return orjson.loads(_read(store, record, filename, expected))
+    data = {filename: _read(store, record, filename, expected)}
+    return _document(record, data, filename, lambda document: document)
 
 
 def read_meta(store: Store, record: ModelRecord) -> PackageMeta:
