@@ -164,6 +164,11 @@ class PredictionLog:
         self.close()
 
     @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called: a closed log stays closed."""
+        return self._closed
+
+    @property
     def queue_depth(self) -> int:
         """Entries logged but not yet written (queued or being written)."""
         return len(self._queue) + self._inflight

@@ -57,9 +57,8 @@ def create_app(
     folder = Path(log_folder) if log_folder else default_log_folder(store)
     server_metrics = ServerMetrics()
     follower = Follower(store, spec, server_metrics, log_folder=folder, model=model)
-    log = PredictionLog(
-        folder, spec.name, flush_interval=spec.serving.log_flush_interval.total_seconds()
-    )
+    flush_interval = spec.serving.log_flush_interval.total_seconds()
+    log = PredictionLog(folder, spec.name, flush_interval=flush_interval)
     scorer = Scorer(
         spec.name, follower.current, log, server_metrics, entity_column=spec.entity_column
     )
@@ -77,6 +76,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        nonlocal log
+        if log.closed:  # the app runs again: a new log (a closed one stays closed)
+            log = PredictionLog(folder, spec.name, flush_interval=flush_interval)
+            scorer.start(log)
         follower.start()
         log.start()
         try:

@@ -92,6 +92,13 @@ class Scorer:
         self._shadow = ThreadPoolExecutor(1, thread_name_prefix="loopml-shadow")
         self._shadow_pending = 0
 
+    def start(self, sink: LogSink) -> None:
+        """Log to ``sink`` from now on, with a fresh shadow thread (an app may run again after
+        :meth:`close`, each run with its own prediction log)."""
+        self.sink = sink
+        self._shadow = ThreadPoolExecutor(1, thread_name_prefix="loopml-shadow")
+        self._shadow_pending = 0
+
     def close(self) -> None:
         """Stop the shadow thread (queued copies are dropped, the running one finishes)."""
         self._shadow.shutdown(wait=True, cancel_futures=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Coroutine, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -18,6 +19,7 @@ from fastapi import FastAPI
 from loopml.data.versions import add_frame
 from loopml.modeling.model import TrainedModel
 from loopml.modeling.train import train
+from loopml.predlog import read_log
 from loopml.registry import register
 from loopml.serving.app import create_app
 from loopml.spec import Spec, parse_spec
@@ -327,3 +329,14 @@ def test_problems_name_the_field(clients: dict[str, InProcess]) -> None:
     response = clients["open"].post("/predict", json={**RECORD, "distance": "far"})
     problem = response.json()["error"]["problems"][0]
     assert problem["field"] == "distance" and problem["index"] == 0
+
+
+def test_an_app_serves_again_after_it_stopped(project: Store, spec: Spec, tmp_path: Path) -> None:
+    """A second run of one app (its lifespan entered again) answers and logs like the first."""
+    app = create_app(project, spec, log_folder=tmp_path)
+    for run in range(2):
+        with InProcess(app) as client:
+            answer = client.post("/predict", content=orjson.dumps(RECORD), headers=JSON)
+            assert answer.status_code == 200, (run, answer.text)
+        logged = read_log(tmp_path, spec.name)
+        assert answer.json()["request_id"] in logged["request_id"].to_list()
