@@ -1,6 +1,6 @@
 # The public API: the one list of public names. `__init__.py` loads each on first use (so the
 # CLI and `import loopml.monitoring.drift` do not pay for LightGBM, Optuna and SQLAlchemy), type
-# checkers read the names from here, and `tests/test_exported_members.py` pins the set.
+# checkers read the names from here, and `tests/unit/test_exported_members.py` pins the set.
 
 __version__: str
 

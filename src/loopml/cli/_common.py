@@ -92,3 +92,10 @@ def parse_since(value: str | None) -> datetime | None:
             f"--since: expected an ISO time or a duration (2h, 7d); got {value!r}"
         ) from exc
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def port_number(value: int) -> int:
+    """A TCP port to listen on. 0 (any free port) is refused: the announced URL would be wrong."""
+    if not 1 <= value <= 65535:
+        raise typer.BadParameter(f"expected a port from 1 to 65535, got {value}")
+    return value

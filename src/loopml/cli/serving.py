@@ -10,7 +10,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from loopml.cli._common import JsonOpt, SpecOpt, console, emit, need_spec, open_store
+from loopml.cli._common import (
+    JsonOpt,
+    SpecOpt,
+    console,
+    emit,
+    need_spec,
+    open_store,
+    port_number,
+)
 from loopml.reports.tables import number
 
 app = typer.Typer()
@@ -21,18 +29,11 @@ rollout_app = typer.Typer(
 app.add_typer(rollout_app, name="rollout")
 
 
-def _port(value: int) -> int:
-    """A TCP port to listen on. 0 (any free port) is refused: the announced URL would be wrong."""
-    if not 1 <= value <= 65535:
-        raise typer.BadParameter(f"expected a port from 1 to 65535, got {value}")
-    return value
-
-
 @app.command("serve")
 def serve_command(
     host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
     port: Annotated[
-        int, typer.Option("--port", callback=_port, help="Port to bind (1-65535).")
+        int, typer.Option("--port", callback=port_number, help="Port to bind (1-65535).")
     ] = 8000,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Server processes.")] = 1,
     model: Annotated[

@@ -6,23 +6,16 @@ from typing import Annotated
 
 import typer
 
-from loopml.cli._common import SpecOpt, console, need_spec, open_store
+from loopml.cli._common import SpecOpt, console, need_spec, open_store, port_number
 
 app = typer.Typer()
-
-
-def _port(value: int) -> int:
-    """A TCP port to listen on. 0 (any free port) is refused: the announced URL would be wrong."""
-    if not 1 <= value <= 65535:
-        raise typer.BadParameter(f"expected a port from 1 to 65535, got {value}")
-    return value
 
 
 @app.command("ui")
 def ui_command(
     host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
     port: Annotated[
-        int, typer.Option("--port", callback=_port, help="Port to bind (1-65535).")
+        int, typer.Option("--port", callback=port_number, help="Port to bind (1-65535).")
     ] = 8050,
     spec: SpecOpt = None,
 ) -> None:

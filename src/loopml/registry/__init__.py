@@ -21,7 +21,6 @@ from loopml.registry.gate import (
     GateDecision,
     encode_like,
     gate,
-    gate_to_dict,
     score_package,
 )
 from loopml.registry.meta import FORMAT, GateRecord, Lineage, PackageMeta
@@ -45,7 +44,6 @@ __all__ = [
     "PackageMeta",
     "encode_like",
     "gate",
-    "gate_to_dict",
     "load_package",
     "package_files",
     "read_document",

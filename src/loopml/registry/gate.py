@@ -10,7 +10,7 @@ scored by each model in its own class order (:func:`encode_like`).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -158,7 +158,3 @@ def _labelled(
             "cannot be compared there; wait for more labels"
         )
     return kept, y
-
-
-def gate_to_dict(decision: GateDecision) -> dict[str, Any]:
-    return {**asdict(decision), "reason": decision.reason}

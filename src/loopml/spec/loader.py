@@ -145,25 +145,6 @@ MAX_DEPTH = 32
 MAX_CHARS = 1 << 20
 
 
-class _Refused(yaml.YAMLError):
-    """The document uses a YAML feature a spec may not, at 1-based ``line``."""
-
-    def __init__(self, line: int, *, what: str = "", depth: bool = False) -> None:
-        super().__init__(what)
-        self.line, self.what, self.depth = line, what, depth
-
-    def message(self, name: str) -> str:
-        if self.depth:
-            return (
-                f"{name}: line {self.line}: lists and mappings nest deeper than {MAX_DEPTH} "
-                "levels; a spec needs a few"
-            )
-        return (
-            f"anchors and aliases are not allowed in {name}: line {self.line} ({self.what}); "
-            "write the value out in full where it is used"
-        )
-
-
 class _Loader(yaml.SafeLoader):
     """YAML 1.2's booleans, ``true`` and ``false`` only. YAML 1.1 (PyYAML's default) also reads
     yes/no/on/off as booleans, which turns the key ``on:`` (``retrain.on``) into ``true`` and a
@@ -171,21 +152,31 @@ class _Loader(yaml.SafeLoader):
     plain strings, as in YAML 1.2), bounded depth."""
 
     _depth = 0
+    source_name = "loopml.yaml"  # named in the refusals below
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         event = self.peek_event()
         line = event.start_mark.line + 1
         if isinstance(event, yaml.AliasEvent):
-            raise _Refused(line, what=f"the alias '*{event.anchor}'")
+            raise self._no_anchors(line, f"the alias '*{event.anchor}'")
         if getattr(event, "anchor", None) is not None:
-            raise _Refused(line, what=f"the anchor '&{event.anchor}'")
+            raise self._no_anchors(line, f"the anchor '&{event.anchor}'")
         if self._depth >= MAX_DEPTH:
-            raise _Refused(line, depth=True)
+            raise SpecError(
+                f"{self.source_name}: line {line}: lists and mappings nest deeper than "
+                f"{MAX_DEPTH} levels; a spec needs a few"
+            )
         self._depth += 1
         try:
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
+
+    def _no_anchors(self, line: int, what: str) -> SpecError:
+        return SpecError(
+            f"anchors and aliases are not allowed in {self.source_name}: line {line} ({what}); "
+            "write the value out in full where it is used"
+        )
 
 
 _VALUE = "tag:yaml.org,2002:value"  # YAML 1.1's "=" key, which SafeLoader cannot construct
@@ -238,6 +229,7 @@ def read_yaml(text: str, *, source: str | None = None) -> tuple[Any, yaml.Node |
             "is this the right file?"
         )
     loader = _Loader(text)
+    loader.source_name = name
     try:
         node = loader.get_single_node()
         if node is None:
@@ -256,8 +248,6 @@ def read_yaml(text: str, *, source: str | None = None) -> tuple[Any, yaml.Node |
             ]
             raise SpecError(_bullet(problems, f"{len(problems)} duplicate key(s) in the spec"))
         return loader.construct_document(node), node
-    except _Refused as exc:
-        raise SpecError(exc.message(name)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source or 'spec'}:{mark.line + 1}" if mark else (source or "spec")

@@ -13,6 +13,10 @@ in its own module:
 - ``store.feedback`` (:mod:`.feedback`): labels by request id;
 - ``store.audit`` (:mod:`.audit`): the maintenance loop's decisions.
 
+Leases (:mod:`.leases`: one retrain at a time per deployment) are kept in the deployment's state,
+compare-and-set; :mod:`.records` holds the records shared by several repositories and the checks
+of references like ``flights@3``.
+
 They return plain frozen records (``DatasetRecord``, ``RunRecord``, ``ModelRecord``, …). The
 repositories share the engine and its sessions (``_engine``: WAL, ``BEGIN IMMEDIATE``, the
 retrying write), the input checks (``_checks``) and the ORM tables (``_tables``);
