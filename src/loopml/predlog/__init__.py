@@ -18,7 +18,7 @@ Import these names from :mod:`loopml.predlog`.
 """
 
 from loopml.predlog.entry import SCHEMA, LogEntry
-from loopml.predlog.reader import decode_features, log_folder, read_log
+from loopml.predlog.reader import decode_features, log_folder, logged_ids, read_log
 from loopml.predlog.sinks._base import SegmentSink
 from loopml.predlog.sinks.local import LocalSegments
 from loopml.predlog.sinks.memory import MemorySegment, MemorySegments
@@ -34,5 +34,6 @@ __all__ = [
     "SegmentSink",
     "decode_features",
     "log_folder",
+    "logged_ids",
     "read_log",
 ]

@@ -85,6 +85,34 @@ def read_log(
     return frame.sort("ts", maintain_order=True)
 
 
+def logged_ids(folder: Path, deployment: str, ids: list[str]) -> set[str]:
+    """Which of ``ids`` are in ``deployment``'s prediction log under ``folder`` (finished
+    segments only; only the ``request_id`` column is read, an unreadable segment is skipped)."""
+    files = sorted((folder / deployment).glob("*/part-*.parquet"))
+    if not files or not ids:
+        return set()
+
+    def scan(paths: list[Path]) -> set[str]:
+        frame = (
+            pl.scan_parquet(paths, hive_partitioning=False, glob=False)
+            .select("request_id")
+            .filter(pl.col("request_id").is_in(ids))
+            .collect()
+        )
+        return set(frame.get_column("request_id").to_list())
+
+    try:
+        return scan(files)
+    except (pl.exceptions.PolarsError, OSError):
+        found: set[str] = set()
+        for file in files:
+            try:
+                found |= scan([file])
+            except (pl.exceptions.PolarsError, OSError) as exc:
+                logger.error("skipping unreadable prediction log segment %s: %s", file, exc)
+        return found
+
+
 def decode_features(
     frame: pl.DataFrame,
     dtypes: Mapping[str, pl.DataType | type[pl.DataType]] | None = None,

@@ -20,15 +20,14 @@ duplicate; a different one is a conflict, listed, and the first label is kept. T
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
-import polars as pl
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from loopml.modeling.metrics import label_text
+from loopml.predlog import logged_ids
 from loopml.serving.labels import MAX_REQUEST_ID, check_labels, parse_items, rule_for
 from loopml.serving.routes._common import Service, authorize, json_response, read_json
 from loopml.serving.schemas import OPENAPI_BODIES, FeedbackResponse, responses
@@ -40,34 +39,6 @@ NEEDS = (
     "(LOOPML_FEEDBACK_TOKEN; when unset, the prediction token) or the admin token: labels "
     "become training data"
 )
-
-
-def logged_ids(folder: Path, deployment: str, ids: list[str]) -> set[str]:
-    """Which of ``ids`` are in ``deployment``'s prediction log under ``folder`` (finished
-    segments only; only the ``request_id`` column is read, an unreadable segment is skipped)."""
-    files = sorted((folder / deployment).glob("*/part-*.parquet"))
-    if not files or not ids:
-        return set()
-
-    def scan(paths: list[Path]) -> set[str]:
-        frame = (
-            pl.scan_parquet(paths, hive_partitioning=False, glob=False)
-            .select("request_id")
-            .filter(pl.col("request_id").is_in(ids))
-            .collect()
-        )
-        return set(frame.get_column("request_id").to_list())
-
-    try:
-        return scan(files)
-    except (pl.exceptions.PolarsError, OSError):
-        found: set[str] = set()
-        for file in files:
-            try:
-                found |= scan([file])
-            except (pl.exceptions.PolarsError, OSError) as exc:
-                logger.error("skipping unreadable prediction log segment %s: %s", file, exc)
-        return found
 
 
 def router(service: Service) -> APIRouter:
