@@ -189,20 +189,7 @@ _VERDICT_STYLE = {"pass": "green", "fail": "red", "wait": "yellow", "skip": "dim
 def _print_rollout(status: Any, json: bool) -> None:
     record, rollout = status.deployment, status.rollout
     if json:
-        emit(
-            {
-                "deployment": record.name,
-                "stable": record.stable,
-                "canary": record.canary,
-                "canary_weight": record.canary_weight,
-                "shadow": record.shadow,
-                "rollout": rollout.to_json() if rollout else None,
-                "events": [
-                    {k: getattr(e, k) for k in ("at", "action", "weight", "message", "checks")}
-                    for e in status.events
-                ],
-            }
-        )
+        emit(status.to_json())
         return
     console.print(
         f"deployment [bold]{record.name}[/]: stable {record.stable or '—'}"

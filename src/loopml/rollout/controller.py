@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from loopml.errors import RolloutError
 from loopml.registry import load_package
@@ -51,6 +52,31 @@ class Status:
     deployment: DeploymentRecord
     rollout: RolloutState | None
     events: list[RolloutEventRecord]
+
+    def to_json(self) -> dict[str, Any]:
+        """The status as JSON: what ``GET /admin/rollout`` answers and ``rollout status --json``
+        prints (times as ISO 8601 strings)."""
+        record = self.deployment
+        return {
+            "deployment": record.name,
+            "stable": record.stable,
+            "canary": record.canary,
+            "canary_weight": record.canary_weight,
+            "shadow": record.shadow,
+            "revision": record.revision,
+            "rollout": self.rollout.to_json() if self.rollout else None,
+            "events": [
+                {
+                    "at": e.at.isoformat(),
+                    "action": e.action,
+                    "weight": e.weight,
+                    "message": e.message,
+                    "checks": e.checks,
+                    "actor": e.actor,
+                }
+                for e in self.events
+            ],
+        }
 
 
 def _now() -> datetime:

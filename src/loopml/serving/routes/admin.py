@@ -31,31 +31,6 @@ _ACTION = {
 }
 
 
-def rollout_status(status: controller.Status) -> dict[str, Any]:
-    """The :class:`~loopml.serving.schemas.RolloutStatus` body."""
-    record = status.deployment
-    return {
-        "deployment": record.name,
-        "stable": record.stable,
-        "canary": record.canary,
-        "canary_weight": record.canary_weight,
-        "shadow": record.shadow,
-        "revision": record.revision,
-        "rollout": status.rollout,
-        "events": [
-            {
-                "at": e.at.isoformat(),
-                "action": e.action,
-                "weight": e.weight,
-                "message": e.message,
-                "checks": e.checks,
-                "actor": e.actor,
-            }
-            for e in status.events
-        ],
-    }
-
-
 def _reason(body: bytes) -> str:
     """The optional ``{"reason": "..."}`` of a promote or rollback (JSON, or no body)."""
     if not body.strip():
@@ -95,7 +70,7 @@ def router(service: Service) -> APIRouter:
     async def act(action: Callable[[], Any]) -> Response:
         await asyncio.to_thread(action)
         await follower.refresh()
-        return json_response(rollout_status(controller.status(store, spec)))
+        return json_response(controller.status(store, spec).to_json())
 
     @routes.post(
         "/reload",
@@ -115,7 +90,7 @@ def router(service: Service) -> APIRouter:
     async def status(request: Request) -> Response:
         admit(request)
         return json_response(
-            rollout_status(await asyncio.to_thread(controller.status, store, spec))
+            (await asyncio.to_thread(controller.status, store, spec)).to_json()
         )
 
     @routes.post(
