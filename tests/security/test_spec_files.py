@@ -341,3 +341,20 @@ def test_a_port_outside_1_to_65535_exits_2_with_the_range(
     assert code == 2
     assert f"Invalid value for '--port': expected a port from 1 to 65535, got {port}" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("port", [-1, 65536, 99999])
+def test_the_library_refuses_ports_out_of_range(port: int) -> None:
+    """``serve(port=99999)`` would bind whatever port getaddrinfo wraps it to: refused first."""
+    from loopml.errors import LoopmlError
+    from loopml.serving.server import serve
+
+    with pytest.raises(LoopmlError, match=f"expected 1 to 65535.*got {port}"):
+        serve(
+            host="127.0.0.1",
+            port=port,
+            workers=1,
+            spec=Path("loopml.yaml"),
+            model=None,
+            prediction_token=None,
+        )

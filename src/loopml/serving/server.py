@@ -132,6 +132,8 @@ def serve(
     Raises :class:`LoopmlError` when the port cannot be bound, when workers keep dying, or when
     a server without tokens would listen beyond loopback and ``insecure`` is not set.
     """
+    if not 0 <= port <= 65535:  # getaddrinfo would wrap 99999 round to another port
+        raise LoopmlError(f"port: expected 1 to 65535 (or 0 for any free one), got {port}")
     if workers > 1 and port == 0:
         raise LoopmlError("--port 0 needs --workers 1 (each worker would pick its own port)")
     if workers > 1 and not hasattr(socket, "SO_REUSEPORT"):
