@@ -8,17 +8,13 @@ one store with a trained flights model.
 
 from __future__ import annotations
 
-import asyncio
 import math
-import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import httpx
 import polars as pl
 import pytest
-from fastapi import FastAPI
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -34,45 +30,15 @@ from loopml.serving.app import create_app
 from loopml.serving.labels import LabelRule, check_labels, parse_items
 from loopml.spec import Spec, parse_spec
 from loopml.store import Store
+from tests.support import asgi
 from tests.support.projects import FLIGHTS_SPEC
 
 SPEC = FLIGHTS_SPEC + "metric: {name: roc_auc}\nmodel: {candidates: [linear]}\n"
 RECORD = {"distance": 500.0, "hour": 9, "carrier": "UA", "origin": "JFK", "dest": "LAX"}
 ADMIN, PREDICTION, FEEDBACK, WRONG = "admin-t", "predict-t", "feedback-t", "wrong-t"
 
-T = TypeVar("T")
-
-
-class InProcess:
-    """An app served in-process: its lifespan on a private event loop, requests through
-    httpx's ASGI transport (no socket)."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._thread.start()
-        self._lifespan = app.router.lifespan_context(app)
-        self._client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://serving.test"
-        )
-
-    def _run(self, work: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(work, self._loop).result(timeout=60)
-
-    def __enter__(self) -> InProcess:
-        self._run(self._lifespan.__aenter__())
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._run(self._client.aclose())
-        self._run(self._lifespan.__aexit__(None, None, None))
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
-
-    def post(self, path: str, token: str | None = None, **kwargs: Any) -> httpx.Response:
-        headers = {"authorization": f"Bearer {token}"} if token else {}
-        return self._run(self._client.post(path, headers=headers, **kwargs))
+class InProcess(asgi.InProcess):
+    """The app in-process, able to issue request ids by predicting."""
 
     def issued(self, token: str | None = None, n: int = 1) -> list[str]:
         """``n`` request ids this server issued (one prediction each)."""

@@ -4,17 +4,13 @@ and the one bug of issue 11 (a malformed JSON body to a rollout action answered 
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import httpx
 import orjson
 import polars as pl
 import pytest
-from fastapi import FastAPI
 
 from loopml.data.versions import add_frame
 from loopml.modeling.model import TrainedModel
@@ -24,6 +20,7 @@ from loopml.registry import register
 from loopml.serving.app import create_app
 from loopml.spec import Spec, parse_spec
 from loopml.store import Store
+from tests.support.asgi import InProcess
 
 SPEC = """\
 name: flights
@@ -47,46 +44,6 @@ JSON = {"content-type": "application/json"}
 V2_RECORD = {
     name: ("BYTES" if isinstance(value, str) else "FP64", [value]) for name, value in RECORD.items()
 }
-
-
-T = TypeVar("T")
-
-
-class InProcess:
-    """An app served in-process: its lifespan on a private event loop, requests through
-    httpx's ASGI transport (no socket)."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._thread.start()
-        self._lifespan = app.router.lifespan_context(app)
-        self._client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://serving.test"
-        )
-
-    def _run(self, work: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(work, self._loop).result(timeout=60)
-
-    def __enter__(self) -> InProcess:
-        self._run(self._lifespan.__aenter__())
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._run(self._client.aclose())
-        self._run(self._lifespan.__aexit__(None, None, None))
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
-
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return self._run(self._client.request(method, path, **kwargs))
-
-    def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        return self.request("GET", path, **kwargs)
-
-    def post(self, path: str, **kwargs: Any) -> httpx.Response:
-        return self.request("POST", path, **kwargs)
 
 
 @pytest.fixture(scope="module")
