@@ -19,6 +19,7 @@ The tree::
     │   └── Pinned           a rollout action sent to a server pinned to one model
     ├── RetrainError         a retrain cannot start (a rollout runs, too few labels, a bad policy)
     ├── RequestError         a request body the server cannot read (carries its 4xx status)
+    │   └── PayloadTooLarge  a request body over the spec's serving.max_body (413)
     ├── InputError           records that do not fit the model's inputs (carries each problem)
     ├── AuthError            a missing or wrong bearer token
     ├── AccessDenied         a write refused (admin off, or the dashboard's token or client)
@@ -96,6 +97,19 @@ class RequestError(LoopmlError):
         self.status = status
 
 
+class PayloadTooLarge(RequestError):
+    """A request body over ``serving.max_body``: refused (413) before it is read whole."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"the request body is over the server's limit of {limit:,} bytes; send a smaller "
+            "body (split a batch into several requests), or raise serving.max_body in the spec "
+            '(a byte count or a size such as "50MB")',
+            status=413,
+        )
+        self.limit = limit
+
+
 class InputError(LoopmlError):
     """Records that do not fit the model's inputs; ``problems`` lists each with its field."""
 
@@ -137,6 +151,7 @@ HTTP_STATUS: dict[type[LoopmlError], tuple[int, str]] = {
     InputError: (422, "invalid_input"),
     FeatureError: (422, "invalid_input"),
     RequestError: (400, "bad_request"),
+    PayloadTooLarge: (413, "payload_too_large"),
     PageError: (400, "bad_request"),
     AuthError: (401, "unauthorized"),
     AccessDenied: (403, "forbidden"),

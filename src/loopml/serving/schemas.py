@@ -58,7 +58,7 @@ _ERRORS = {
     403: "Admin endpoints are off (no LOOPML_ADMIN_TOKEN)",
     404: "No such model, action or record",
     409: "The action does not fit the deployment's state, or the server is pinned to one model",
-    413: "Too many rows in one request",
+    413: "The body is over serving.max_body, or has too many rows (serving.max_batch)",
     415: "An unsupported Content-Type",
     422: "Records the model cannot read, or labels the task cannot learn from (each problem named)",
     500: "The model failed on a valid request (the error id points at the logged traceback)",

@@ -34,13 +34,14 @@ features:
   categorical: [carrier, origin, dest]
 metric: {name: roc_auc}
 model: {candidates: [linear]}
-serving: {max_batch: 5}
+serving: {max_batch: 5, max_body: 2048}
 """
 RECORD = {"distance": 500.0, "hour": 9, "carrier": "UA", "origin": "JFK", "dest": "LAX"}
 PREDICTION, ADMIN = "p-token", "a-token"
 AS_PREDICTOR = {"authorization": f"Bearer {PREDICTION}"}
 AS_ADMIN = {"authorization": f"Bearer {ADMIN}"}
 JSON = {"content-type": "application/json"}
+HUGE = b" " * 3000  # over the spec's max_body
 V2_RECORD = {
     name: ("BYTES" if isinstance(value, str) else "FP64", [value]) for name, value in RECORD.items()
 }
@@ -95,6 +96,7 @@ CASES: list[tuple[str, str, str, str, dict[str, str], bytes | None, int]] = [
     ("open", "POST", "/predict", "/predict", JSON, b"{not json", 400),
     ("tokens", "POST", "/predict", "/predict", JSON, orjson.dumps(RECORD), 401),
     ("open", "POST", "/predict", "/predict", JSON, b'{"distance": "far"}', 422),
+    ("open", "POST", "/predict", "/predict", JSON, HUGE, 413),
     ("open", "POST", "/predict", "/predict", JSON, b"MODEL-FAILS", 500),
     ("open", "POST", "/invocations", "/invocations", JSON,
      orjson.dumps({"dataframe_records": [RECORD]}), 200),
@@ -133,6 +135,7 @@ CASES: list[tuple[str, str, str, str, dict[str, str], bytes | None, int]] = [
     ("open", "POST", "/feedback", "/feedback", JSON,
      orjson.dumps([{"request_id": "r-1", "label": {"late": True}}]), 422),
     ("tokens", "POST", "/feedback", "/feedback", JSON, b"{}", 401),
+    ("open", "POST", "/feedback", "/feedback", JSON, HUGE, 413),
     ("tokens", "POST", "/admin/reload", "/admin/reload", AS_ADMIN, None, 200),
     ("tokens", "POST", "/admin/reload", "/admin/reload", {}, None, 401),
     ("open", "POST", "/admin/reload", "/admin/reload", {}, None, 403),
@@ -146,12 +149,14 @@ CASES: list[tuple[str, str, str, str, dict[str, str], bytes | None, int]] = [
     ("tokens", "POST", "/admin/rollout/start", "/admin/rollout/start", AS_ADMIN,
      b'{"version": "9"}', 404),
     ("pinned", "POST", "/admin/rollout/start", "/admin/rollout/start", AS_ADMIN, b"{}", 409),
+    ("tokens", "POST", "/admin/rollout/start", "/admin/rollout/start", AS_ADMIN, HUGE, 413),
     ("tokens", "POST", "/admin/rollout/{action}", "/admin/rollout/pause", AS_ADMIN, None, 409),
     ("tokens", "POST", "/admin/rollout/{action}", "/admin/rollout/promote", AS_ADMIN,
      b"{not json", 400),
     ("tokens", "POST", "/admin/rollout/{action}", "/admin/rollout/promote", {}, None, 401),
     ("open", "POST", "/admin/rollout/{action}", "/admin/rollout/promote", {}, None, 403),
     ("tokens", "POST", "/admin/rollout/{action}", "/admin/rollout/nope", AS_ADMIN, None, 404),
+    ("tokens", "POST", "/admin/rollout/{action}", "/admin/rollout/promote", AS_ADMIN, HUGE, 413),
 ]  # fmt: skip
 
 

@@ -16,6 +16,7 @@ from loopml.errors import (
     InputError,
     LoopmlError,
     ModelFailure,
+    PayloadTooLarge,
     RequestError,
     http_status,
 )
@@ -89,9 +90,26 @@ def authorize(
         raise AuthError(needs)
 
 
-async def read_json(request: Request) -> Any:
-    """The body as JSON; a body that is not JSON is a :class:`RequestError` (400)."""
-    body = await request.body()
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, at most ``limit`` bytes (``serving.max_body``); a longer one is a
+    :class:`PayloadTooLarge` (413) before it is read whole: at once when its ``Content-Length``
+    says so, else as soon as the chunks received pass the limit."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise PayloadTooLarge(limit)
+    chunks, received = [], 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > limit:
+            raise PayloadTooLarge(limit)
+        chunks.append(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The body (at most ``limit`` bytes, see :func:`read_body`) as JSON; a body that is not
+    JSON is a :class:`RequestError` (400)."""
+    body = await read_body(request, limit)
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:

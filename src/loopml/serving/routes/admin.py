@@ -18,7 +18,7 @@ from fastapi.responses import Response
 
 from loopml.errors import AccessDenied, NotFoundError, Pinned, RequestError
 from loopml.rollout import controller
-from loopml.serving.routes._common import Service, authorize, json_response, read_json
+from loopml.serving.routes._common import Service, authorize, json_response, read_body, read_json
 from loopml.serving.schemas import OPENAPI_BODIES, ReloadResponse, RolloutStatus, responses
 
 ACTIONS = ("promote", "rollback", "pause", "resume")
@@ -97,11 +97,11 @@ def router(service: Service) -> APIRouter:
         "/rollout/start",
         openapi_extra=OPENAPI_BODIES["rollout_start"],
         summary="Start a canary (or shadow) rollout of a registered version (admin)",
-        responses=responses(RolloutStatus, 400, 401, 403, 404, 409),
+        responses=responses(RolloutStatus, 400, 401, 403, 404, 409, 413),
     )
     async def start(request: Request) -> Response:
         admit(request)
-        body = await read_json(request)
+        body = await read_json(request, spec.serving.max_body)
         if not isinstance(body, dict) or not isinstance(body.get("version"), str | int):
             raise RequestError(
                 'expected {"version": "3" or "flights@3", "steps": [5, 25, 50, 100], '
@@ -122,7 +122,7 @@ def router(service: Service) -> APIRouter:
         "/rollout/{action}",
         openapi_extra={**OPENAPI_BODIES["rollout_action"], "parameters": [_ACTION]},
         summary="promote, rollback, pause or resume (admin)",
-        responses=responses(RolloutStatus, 400, 401, 403, 404, 409),
+        responses=responses(RolloutStatus, 400, 401, 403, 404, 409, 413),
     )
     async def action(request: Request) -> Response:
         admit(request)
@@ -131,7 +131,7 @@ def router(service: Service) -> APIRouter:
             raise NotFoundError(
                 f"no rollout action '{name}': use promote, rollback, pause or resume"
             )
-        reason = _reason(await request.body())
+        reason = _reason(await read_body(request, spec.serving.max_body))
         if name in ("promote", "rollback"):
             decide = controller.promote if name == "promote" else controller.rollback
             return await act(lambda: decide(store, spec, actor="api", reason=reason))

@@ -44,17 +44,17 @@ NEEDS = (
 def router(service: Service) -> APIRouter:
     routes = APIRouter(tags=["feedback"])
     store, metrics, recent = service.store, service.metrics, service.scorer.recent
-    tokens = service.feedback_tokens
+    tokens, max_body = service.feedback_tokens, service.spec.serving.max_body
 
     @routes.post(
         "/feedback",
         openapi_extra=OPENAPI_BODIES["feedback"],
         summary="Ground truth for earlier predictions",
-        responses=responses(FeedbackResponse, 400, 401, 422),
+        responses=responses(FeedbackResponse, 400, 401, 413, 422),
     )
     async def feedback(request: Request) -> Response:
         authorize(request, tokens, NEEDS)
-        items = parse_items(await read_json(request))
+        items = parse_items(await read_json(request, max_body))
         stable = service.follower.current().stable
         target = stable.package.profile.columns.get(service.spec.target)
         rule = rule_for(stable.task, stable.labels, target.dtype if target else None)

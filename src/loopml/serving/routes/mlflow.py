@@ -6,17 +6,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from loopml.serving.protocols.mlflow import invocations_response, parse_invocations
-from loopml.serving.routes._common import Service, authorize, json_response
+from loopml.serving.routes._common import Service, authorize, json_response, read_body
 from loopml.serving.schemas import OPENAPI_BODIES, InvocationsResponse, responses
 
 
 def router(service: Service) -> APIRouter:
     routes = APIRouter(tags=["MLflow"])
-    scorer, token, max_rows = (
-        service.scorer,
-        service.prediction_token,
-        service.spec.serving.max_batch,
-    )
+    scorer, token = service.scorer, service.prediction_token
+    max_rows, max_body = service.spec.serving.max_batch, service.spec.serving.max_body
 
     @routes.post(
         "/invocations",
@@ -26,9 +23,8 @@ def router(service: Service) -> APIRouter:
     )
     async def invocations(request: Request) -> Response:
         authorize(request, token)
-        records = parse_invocations(
-            await request.body(), request.headers.get("content-type"), max_rows=max_rows
-        )
+        body = await read_body(request, max_body)
+        records = parse_invocations(body, request.headers.get("content-type"), max_rows=max_rows)
         scored = scorer.score(records, "/invocations")
         return json_response(invocations_response(scored.predictions))
 

@@ -18,16 +18,17 @@ from loopml.serving.schemas import (
 def router(service: Service) -> APIRouter:
     routes = APIRouter(tags=["loopml"])
     scorer, token = service.scorer, service.prediction_token
+    max_body = service.spec.serving.max_body
 
     @routes.post(
         "/predict",
         openapi_extra=OPENAPI_BODIES["predict"],
         summary="Predict one record or a batch",
-        responses=responses(PredictResponse | PredictBatchResponse, 400, 401, 422, 500),
+        responses=responses(PredictResponse | PredictBatchResponse, 400, 401, 413, 422, 500),
     )
     async def predict(request: Request) -> Response:
         authorize(request, token)
-        body = await read_json(request)
+        body = await read_json(request, max_body)
         single, entity = True, None
         # {"records": [...], "entity": key} or {"record": {...}, "entity": key}: the entity key
         # makes canary routing sticky (else the spec's entity column, else a uniform draw)

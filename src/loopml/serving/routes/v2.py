@@ -19,7 +19,7 @@ from loopml.serving.protocols.v2 import (
     v2_model_metadata,
     v2_server_metadata,
 )
-from loopml.serving.routes._common import Service, authorize, json_response
+from loopml.serving.routes._common import Service, authorize, json_response, read_body
 from loopml.serving.routing import Served
 from loopml.serving.schemas import (
     OPENAPI_BODIES,
@@ -112,7 +112,7 @@ def router(service: Service) -> APIRouter:
         authorize(request, token)
         current = model(request)
         records, client_id, wanted = parse_v2_infer(
-            await request.body(),
+            await read_body(request, spec.serving.max_body),
             input_names=list(current.package.schema.columns),
             max_rows=spec.serving.max_batch,
             header_length=_header_length(request),
