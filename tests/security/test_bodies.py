@@ -17,15 +17,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from loopml.data.versions import add_frame
 from loopml.errors import SpecError
-from loopml.modeling.train import train
-from loopml.registry import register
 from loopml.serving.app import create_app
 from loopml.spec import Spec, parse_spec
 from loopml.store import Store
 from tests.support.asgi import InProcess
-from tests.support.projects import FLIGHTS_SPEC
+from tests.support.projects import FLIGHTS_SPEC, registered_store
 
 BASE = FLIGHTS_SPEC + "metric: {name: roc_auc}\nmodel: {candidates: [linear]}\n"
 LIMIT = 64_000
@@ -53,11 +50,7 @@ def spec() -> Spec:
 def store(
     tmp_path_factory: pytest.TempPathFactory, flights_sample: pl.DataFrame, spec: Spec
 ) -> Store:
-    root = tmp_path_factory.mktemp("bodies")
-    store = Store(f"sqlite:///{root / 'loopml.db'}", root / "artifacts")
-    version = add_frame(store, flights_sample, name="flights", source="test")
-    register(store, spec, train(store, spec, version))
-    return store
+    return registered_store(tmp_path_factory.mktemp("bodies"), spec, flights_sample)
 
 
 @pytest.fixture(scope="module")

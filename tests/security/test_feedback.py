@@ -19,19 +19,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loopml.config import ServeSettings
-from loopml.data.versions import add_frame
 from loopml.errors import InputError, LoopmlError, RequestError
 from loopml.loop.production import _labels
 from loopml.modeling.metrics import label_text
-from loopml.modeling.train import train
-from loopml.registry import register
 from loopml.serving import server
 from loopml.serving.app import create_app
 from loopml.serving.labels import LabelRule, check_labels, parse_items
 from loopml.spec import Spec, parse_spec
 from loopml.store import Store
 from tests.support import asgi
-from tests.support.projects import FLIGHTS_SPEC
+from tests.support.projects import FLIGHTS_SPEC, registered_store
 
 SPEC = FLIGHTS_SPEC + "metric: {name: roc_auc}\nmodel: {candidates: [linear]}\n"
 RECORD = {"distance": 500.0, "hour": 9, "carrier": "UA", "origin": "JFK", "dest": "LAX"}
@@ -59,11 +56,7 @@ def spec() -> Spec:
 def store(
     tmp_path_factory: pytest.TempPathFactory, flights_sample: pl.DataFrame, spec: Spec
 ) -> Store:
-    root = tmp_path_factory.mktemp("feedback")
-    store = Store(f"sqlite:///{root / 'loopml.db'}", root / "artifacts")
-    version = add_frame(store, flights_sample, name="flights", source="test")
-    register(store, spec, train(store, spec, version))
-    return store
+    return registered_store(tmp_path_factory.mktemp("feedback"), spec, flights_sample)
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
+
+from loopml.data.versions import add_frame
+from loopml.modeling.train import train
+from loopml.registry import register
+from loopml.spec import Spec
 from loopml.store import Store
 
 #: The flights project the tests share; a test appends the sections it needs (metric, model…).
@@ -23,3 +29,12 @@ features:
 def project_store(root: Path) -> Store:
     """The store of the project folder ``root`` (``root/.loopml``), as ``loopml`` finds it."""
     return Store(f"sqlite:///{root / '.loopml' / 'loopml.db'}", root / ".loopml" / "artifacts")
+
+
+def registered_store(root: Path, spec: Spec, frame: pl.DataFrame) -> Store:
+    """A store under ``root`` holding ``frame`` as dataset ``flights`` and the model trained on
+    it, registered as ``flights@1`` (champion)."""
+    store = Store(f"sqlite:///{root / 'loopml.db'}", root / "artifacts")
+    version = add_frame(store, frame, name="flights", source="test")
+    register(store, spec, train(store, spec, version))
+    return store

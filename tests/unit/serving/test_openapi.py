@@ -12,30 +12,22 @@ import orjson
 import polars as pl
 import pytest
 
-from loopml.data.versions import add_frame
 from loopml.modeling.model import TrainedModel
-from loopml.modeling.train import train
 from loopml.predlog import read_log
-from loopml.registry import register
 from loopml.serving.app import create_app
 from loopml.spec import Spec, parse_spec
 from loopml.store import Store
 from tests.support.asgi import InProcess
+from tests.support.projects import FLIGHTS_SPEC, registered_store
 
-SPEC = """\
-name: flights
-task: binary
-target: late
-positive_class: true
-id_column: flight_id
-time_column: scheduled_departure
-features:
-  numeric: [distance, hour, temp, humid, wind_speed, visib]
-  categorical: [carrier, origin, dest]
+SPEC = (
+    FLIGHTS_SPEC
+    + """\
 metric: {name: roc_auc}
 model: {candidates: [linear]}
 serving: {max_batch: 5, max_body: 2048}
 """
+)
 RECORD = {"distance": 500.0, "hour": 9, "carrier": "UA", "origin": "JFK", "dest": "LAX"}
 PREDICTION, ADMIN = "p-token", "a-token"
 AS_PREDICTOR = {"authorization": f"Bearer {PREDICTION}"}
@@ -49,15 +41,7 @@ V2_RECORD = {
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory, flights_sample: pl.DataFrame) -> Store:
-    root = tmp_path_factory.mktemp("openapi")
-    store = Store(f"sqlite:///{root / 'loopml.db'}", root / "artifacts")
-    spec = parse_spec(SPEC)
-    register(
-        store,
-        spec,
-        train(store, spec, add_frame(store, flights_sample, name="flights", source="test")),
-    )
-    return store
+    return registered_store(tmp_path_factory.mktemp("openapi"), parse_spec(SPEC), flights_sample)
 
 
 @pytest.fixture(scope="module")
