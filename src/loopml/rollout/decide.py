@@ -11,7 +11,8 @@ three verdicts:
   ``latency_slack_ms`` slower at p99, and
   the two-sample Kolmogorov–Smirnov test for predictions, whose PSI must also exceed
   ``max_prediction_psi``: significance alone flags trivial differences in large windows, and
-  an effect size alone is noise in small ones).
+  an effect size alone is noise in small ones); the spec's p99 latency target fails when the
+  share of requests slower than it is surely above 1 %, not on one window's raw p99.
 - ``wait``: too little data to pass. Too little data never passes, but a canary whose error rate
   is surely above the limit fails before ``min_requests``, so a broken model is caught early.
 - ``pass``; and ``skip`` for a check that does not apply (no labels yet; no stable traffic to
@@ -39,6 +40,7 @@ from loopml.stats.significance import wilson_lower
 
 Verdict = Literal["pass", "fail", "wait", "skip"]
 Action = Literal["advance", "hold", "rollback"]
+_TAIL = 0.01  # the share of requests a p99 leaves above it
 _NO_STABLE = "stable answered nothing in this step (canary at 100%): absolute limits only"
 
 
@@ -155,7 +157,9 @@ def decide(
         _psi_check(canary, stable, policy, alpha=alpha, enough=enough, probabilities=probabilities),
     ]
     if latency_target_ms is not None:
-        checks.append(_latency_target_check(canary, latency_target_ms, enough=enough))
+        checks.append(
+            _latency_target_check(canary, latency_target_ms, alpha=alpha, enough=enough)
+        )
     if quality is not None:
         checks.append(_quality_check(canary, stable, quality, policy.min_labels, alpha=alpha))
     failed = any(c.verdict == "fail" for c in checks)
@@ -268,18 +272,24 @@ def _latency_check(
     return Check("latency_p99", verdict, round(ratio, 4), limit, detail)
 
 
-def _latency_target_check(canary: Arm, target_ms: float, *, enough: bool) -> Check:
-    if not enough or len(canary.latencies_ms) < 1:
+def _latency_target_check(canary: Arm, target_ms: float, *, alpha: float, enough: bool) -> Check:
+    """The spec's p99 target, held with the noise of a small window in mind: p99 under the target
+    means at most 1 % of requests slower than it, so the check fails when that share is, at the
+    policy's confidence, above 1 % (Wilson lower bound). A raw p99 of 60 requests is their
+    second-slowest; one pause of the machine would otherwise roll back a healthy canary."""
+    latencies = canary.latencies_ms
+    if not enough or len(latencies) < 1:
         return Check("latency_target", "wait", None, target_ms, "needs min_requests answered")
-    p99 = float(np.percentile(canary.latencies_ms, 99))
-    verdict: Verdict = "fail" if p99 > target_ms else "pass"
-    return Check(
-        "latency_target",
-        verdict,
-        round(p99, 3),
-        target_ms,
-        f"canary p99 {p99:.2f} ms against the spec's target {target_ms} ms",
+    p99 = float(np.percentile(latencies, 99))
+    slow = int(np.count_nonzero(latencies > target_ms))
+    lower = wilson_lower(slow, len(latencies), alpha)
+    detail = (
+        f"canary p99 {p99:.2f} ms against the spec's target {target_ms} ms: {slow} of "
+        f"{len(latencies)} requests slower ({_share(slow, len(latencies)):.2%}; surely at "
+        f"least {lower:.2%}, and a p99 target allows 1%)"
     )
+    verdict: Verdict = "fail" if lower > _TAIL else "pass"
+    return Check("latency_target", verdict, round(p99, 3), target_ms, detail)
 
 
 def _psi_check(
