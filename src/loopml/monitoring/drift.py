@@ -71,6 +71,9 @@ class FeatureDrift:
     ``decided_by`` names the statistic that gave the verdict — the policy's ``decide_by``, or
     its counterpart for this kind — with its ``value`` and ``threshold``; ``drifted`` is
     ``value > threshold`` for effect sizes and ``value < threshold`` for p-values.
+
+    ``share_error`` bounds how far any bin's share (and so the CDF, for numbers) read off the
+    summaries can be from the raw data's: 0 when both summaries are exact, as a window's are.
     """
 
     feature: str
@@ -88,6 +91,7 @@ class FeatureDrift:
     value: float
     threshold: float
     drifted: bool
+    share_error: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-safe dict: every non-finite float (NaN, and an infinite Wasserstein) as None."""
@@ -153,6 +157,7 @@ def _verdict(
         value=value,
         threshold=threshold,
         drifted=bool(drifted),
+        share_error=found.get("share_error", 0.0),
     )
 
 
@@ -203,6 +208,7 @@ def _numeric(
         "wasserstein": wasserstein,
         "ks_statistic": ks,
         "ks_pvalue": ks_pvalue(ks, reference.n, current.n),
+        "share_error": max(reference.rank_error / reference.n, current.rank_error / current.n),
     }
 
 
@@ -248,10 +254,17 @@ def sketch_drift(
 def _category_table(
     reference: CategoryCounts, current: CategoryCounts
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Counts per bin: the reference's categories, then "other" (everything else)."""
-    known = [current.counts.get(value, 0) for value in reference.counts]
-    ref = np.array([*reference.counts.values(), reference.other_count], dtype=np.int64)
-    cur = np.array([*known, current.total - sum(known)], dtype=np.int64)
+    """Counts per bin: the reference's categories that the current side counts, then "other".
+
+    A current side that kept every category it saw (``freq_error`` 0) counts all of them, its
+    absences being true zeros. One that dropped some has no count for a dropped category,
+    which is not a zero: such a category goes to "other" on *both* sides, so each side's
+    "other" holds the same categories and no bin compares a count with a gap in a sketch."""
+    bins = [v for v in reference.counts if not current.freq_error or v in current.counts]
+    ref = np.array([reference.counts[v] for v in bins], dtype=np.int64)
+    cur = np.array([current.counts.get(v, 0) for v in bins], dtype=np.int64)
+    ref = np.append(ref, reference.total - ref.sum())
+    cur = np.append(cur, current.total - cur.sum())
     return ref, cur
 
 
@@ -262,15 +275,16 @@ def category_drift(
 
     Bins are the reference's kept categories plus one "other" bin holding everything else:
     the reference's dropped tail and, on the current side, every category the reference did
-    not keep — including categories never seen in training. PSI and Jensen–Shannon compare the
-    bins' shares; the chi-square test of homogeneity (``scipy.stats.chi2_contingency``, with
-    its default Yates correction when two bins remain) runs on the 2×K table of counts, bins
-    empty on both sides dropped (with fewer than two left, statistic 0 and p-value 1).
+    not keep — including categories never seen in training (see :func:`_category_table` for a
+    current side that dropped some of the reference's categories). PSI and Jensen–Shannon
+    compare the bins' shares; the chi-square test of homogeneity
+    (``scipy.stats.chi2_contingency``, with its default Yates correction when two bins remain)
+    runs on the 2×K table of counts, bins empty on both sides dropped (with fewer than two
+    left, statistic 0 and p-value 1).
 
-    Tolerance: a reference category that fell out of the current side's top counts is counted
-    in "other" there, so its current count is low by at most ``current.freq_error`` (0 unless
-    the window has more categories than its ``top_k``). An empty side gives NaN statistics and
-    no drift, as in :func:`sketch_drift`.
+    Tolerance: every bin's count is exact on a fresh side, and within its ``freq_error`` on a
+    merged one; ``share_error`` states the larger of the two as a share. An empty side gives NaN
+    statistics and no drift, as in :func:`sketch_drift`.
     """
     counts = (reference.total, current.total)
     if not reference.total or not current.total:
@@ -284,6 +298,9 @@ def category_drift(
         "jensen_shannon": _js_distance(expected, actual),
         "chi2_statistic": chi2,
         "chi2_pvalue": p_value,
+        "share_error": max(
+            reference.freq_error / reference.total, current.freq_error / current.total
+        ),
     }
     return _verdict(name, "categorical", counts, found, policy)
 

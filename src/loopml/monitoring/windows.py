@@ -42,6 +42,7 @@ from loopml.monitoring.inputs import input_metrics
 from loopml.predlog import decode_features, read_log
 from loopml.registry import Package, load_package
 from loopml.spec import Spec
+from loopml.stats.categories import DEFAULT_TOP_K
 from loopml.stats.quantiles import QuantileSketch
 from loopml.store import Store, WindowRecord
 
@@ -164,7 +165,9 @@ def window_metrics(
     comparable = [n for n in features if schema.columns[n].kind != "datetime"]  # sent as text
     drift = profile_drift(
         package.profile,
-        profile_frame(inputs, columns=comparable),
+        # the window is in hand: count every category exactly, so no reference category is
+        # read as absent because it fell out of the window's top counts
+        profile_frame(inputs, columns=comparable, top_k=max(DEFAULT_TOP_K, inputs.height)),
         comparable,
         spec.monitoring.drift,
     )
