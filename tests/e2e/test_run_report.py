@@ -209,7 +209,15 @@ def _meta(run: Run, *, code_version: bool = True) -> PackageMeta:
         "lineage": lineage,
         "gate": {
             "blessed": True,
-            "checks": [{"check": "target", "passed": True, "message": "roc_auc meets the target"}],
+            "checks": [
+                {
+                    "check": "roc_auc target",
+                    "value": 0.71,
+                    "threshold": 0.7,
+                    "passed": True,
+                    "message": "roc_auc 0.7100 meets the target 0.7",
+                }
+            ],
             "champion": None,
             "champion_metrics": None,
         },
@@ -294,6 +302,8 @@ def test_model_card_has_every_section_with_real_numbers(flights_run: Run) -> Non
     assert "**positive class**: True (flagged when P ≥ 0.350)" in text
     assert "**time column**: scheduled_departure" in text
     assert f"train {run.train.height:,}, validation 2,000, test {run.analysis.n_rows:,}" in text
+    card = build_model_card(_meta(run), run.analysis, run.spec, profile=profile)
+    assert card.gate[0] == "blessed: meets every target; no champion before it"  # as registered
     linear = run.baselines["linear"]
     baseline_row = (
         f"| linear | {linear['validation']['roc_auc']:.4f} | {linear['test']['roc_auc']:.4f} |"

@@ -31,12 +31,24 @@ class GateDecision:
 
     @property
     def reason(self) -> str:
+        """The verdict in words, from the checks themselves: the failing checks' messages; else
+        every target passed only against the champion (a target missed on a hard window that the
+        champion misses too) with its message, then how the champion was beaten. The store's
+        note, the CLI and the dashboard show this; the model card shows the same checks."""
         failed = [c["message"] for c in self.checks if not c["passed"]]
         if failed:
             return "; ".join(failed)
-        if any(c["check"] == "beats champion" for c in self.checks):
-            return "meets every target and beats the champion"
-        return "meets every target (no champion before it)"
+        targets = [c for c in self.checks if c["check"].endswith(" target")]
+        held = [
+            c["message"]
+            for c in targets
+            if c.get("threshold") is not None
+            and not _meets(c["check"].removesuffix(" target"), c.get("value"), c["threshold"])
+        ]
+        parts = held or ["meets every target" if targets else "has no target to meet"]
+        beat = next((c for c in self.checks if c["check"] == "beats champion"), None)
+        parts.append(f"beats the champion: {beat['message']}" if beat else "no champion before it")
+        return "; ".join(parts)
 
 
 def _meets(name: str, value: float | None, target: float) -> bool:

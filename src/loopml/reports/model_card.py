@@ -24,6 +24,7 @@ import jinja2
 from loopml.data.profile import Profile
 from loopml.modeling.analysis import Analysis
 from loopml.registry import PackageMeta
+from loopml.registry.gate import GateDecision
 from loopml.reports.render import render_page
 from loopml.reports.tables import number
 from loopml.spec import METRICS, Spec
@@ -221,7 +222,8 @@ def build_model_card(
             ("passed: " if c.get("passed") else "failed: ") + str(c.get("message"))
             for c in meta.gate.checks
         ]
-        gate.insert(0, "blessed as champion" if meta.gate.blessed else "not blessed (challenger)")
+        verdict = GateDecision(meta.gate.blessed, meta.gate.checks).reason  # as the registry says
+        gate.insert(0, f"{'blessed' if meta.gate.blessed else 'not blessed'}: {verdict}")
     lineage = meta.lineage
     code_version = lineage.code_version
     test_value = (per_split.get("test") or {}).get(primary)

@@ -184,3 +184,11 @@ def test_gate_checks_targets_and_margin() -> None:
     )
     worse_recall = gate(spec, {"roc_auc": 0.54, "recall": 0.2}, hard, on="May", relative=True)
     assert not worse_recall.blessed and "worse than the champion there" in worse_recall.reason
+    # one verdict: a target passed only against the champion is said so, never "meets"
+    assert "meets every target" not in better.reason
+    assert better.reason.startswith("roc_auc 0.5400 misses the target 0.55 on May, as does")
+    assert "beats the champion: roc_auc 0.5400 vs champion 0.5200 on May" in better.reason
+    assert passed.reason.startswith("meets every target; beats the champion: roc_auc 0.7000")
+    assert gate(spec, {"roc_auc": 0.70, "recall": 0.4}, None).reason == (
+        "meets every target; no champion before it"
+    )
