@@ -14,10 +14,10 @@ Flags (each excluded from the features with the reason written beside it):
   future (flights, January–March: day of month cost LightGBM 0.03 test ROC AUC). Hour of day and
   day of week repeat often enough and stay.
 - *likely leak*: the column alone predicts the target almost perfectly, the mark of a column
-  computed from the outcome. Measured as a one-feature score on a sample: the column is cut into
-  up to 100 equal-count bins (categories as they are), and the score is the share of the baseline's
-  error removed by predicting the majority class (or mean) per bin. A score of 0.9 or more flags
-  it; ordinary strong features score far lower.
+  computed from the outcome (see :mod:`loopml.data.leaks`).
+- *missingness leak*: where the column is missing, the target is (almost) always one thing — a
+  value left empty because of the outcome, as a cancelled flight has no tail number and counts
+  as late. A model learns "missing means late" and answers that to any client that omits it.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from typing import Any
 import polars as pl
 import yaml
 
+from loopml.data.leaks import LEAK_SCORE, leak_score, missing_leak
 from loopml.errors import DataError, unknown_column
 from loopml.spec import (
     DEFAULT_METRIC,
@@ -44,8 +45,6 @@ from loopml.spec import (
 )
 
 SAMPLE_ROWS = 200_000
-LEAK_SCORE = 0.9
-LEAK_BINS = 100
 MIN_CYCLES = 6
 _ID_NAME = re.compile(r"(^id$|_id$|^id_|uuid|guid)", re.IGNORECASE)
 
@@ -133,38 +132,6 @@ def _mean_words(values: pl.Series) -> float:
     return _float(sample.str.count_matches(r"\S+").mean())
 
 
-def leak_score(frame: pl.DataFrame, column: str, target: str, task: Task) -> float | None:
-    """Share of the baseline's error one column removes on its own (1.0 = predicts perfectly)."""
-    series = frame[column]
-    if series.dtype.is_numeric() and series.dtype != pl.Boolean:
-        values = series.cast(pl.Float64)
-        # equal-count bins by rank (ties share a bin), at least 100 rows each
-        n_bins = max(2, min(LEAK_BINS, values.count() // 100))
-        bins = (values.rank("min") - 1) * n_bins // max(1, values.count())
-        key = bins.cast(pl.Int64).cast(pl.String)
-    elif series.n_unique() <= max(2, frame.height // 20):
-        key = series.cast(pl.String)
-    else:
-        return None
-    data = pl.DataFrame({"key": key.fill_null("__missing__"), "y": frame[target]}).drop_nulls("y")
-    if data.height == 0:
-        return None
-    if task == "regression":
-        y = data["y"].cast(pl.Float64)
-        total = _float(((y - _float(y.mean())) ** 2).sum())
-        within = (
-            data.with_columns(pl.col("y").cast(pl.Float64))
-            .select(((pl.col("y") - pl.col("y").mean().over("key")) ** 2).sum())
-            .item()
-        )
-        return 1 - _float(within) / total if total > 0 else None
-    base_error = 1 - _float(data["y"].value_counts()["count"].max()) / data.height
-    if base_error <= 0:
-        return None
-    hits = data.group_by("key", "y").len().group_by("key").agg(pl.col("len").max())["len"].sum()
-    return 1 - (1 - _float(hits) / data.height) / base_error
-
-
 def calendar_cycles(frame: pl.DataFrame, column: str, time_column: str) -> int | None:
     """How many times ``column`` runs through its values along time, if time determines it.
 
@@ -231,6 +198,8 @@ def propose_spec(
             score = leak_score(sample, column, target, task)
             if score is not None and score >= LEAK_SCORE:
                 kind, reason = None, f"likely target leak (alone it scores {score:.2f} of 1)"
+            elif (found := missing_leak(sample, column, target, task)) is not None:
+                kind, reason = None, found
         if kind is not None and time_column is not None:
             cycles = calendar_cycles(sample, column, time_column)
             if cycles is not None and cycles < MIN_CYCLES:
