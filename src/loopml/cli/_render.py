@@ -20,7 +20,7 @@ def print_validation(report: ValidationReport, source: str, against: str) -> Non
         return
     table = Table(
         title=f"{source} against {against}: {len(report.errors)} error(s), "
-        f"{len(report.warnings)} warning(s)"
+        f"{len(report.warnings)} warning(s), {len(report.tolerated)} tolerated"
     )
     for column in (
         "severity",
@@ -42,12 +42,15 @@ def print_validation(report: ValidationReport, source: str, against: str) -> Non
             f"{v.fraction:.2%}",
             v.expected,
             examples,
-            style="red" if v.severity == "error" else "yellow",
+            style={"error": "red", "warning": "yellow"}.get(v.severity, "dim"),
         )
     console.print(table)
-    verdict = (
-        "[red]✗ validation failed[/]" if not report.ok else "[green]✓ no errors[/] (warnings only)"
-    )
+    if not report.ok:
+        verdict = "[red]✗ validation failed[/]"
+    elif report.warnings:
+        verdict = "[green]✓ no errors[/] (warnings only)"
+    else:
+        verdict = "[green]✓ no errors[/] (breaks within their rules' tolerance, shown as info)"
     console.print(verdict)
 
 

@@ -15,6 +15,15 @@ Defaults, documented here because users will ask:
   range by ``RANGE_MARGIN`` (10 %) of its span on each side.
 - ``allowed`` is the reference's category set when it is complete and has at most 1,000 values;
   up to ``max_unseen`` (1 %) of rows may hold other values before the rule is broken.
+- ``common`` (a column with more categories than that, or more than its profile kept) is the
+  reference's most frequent categories and ``common_share`` the share of its values they
+  covered: a new frame whose values fall outside them much more often than that holds values
+  training never saw.
+- A number beyond ``FAR_SPANS`` (10) times the range's width outside it (1e9 in a 0/1 column)
+  is an error even for an inferred range: that is a unit or encoding fault, not a warm month.
+
+Validation reports a rule's breaks even when they are under its tolerance (severity ``info``):
+the tolerance decides the severity, never the visibility.
 """
 
 from __future__ import annotations
@@ -28,9 +37,10 @@ from loopml.errors import DataError, unknown_column
 from loopml.spec import Expectation, Spec
 
 Kind = Literal["numeric", "categorical", "boolean", "datetime"]
-Severity = Literal["error", "warning"]
+Severity = Literal["error", "warning", "info"]
 
 RANGE_MARGIN = 0.1
+FAR_SPANS = 10
 MAX_ALLOWED_CATEGORIES = 1000
 MAX_UNSEEN = 0.01
 
@@ -49,10 +59,15 @@ class ColumnSchema:
     allowed: list[str] | None = None
     max_unseen: float = MAX_UNSEEN
     strict: tuple[str, ...] = ()
+    common: list[str] | None = None
+    common_share: float = 0.0
 
-    def severity(self, rule: str) -> Severity:
-        """Whether breaking ``rule`` fails validation (error) or is only reported (warning)."""
-        if rule in ("range", "allowed") and rule not in self.strict:
+    def severity(self, rule: str, *, tolerated: bool = False) -> Severity:
+        """Whether breaking ``rule`` fails validation (error), is a warning, or is reported as
+        ``info`` because it stays within the rule's tolerance."""
+        if tolerated:
+            return "info"
+        if rule in ("range", "allowed", "common") and rule not in self.strict:
             return "warning"
         return "error"
 
@@ -101,6 +116,10 @@ def _infer_column(column: ColumnProfile) -> ColumnSchema:
         complete = counts.freq_error == 0 and counts.other_count == 0
         if complete and 0 < len(counts.counts) <= MAX_ALLOWED_CATEGORIES:
             rules["allowed"] = sorted(str(value) for value in counts.counts)
+        elif counts.counts and counts.total:
+            top = list(counts.counts)[:MAX_ALLOWED_CATEGORIES]
+            rules["common"] = sorted(str(value) for value in top)
+            rules["common_share"] = round(sum(counts.counts[v] for v in top) / counts.total, 6)
     return ColumnSchema(name=column.name, dtype=column.dtype, kind=kind, **rules)
 
 

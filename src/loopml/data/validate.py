@@ -1,7 +1,9 @@
 """Validation: check a frame against a schema and report every violation.
 
 A violation names the column, the rule, how many rows break it (count and fraction), what was
-expected, and up to five example values with their row numbers (1 = the first data row). All rule
+expected, and up to five example values with their row numbers (1 = the first data row). A rule
+broken by fewer rows than it tolerates is still reported, as ``info``: what validation tolerates
+is never hidden. All rule
 counts come from one Polars ``select``, so validating a million rows costs one parallel pass;
 examples are gathered only for the rules that broke.
 """
@@ -13,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from loopml.data.schema import ColumnSchema, Schema, Severity
+from loopml.data.schema import FAR_SPANS, ColumnSchema, Schema, Severity
 
 N_EXAMPLES = 5
 
@@ -58,6 +60,11 @@ class ValidationReport:
         return [v for v in self.violations if v.severity == "warning"]
 
     @property
+    def tolerated(self) -> list[Violation]:
+        """Breaks within their rule's tolerance (severity ``info``)."""
+        return [v for v in self.violations if v.severity == "info"]
+
+    @property
     def ok(self) -> bool:
         return not self.errors
 
@@ -68,6 +75,7 @@ class ValidationReport:
             "n_columns": self.n_columns,
             "errors": len(self.errors),
             "warnings": len(self.warnings),
+            "tolerated": len(self.tolerated),
             "violations": [{**asdict(v), "message": v.message} for v in self.violations],
         }
 
@@ -121,6 +129,19 @@ def _rules(frame: pl.DataFrame, rule: ColumnSchema) -> list[tuple[str, pl.Expr, 
         high = float("inf") if rule.max is None else rule.max
         outside = (typed < low) | (typed > high) | typed.is_nan()
         checks.append(("range", outside.fill_null(False), f"values in [{low:g}, {high:g}]", 0.0))
+        if rule.min is not None and rule.max is not None and "range" not in rule.strict:
+            width = (rule.max - rule.min) or max(abs(rule.min), abs(rule.max), 1.0)
+            far_low, far_high = rule.min - FAR_SPANS * width, rule.max + FAR_SPANS * width
+            far = ((typed < far_low) | (typed > far_high)).fill_null(False)
+            checks.append(
+                (
+                    "far_out_of_range",
+                    far,
+                    f"values within {FAR_SPANS}× the range's width of [{low:g}, {high:g}], "
+                    f"i.e. in [{far_low:g}, {far_high:g}] (a unit or encoding fault?)",
+                    0.0,
+                )
+            )
     if rule.allowed is not None:
         unseen = typed.is_not_null() & ~typed.cast(pl.String).is_in(rule.allowed)
         preview = ", ".join(rule.allowed[:8]) + (", …" if len(rule.allowed) > 8 else "")
@@ -129,6 +150,18 @@ def _rules(frame: pl.DataFrame, rule: ColumnSchema) -> list[tuple[str, pl.Expr, 
         )
         checks.append(
             ("allowed", unseen, f"one of {{{preview}}} ({limit:.0%} other allowed)", limit)
+        )
+    elif rule.common is not None:
+        rare = typed.is_not_null() & ~typed.cast(pl.String).is_in(rule.common)
+        limit = min(1.0, 1 - rule.common_share + rule.max_unseen)
+        checks.append(
+            (
+                "common",
+                rare,
+                f"values among training's {len(rule.common):,} most frequent, as "
+                f"{rule.common_share:.1%} of its values were (up to {limit:.1%} others tolerated)",
+                limit,
+            )
         )
     return checks
 
@@ -162,7 +195,7 @@ def validate(frame: pl.DataFrame, schema: Schema) -> ValidationReport:
     index = pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("__row")
     for (rule, name, mask, expected, limit), count in zip(checks, counts, strict=True):
         fraction = count / n
-        if not count or fraction <= limit:
+        if not count:
             continue
         sample = frame.select(index, pl.col(rule.name), mask.alias("__bad")).filter("__bad")
         sample = sample.head(N_EXAMPLES)
@@ -170,7 +203,7 @@ def validate(frame: pl.DataFrame, schema: Schema) -> ValidationReport:
             Violation(
                 column=rule.name,
                 rule=name,
-                severity=rule.severity(name),
+                severity=rule.severity(name, tolerated=fraction <= limit),
                 count=int(count),
                 fraction=fraction,
                 expected=expected,
@@ -178,7 +211,7 @@ def validate(frame: pl.DataFrame, schema: Schema) -> ValidationReport:
                 rows=sample["__row"].to_list(),
             )
         )
-    order = {"error": 0, "warning": 1}
+    order = {"error": 0, "warning": 1, "info": 2}
     violations.sort(
         key=lambda v: (
             order[v.severity],

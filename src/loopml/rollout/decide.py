@@ -157,9 +157,7 @@ def decide(
         _psi_check(canary, stable, policy, alpha=alpha, enough=enough, probabilities=probabilities),
     ]
     if latency_target_ms is not None:
-        checks.append(
-            _latency_target_check(canary, latency_target_ms, alpha=alpha, enough=enough)
-        )
+        checks.append(_latency_target_check(canary, latency_target_ms, alpha=alpha, enough=enough))
     if quality is not None:
         checks.append(_quality_check(canary, stable, quality, policy.min_labels, alpha=alpha))
     failed = any(c.verdict == "fail" for c in checks)

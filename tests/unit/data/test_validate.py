@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import given, settings
@@ -34,7 +35,11 @@ def test_inferred_schema_from_flights(q1_schema: Schema) -> None:
 
 def test_training_data_passes_its_own_schema(q1: pl.DataFrame, q1_schema: Schema) -> None:
     report = validate(q1, q1_schema)
-    assert report.ok and not report.violations
+    assert report.ok and not report.warnings
+    # what it tolerates is still shown: its own missing values, under their limits
+    assert report.violations and {v.severity for v in report.violations} == {"info"}
+    missing = {v.column: v for v in report.tolerated if v.rule == "max_missing"}
+    assert missing["tailnum"].count == q1["tailnum"].null_count()
 
 
 def test_april_breaks_only_inferred_ranges(flights: pl.DataFrame, q1_schema: Schema) -> None:
@@ -119,8 +124,13 @@ def test_counts_match_a_plain_python_recount(
     found = {(v.column, v.rule): v.count for v in report.violations}
     n = current.height
 
-    def reported(count: int, limit: float) -> int:
-        return count if count / n > limit else 0
+    severities = {(v.column, v.rule): v.severity for v in report.violations}
+
+    def reported(count: int, limit: float, key: tuple[str, str]) -> int:
+        """Every break is reported; its severity says whether it passed the tolerance."""
+        if count:
+            assert (severities[key] == "info") == (count / n <= limit), key
+        return count
 
     rule = schema["x"]
     xs = current["x"].to_list()
@@ -130,11 +140,65 @@ def test_counts_match_a_plain_python_recount(
     nulls = sum(1 for x in xs if x is None)
     if not rule.nullable:
         assert found.get(("x", "not_null"), 0) == nulls
-    else:
-        assert found.get(("x", "max_missing"), 0) == reported(nulls, rule.max_missing)
+    elif rule.max_missing < 1.0:
+        assert found.get(("x", "max_missing"), 0) == reported(
+            nulls, rule.max_missing, ("x", "max_missing")
+        )
     allowed = schema["c"].allowed
     if allowed is not None:
         unseen = sum(1 for c in current["c"].to_list() if c is not None and c not in allowed)
-        assert found.get(("c", "allowed"), 0) == reported(unseen, schema["c"].max_unseen)
+        assert found.get(("c", "allowed"), 0) == reported(
+            unseen, schema["c"].max_unseen, ("c", "allowed")
+        )
     # the reference always passes its own schema
     assert validate(reference, schema).ok
+
+
+def test_what_validation_tolerates_is_never_hidden() -> None:
+    """50 rows of a never-seen value in a 5-level column: under the 1 % tolerance, so not a
+    warning, but shown with its count and examples."""
+    rng = np.random.default_rng(1)
+    reference = pl.DataFrame({"level": rng.choice(list("abcde"), 20_000)})
+    schema = infer_schema(profile_frame(reference))
+    current = pl.DataFrame({"level": [*rng.choice(list("abcde"), 9_950), *["zz"] * 50]})
+    report = validate(current, schema)
+    assert report.ok and not report.warnings
+    (seen,) = report.tolerated
+    assert (seen.column, seen.rule, seen.count, seen.severity) == ("level", "allowed", 50, "info")
+    assert seen.examples == ["zz"] * 5 and seen.rows[0] == 9_951
+    assert report.to_dict()["tolerated"] == 1
+
+
+def test_a_value_far_outside_the_range_is_an_error() -> None:
+    """1e9 in a 0/1 column is a unit or encoding fault, not a warm month: an error, while a
+    value just past an inferred range stays a warning."""
+    flags = pl.DataFrame({"flag": [0, 1] * 500, "temp": np.linspace(10, 70, 1000)})
+    schema = infer_schema(profile_frame(flags))
+    near = validate(pl.DataFrame({"flag": [0, 1, 2], "temp": [20.0, 80.0, 30.0]}), schema)
+    assert near.ok and {(v.column, v.rule) for v in near.warnings} == {
+        ("flag", "range"),
+        ("temp", "range"),
+    }
+    far = validate(pl.DataFrame({"flag": [0.0, 1.0, 1e9], "temp": [20.0, -5000.0, 30.0]}), schema)
+    assert not far.ok
+    errors = {(v.column, v.rule): v for v in far.errors}
+    assert errors[("flag", "far_out_of_range")].examples == [1e9]
+    assert errors[("temp", "far_out_of_range")].rows == [2]
+
+
+def test_a_high_cardinality_column_is_checked_against_its_most_frequent_values(
+    q1: pl.DataFrame, q1_schema: Schema
+) -> None:
+    rule = q1_schema["tailnum"]
+    assert rule.allowed is None and rule.common and 0 < rule.common_share < 1
+    same = validate(q1.sample(5_000, seed=2).select("tailnum"), q1_schema)
+    assert not [v for v in same.violations if v.rule == "common" and v.severity != "info"]
+    renamed = q1.sample(5_000, seed=2).select(
+        pl.when(pl.int_range(pl.len()) % 2 == 0)
+        .then(pl.lit("N") + pl.int_range(pl.len()).cast(pl.String) + pl.lit("ZZ"))
+        .otherwise(pl.col("tailnum"))
+        .alias("tailnum")
+    )
+    found = next(v for v in validate(renamed, q1_schema).warnings if v.rule == "common")
+    assert found.column == "tailnum" and found.fraction > 1 - rule.common_share
+    assert "most frequent" in found.expected and found.examples[0].endswith("ZZ")

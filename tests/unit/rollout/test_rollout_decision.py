@@ -142,7 +142,6 @@ def test_latency_target_from_the_spec_is_an_absolute_limit() -> None:
     assert verdicts(decision)["latency_target"] == "fail"
 
 
-
 def test_a_few_pauses_do_not_break_the_latency_target_but_a_slow_tail_does() -> None:
     """p99 of 200 requests is their third-slowest: two pauses of the machine put it over the
     target, yet 1 % over is what a p99 target allows. A tail of 5 % over is surely too slow."""
