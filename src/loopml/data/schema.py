@@ -17,8 +17,9 @@ Defaults, documented here because users will ask:
   up to ``max_unseen`` (1 %) of rows may hold other values before the rule is broken.
 - ``common`` (a column with more categories than that, or more than its profile kept) is the
   reference's most frequent categories and ``common_share`` the share of its values they
-  covered: a new frame whose values fall outside them much more often than that holds values
-  training never saw.
+  covered: a new frame where they make up less than ``COMMON_KEPT`` (half) of that share holds
+  values training never saw (a new id format, a shifted column), beyond the churn such columns
+  have.
 - A number beyond ``FAR_SPANS`` (10) times the range's width outside it (1e9 in a 0/1 column)
   is an error even for an inferred range: that is a unit or encoding fault, not a warm month.
 
@@ -41,6 +42,7 @@ Severity = Literal["error", "warning", "info"]
 
 RANGE_MARGIN = 0.1
 FAR_SPANS = 10
+COMMON_KEPT = 0.5
 MAX_ALLOWED_CATEGORIES = 1000
 MAX_UNSEEN = 0.01
 

@@ -194,11 +194,11 @@ def test_a_high_cardinality_column_is_checked_against_its_most_frequent_values(
     same = validate(q1.sample(5_000, seed=2).select("tailnum"), q1_schema)
     assert not [v for v in same.violations if v.rule == "common" and v.severity != "info"]
     renamed = q1.sample(5_000, seed=2).select(
-        pl.when(pl.int_range(pl.len()) % 2 == 0)
+        pl.when(pl.int_range(pl.len()) % 5 != 0)  # 80 % of the values in a new format
         .then(pl.lit("N") + pl.int_range(pl.len()).cast(pl.String) + pl.lit("ZZ"))
         .otherwise(pl.col("tailnum"))
         .alias("tailnum")
     )
     found = next(v for v in validate(renamed, q1_schema).warnings if v.rule == "common")
-    assert found.column == "tailnum" and found.fraction > 1 - rule.common_share
-    assert "most frequent" in found.expected and found.examples[0].endswith("ZZ")
+    assert found.column == "tailnum" and found.fraction > 1 - rule.common_share / 2
+    assert "most frequent" in found.expected and any(e.endswith("ZZ") for e in found.examples)
