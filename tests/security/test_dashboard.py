@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,11 +23,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from loopml.config import ServeSettings
 from loopml.data.profile import Profile
 from loopml.data.versions import add_frame
+from loopml.errors import PageError
 from loopml.reports import data_report
 from loopml.reports.render import to_json
 from loopml.store import Store
+from loopml.ui.csrf import CsrfTokens
+from loopml.ui.hosts import allowed_hosts, check_host
 from tests.support.projects import FLIGHTS_SPEC, project_store
 from tests.support.servers import Server, start
 
@@ -218,3 +223,37 @@ def test_the_csrf_token_is_per_process(root: Path, ui: Server) -> None:
     finally:
         other.stop()
     assert status_of(root, alert_id) == "open"
+
+
+def test_the_hosts_answered_are_loopback_the_configured_host_and_the_local_address() -> None:
+    assert allowed_hosts(8050, "0.0.0.0", "10.0.0.5") == [
+        "127.0.0.1:8050",
+        "localhost:8050",
+        "[::1]:8050",
+        "10.0.0.5:8050",
+    ]  # a wildcard names no host
+    assert "ml.example.org:8000" in allowed_hosts(8000, "ML.example.org", None)
+    assert "[fe80::1]:8000" in allowed_hosts(8000, "fe80::1", None)
+    assert "localhost" in allowed_hosts(80, None) and "localhost" not in allowed_hosts(8080)
+
+
+@given(st.text(max_size=40))
+def test_any_other_host_header_is_refused(header: str) -> None:
+    allowed = allowed_hosts(8050, "127.0.0.1")
+    if header.strip().lower() in allowed:
+        check_host(header, allowed)
+    else:
+        with pytest.raises(PageError, match=re.escape("answers only to 127.0.0.1:8050")):
+            check_host(header, allowed)
+
+
+def test_the_workers_of_one_server_share_the_csrf_secret() -> None:
+    """``loopml serve`` makes its settings once and hands them to every worker (pickled, as
+    multiprocessing's spawn does): each worker's dashboard signs with the same secret."""
+    settings = ServeSettings.from_env(spec=Path("loopml.yaml"), host="127.0.0.1")
+    worker = pickle.loads(pickle.dumps(settings))
+    assert worker.form_secret == settings.form_secret and worker.host == "127.0.0.1"
+    assert CsrfTokens(worker.form_secret).token() == CsrfTokens(settings.form_secret).token()
+    restarted = ServeSettings.from_env(spec=Path("loopml.yaml"))
+    assert restarted.form_secret != settings.form_secret  # a new server, new tokens
+    assert repr(settings).count(settings.form_secret.hex()) == 0
