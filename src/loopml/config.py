@@ -13,7 +13,8 @@ Reports (run reports, model cards, monitoring reports) go to ``$LOOPML_HOME/repo
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -55,6 +56,11 @@ class ServeSettings:
     - ``LOOPML_FEEDBACK_TOKEN``: bearer token for ``/feedback`` (unset: the prediction token is
       asked instead). The admin token is always accepted there too, and with any token set,
       anonymous feedback is refused: labels become training data.
+
+    ``host`` is the address the server binds (``--host``): the dashboard answers requests for
+    it. ``form_secret`` signs the dashboard's CSRF tokens: made fresh with the settings (once per
+    ``loopml serve``) and handed to every worker with them, so a page one worker served may post
+    to another.
     """
 
     spec: Path
@@ -62,6 +68,10 @@ class ServeSettings:
     admin_token: str | None
     prediction_token: str | None
     feedback_token: str | None = None
+    host: str | None = None
+    form_secret: bytes = field(
+        default_factory=lambda: secrets.token_bytes(32), repr=False, compare=False
+    )
 
     @property
     def tokens(self) -> list[str]:
@@ -78,6 +88,7 @@ class ServeSettings:
         admin_token: str | None = None,
         prediction_token: str | None = None,
         feedback_token: str | None = None,
+        host: str | None = None,
     ) -> ServeSettings:
         """Settings from the explicit arguments given, else the ``LOOPML_*`` variables."""
         return cls(
@@ -86,4 +97,5 @@ class ServeSettings:
             admin_token=admin_token or os.environ.get("LOOPML_ADMIN_TOKEN") or None,
             prediction_token=prediction_token or os.environ.get("LOOPML_PREDICTION_TOKEN") or None,
             feedback_token=feedback_token or os.environ.get("LOOPML_FEEDBACK_TOKEN") or None,
+            host=host,
         )

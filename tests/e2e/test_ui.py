@@ -3,11 +3,14 @@
 rollout and audit entries; then `loopml ui` in its own process on 127.0.0.1, driven by headless
 Chromium: every page loads without console errors and asks nothing of any other host, charts
 render, and an alert is acknowledged by clicking Ack. Writes without the admin token, from
-another machine or another site, and bad ids are refused with 4xx answers."""
+another machine or another site, without the page's CSRF token, and bad ids are refused with 4xx
+answers; so is any request for a host other than the server's own (tests/security/
+test_dashboard.py has the rest of those)."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -52,6 +55,7 @@ class Project:
     run_id: int
     served_ui: httpx.Response  # `loopml serve`'s /ui/, fetched while it ran
     served_js: httpx.Response  # and its Plotly script
+    served_rebound: httpx.Response  # and its /ui/ asked for under another host name
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +79,7 @@ def project(
     try:
         served_ui = server.client.get("/ui/")
         served_js = server.client.get("/ui/static/plotly.min.js")
+        rebound = server.client.get("/ui/", headers={"host": f"evil.example:{server.port}"})
         for frame in (held_out, july, faulty):
             send(server, frame)
     finally:
@@ -94,7 +99,7 @@ def project(
             "drift on temp in two windows",
             evidence={"features": ["temp"], "psi": 0.31},
         )
-    return Project(root, spec, outcome.result.run_id, served_ui, served_js)
+    return Project(root, spec, outcome.result.run_id, served_ui, served_js, rebound)
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +139,16 @@ def test_loopml_serve_mounts_the_dashboard_at_ui(project: Project) -> None:
     assert "Overview" in project.served_ui.text and "flights@1" in project.served_ui.text
     assert project.served_js.status_code == 200
     assert "immutable" in project.served_js.headers["cache-control"]
+    refused = project.served_rebound
+    assert refused.status_code == 400 and "evil.example" in refused.text
+    assert f"127.0.0.1:{refused.request.url.port}" in refused.text
+
+
+def csrf_token(html: str) -> str:
+    """The CSRF token a dashboard page embeds in its forms."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "no csrf_token field on the page"
+    return found.group(1)
 
 
 def test_every_page_loads_offline_and_draws_its_charts(
@@ -255,20 +270,33 @@ def test_without_a_token_only_this_machine_and_this_site_may_write(
     token_app = create_ui(store, project.spec, admin_token=TOKEN)
     missing = call(token_app, "POST", f"/alerts/{alert.id}/ack", client="203.0.113.7")
     assert missing.status_code == 403 and "admin token" in missing.text
+    no_csrf = call(token_app, "POST", f"/alerts/{alert.id}/ack", data={"token": TOKEN})
+    assert no_csrf.status_code == 403 and "CSRF token" in no_csrf.text
+    page = call(token_app, "GET", "/alerts", client="203.0.113.7").text
     accepted = call(
         token_app,
         "POST",
         f"/alerts/{alert.id}/ack",
         client="203.0.113.7",
-        data={"token": TOKEN},
+        data={"token": TOKEN, "csrf_token": csrf_token(page)},
         headers={"accept": "application/json"},
     )
     assert accepted.status_code == 200 and accepted.json()["status"] == "acked"
+    other = next(a for a in store.monitoring.list_alerts(status="open") if a.id != alert.id)
+    scripted = call(  # the admin token in the header: no browser sends that, no CSRF token needed
+        token_app,
+        "POST",
+        f"/alerts/{other.id}/ack",
+        client="203.0.113.7",
+        headers={"accept": "application/json", "authorization": f"Bearer {TOKEN}"},
+    )
+    assert scripted.status_code == 200 and scripted.json()["status"] == "acked"
 
 
 def test_bad_input_gets_a_clear_4xx(store: Store, ui: Server) -> None:
     acked = next(a for a in store.monitoring.list_alerts() if a.status == "acked")
     as_json = {"accept": "application/json"}
+    form = {"csrf_token": csrf_token(ui.client.get("/ui/alerts").text)}
     cases = [
         ("POST", "/ui/alerts/abc/ack", 400, "positive whole number"),
         ("POST", "/ui/alerts/-3/ack", 400, "positive whole number"),
@@ -286,7 +314,8 @@ def test_bad_input_gets_a_clear_4xx(store: Store, ui: Server) -> None:
         ("GET", "/ui/nowhere", 404, "no page"),
     ]
     for method, path, status, text in cases:
-        response = ui.client.request(method, path, headers=as_json)
+        body = form if method == "POST" else None
+        response = ui.client.request(method, path, headers=as_json, data=body)
         assert response.status_code == status, (path, response.text)
         assert text in response.json()["error"]["message"], (path, response.text)
     huge = ui.client.post("/ui/alerts/1/ack", content=b"token=" + b"x" * 100_000)

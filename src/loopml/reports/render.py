@@ -72,9 +72,24 @@ def plotly_js() -> str:
     return get_plotlyjs()
 
 
+#: characters that may end or change a ``<script>`` element's text (``</script>``, ``<!--``
+#: with ``<script>``, which the HTML parser reads inside script text), or that some JavaScript
+#: parsers take for line ends; each becomes its ``\uXXXX`` escape, which JSON reads back as the
+#: same character. Outside strings, JSON holds none of them, so the result is still JSON.
+_SCRIPT_UNSAFE = str.maketrans(
+    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+)
+
+
 def to_json(value: Any) -> str:
-    """JSON safe to embed inside a ``<script>`` element."""
-    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode().replace("</", "<\\/")
+    """``value`` as JSON safe to embed inside a ``<script>`` element: no ``<``, ``>``, ``&``,
+    U+2028 or U+2029 in the text, and ``json.loads`` of it gives ``value`` back.
+
+    The one helper every page and report embeds data with (the ``tojson_script`` filter), so a
+    category value such as ``<!--<script>`` or ``</script>`` is data, never markup.
+    """
+    text = orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    return text.translate(_SCRIPT_UNSAFE)
 
 
 @cache
@@ -103,4 +118,3 @@ def write_page(html: str, path: str | Path) -> Path:
     partial.write_text(html, encoding="utf-8")
     partial.replace(target)
     return target
-

@@ -143,6 +143,7 @@ def serve(
         model=model,
         prediction_token=prediction_token,
         feedback_token=feedback_token,
+        host=host,  # the dashboard at /ui answers requests for it (loopml.ui.hosts)
     )
     check_exposure(host, settings, insecure=insecure)
     check_port(host, port)

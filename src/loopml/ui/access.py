@@ -1,6 +1,7 @@
 """Who may change things from the dashboard (today: acknowledge an alert).
 
-Reading is open, like ``/metrics``. Writing follows the server's admin rule:
+Reading is open, like ``/metrics`` (to requests for the dashboard's own host: see
+:mod:`loopml.ui.hosts`). Writing follows the server's admin rule:
 
 - With an admin token configured (``LOOPML_ADMIN_TOKEN``), a write must carry it, in the form's
   ``token`` field or as ``Authorization: Bearer <token>``; compared in constant time.
@@ -9,6 +10,9 @@ Reading is open, like ``/metrics``. Writing follows the server's admin rule:
   refused, so a web page open in the same browser cannot acknowledge alerts behind the user's
   back (cross-site request forgery). With a token that check is moot: a foreign page cannot know
   the token.
+- Either way, a form post must carry the page's CSRF token (:mod:`loopml.ui.csrf`), so only a
+  page the dashboard served can post it. A request that carries the admin token in its
+  ``Authorization`` header needs none: a browser never adds that header to a forged post.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 
 from loopml.errors import AccessDenied
+from loopml.ui.csrf import FIELD, CsrfTokens
 
 
 def _loopback(host: str | None) -> bool:
@@ -31,12 +36,33 @@ def _loopback(host: str | None) -> bool:
         return host == "localhost"
 
 
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    return header[7:] if header.lower().startswith("bearer ") else ""
+
+
+def check_change(
+    request: Request, admin_token: str | None, form: dict[str, list[str]], csrf: CsrfTokens
+) -> None:
+    """Return if ``request``, with its parsed ``form``, may change things: :func:`check_write`,
+    then the form's CSRF token unless the admin token came in the ``Authorization`` header."""
+    check_write(request, admin_token, (form.get("token") or [""])[0] or None)
+    header = _bearer(request)
+    if (
+        admin_token is not None
+        and header
+        and hmac.compare_digest(header.encode(), admin_token.encode())
+    ):
+        return
+    csrf.check((form.get(FIELD) or [""])[0] or None)
+
+
 def check_write(request: Request, admin_token: str | None, form_token: str | None) -> None:
-    """Return if ``request`` may change things (see the module doc), else raise
-    :class:`AccessDenied` saying why and what to do."""
+    """Return if ``request`` may change things by who sent it (see the module doc; the CSRF
+    token is :func:`check_change`'s), else raise :class:`AccessDenied` saying why and what to
+    do."""
     if admin_token is not None:
-        header = request.headers.get("authorization", "")
-        given = form_token or (header[7:] if header.lower().startswith("bearer ") else "")
+        given = form_token or _bearer(request)
         if not given:
             raise AccessDenied(
                 "this dashboard needs the admin token for changes: enter it in the "

@@ -8,7 +8,9 @@ and model cards that training wrote are served from the reports folder at ``/rep
 and ``/reports/model/{name}/{version}`` (built from validated names, never from a path).
 ``POST /alerts/{id}/ack`` acknowledges an alert (see :mod:`loopml.ui.access` for who may) and
 redirects back to the alerts page, so a reload does not post again; a client that asks for JSON
-(``Accept: application/json``) gets the alert as JSON instead.
+(``Accept: application/json``) gets the alert as JSON instead. Every form carries the page's CSRF
+token (:mod:`loopml.ui.csrf`), and every request must name the dashboard's own host
+(:mod:`loopml.ui.hosts`), which keeps out DNS rebinding.
 
 Plotly's JavaScript is served once at ``/static/plotly.min.js`` (gzipped when the browser takes
 it, cacheable for a year, its URL versioned by Plotly's version), never from a CDN: the dashboard
@@ -32,8 +34,15 @@ import orjson
 import plotly
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import Route
 
 from loopml.errors import (
@@ -49,7 +58,9 @@ from loopml.reports.tables import number
 from loopml.spec import Spec
 from loopml.store import Store, check_name
 from loopml.ui import pages
-from loopml.ui.access import check_write
+from loopml.ui.access import check_change
+from loopml.ui.csrf import CsrfTokens, new_secret
+from loopml.ui.hosts import HostCheck
 from loopml.workflows import reports_folder
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -88,15 +99,21 @@ def create_ui(
     *,
     admin_token: str | None = None,
     reports: str | Path | None = None,
+    host: str | None = None,
+    csrf_secret: bytes | None = None,
 ) -> Starlette:
     """The dashboard of ``spec``'s project over ``store`` (see the module doc).
 
     ``admin_token`` (the server's ``LOOPML_ADMIN_TOKEN``) is required for changes when set;
     without it only the dashboard's own machine may make them. ``reports`` is the folder training
-    writes its reports to (default: ``$LOOPML_HOME/reports``).
+    writes its reports to (default: ``$LOOPML_HOME/reports``). ``host`` is the host the server
+    was started with (``--host``), answered besides the loopback names and the address a
+    connection arrives on. ``csrf_secret`` signs the forms' CSRF tokens (default: a fresh one;
+    the workers of one server must share it).
     """
     folder = reports_folder(reports)
     env = templates(TEMPLATES)
+    csrf = CsrfTokens(csrf_secret or new_secret())
 
     def render(
         request: Request, template: str, *, status: int = 200, counts: bool = True, **context: Any
@@ -110,6 +127,7 @@ def create_ui(
             number=number,
             pretty=pages.pretty,
             figures=context.pop("figures", []),
+            csrf_token=csrf.token(),
             **context,
         )
         return HTMLResponse(html, status_code=status)
@@ -127,6 +145,13 @@ def create_ui(
             title=kind.capitalize(),
             message=message,
         )
+
+    def wrong_host(request: Request, message: str) -> Response:
+        """The answer to a request for another host: the message only, nothing of the project."""
+        if _wants_json(request):
+            body = {"error": {"type": "bad_request", "message": message}}
+            return Response(orjson.dumps(body), 400, media_type="application/json")
+        return PlainTextResponse(message, 400)
 
     def overview(request: Request) -> Response:
         return render(
@@ -224,7 +249,7 @@ def create_ui(
         form = {}
         if request.headers.get("content-type", "").startswith("application/x-www-form"):
             form = parse_qs(body.decode("utf-8", "replace"))
-        check_write(request, admin_token, (form.get("token") or [""])[0] or None)
+        check_change(request, admin_token, form, csrf)
         try:
             record = await asyncio.to_thread(store.monitoring.ack_alert, alert_id)
         except NotFoundError as exc:
@@ -305,4 +330,5 @@ def create_ui(
             NotFoundError: refused,
             HTTPException: http_error,
         },
+        middleware=[Middleware(HostCheck, host=host, refuse=wrong_host)],
     )

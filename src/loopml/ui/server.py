@@ -31,8 +31,11 @@ MOUNT = "/ui"
 SERVING_APP = "loopml.ui.server:serving_app_with_ui"
 
 
-def standalone_app(store: Store, spec: Spec, *, admin_token: str | None = None) -> Starlette:
-    """The dashboard mounted at ``/ui``, with ``/`` redirecting to it."""
+def standalone_app(
+    store: Store, spec: Spec, *, admin_token: str | None = None, host: str | None = None
+) -> Starlette:
+    """The dashboard mounted at ``/ui``, with ``/`` redirecting to it; ``host`` is the host it
+    is bound to (answered besides the loopback names, see :mod:`loopml.ui.hosts`)."""
 
     def home(request: Request) -> RedirectResponse:
         return RedirectResponse(f"{request.scope.get('root_path', '')}{MOUNT}/", status_code=307)
@@ -40,15 +43,22 @@ def standalone_app(store: Store, spec: Spec, *, admin_token: str | None = None) 
     return Starlette(
         routes=[
             Route("/", home),
-            Mount(MOUNT, app=create_ui(store, spec, admin_token=admin_token)),
+            Mount(MOUNT, app=create_ui(store, spec, admin_token=admin_token, host=host)),
         ]
     )
 
 
 def serving_app_with_ui(settings: ServeSettings) -> FastAPI:
-    """The model server's app (:func:`build_app`) with the dashboard at ``/ui``."""
+    """The model server's app (:func:`build_app`) with the dashboard at ``/ui``: it answers to
+    the server's ``--host`` and signs its forms with the secret all workers share."""
     app = build_app(settings)
-    dashboard = create_ui(Store.open(), load_spec(settings.spec), admin_token=settings.admin_token)
+    dashboard = create_ui(
+        Store.open(),
+        load_spec(settings.spec),
+        admin_token=settings.admin_token,
+        host=settings.host,
+        csrf_secret=settings.form_secret,
+    )
     app.mount(MOUNT, dashboard)
     return app
 
@@ -82,7 +92,7 @@ def serve_ui(
         shown = f"[{host}]" if ":" in host else host
         announce(f"http://{shown}:{port}{MOUNT}/")
     uvicorn.run(
-        standalone_app(store, spec, admin_token=admin_token),
+        standalone_app(store, spec, admin_token=admin_token, host=host),
         host=host,
         port=port,
         log_level="warning",
