@@ -18,7 +18,7 @@ import pytest
 from loopml.data.versions import add_frame
 from loopml.modeling.train import train
 from loopml.monitoring import alerts, monitor
-from loopml.registry import register
+from loopml.registry import load_package, register
 from loopml.spec import AlertRule, parse_spec
 from loopml.store import Store
 from tests.support.pages import open_page
@@ -94,14 +94,26 @@ class Webhook:
         self.thread.join(5)
 
 
+def held_out_start(store: Store, trained: pl.DataFrame) -> Any:
+    """When the champion's held-out rows begin: its split is by time, training rows first."""
+    sizes = load_package(store, "flights@champion").meta.lineage.sizes
+    assert sizes is not None
+    return trained.sort("scheduled_departure")["scheduled_departure"][sizes["train"]]
+
+
 def test_monitoring_sees_drift_missing_values_and_quality(
     project: Path, store: Store, spec: Any, flights: pl.DataFrame
 ) -> None:
     folder = project / ".loopml" / "artifacts" / "predictions"
-    # rows training never saw, drawn across the whole period (a few days' flights would have a
-    # few days' weather: that is drift too)
+    # rows training never saw, from the held-out period (the validation and test splits' span:
+    # drift's reference), drawn across it (a few days' flights would have a few days' weather:
+    # that is drift too)
+    q1 = flights.filter(pl.col("month") <= 3)
+    held_out_from = held_out_start(store, q1.gather_every(5))
     q1_held_out = (
-        flights.filter(pl.col("month") <= 3).gather_every(5, offset=2).sample(1000, seed=1)
+        q1.gather_every(5, offset=2)
+        .filter(pl.col("scheduled_departure") >= held_out_from)
+        .sample(1000, seed=1)
     )
     july = flights.filter(pl.col("month") == 7).sample(1000, seed=2)
     faulty = flights.filter(pl.col("month") <= 3).gather_every(5, offset=3).sample(500, seed=3)
@@ -223,3 +235,33 @@ def test_the_server_exposes_the_latest_window_as_gauges(project: Path) -> None:
         assert wanted in text
     finally:
         server.stop()
+
+
+def test_replaying_the_held_out_rows_raises_no_alarm(
+    store: Store, spec: Any, flights: pl.DataFrame
+) -> None:
+    """No alarm on no change: the champion's own held-out rows (drift's reference, scored at
+    registration), replayed shuffled in windows of 500 and in time order as one window, fire
+    no drift alert at the default rules — by construction, whatever the data."""
+    from datetime import UTC, datetime, timedelta
+
+    from loopml.loop.simulate import _monitor as window_of  # the server's window, from rows
+
+    trained = flights.filter(pl.col("month") <= 3).gather_every(5).sort("scheduled_departure")
+    package = load_package(store, "flights@champion")
+    sizes = package.meta.lineage.sizes
+    assert sizes is not None
+    held_out = trained.slice(sizes["train"])
+    assert held_out.height == sizes["validation"] + sizes["test"]
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    shuffled = held_out.sample(fraction=1.0, shuffle=True, seed=5)
+    windows = [
+        window_of(shuffled.slice(i, 500), package, spec, start + timedelta(hours=i), start)
+        for i in range(0, shuffled.height - 499, 500)
+    ]
+    windows.append(window_of(held_out, package, spec, start, start + timedelta(hours=1)))
+    fired = alerts.evaluate(windows, alerts.rules_of(spec), [])
+    drift = [(f.rule.metric, f.feature, f.value) for f in fired if f.rule.metric == "drift"]
+    assert drift == [], drift
+    whole = windows[-1].details["drift"]
+    assert all(d["psi"] < 0.01 for d in whole), whole  # the reference's own rows

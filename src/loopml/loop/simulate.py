@@ -303,7 +303,13 @@ def _fit(
 
 def _copy(scratch: Store, spec: Spec, champion: Package) -> Package:
     record = save_package(
-        scratch, spec.name, champion.model, champion.meta, champion.schema, champion.profile
+        scratch,
+        spec.name,
+        champion.model,
+        champion.meta,
+        champion.schema,
+        champion.profile,
+        reference=champion.reference,
     )
     scratch.models.set_alias(spec.name, "champion", record.version)
     return load_package(scratch, record.ref)

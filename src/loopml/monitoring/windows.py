@@ -13,9 +13,9 @@ Per window (rows answered by stable or canary; shadow copies are not served traf
 - **outputs**: error rate, non-null outputs, the share predicted positive (binary) or the
   score's quantiles, a score histogram;
 - **service**: latency p50/p95/p99;
-- **drift**: every feature against the training profile and the scores against the test
-  split's (:mod:`loopml.monitoring.drift`); the window is profiled first, so drift costs
-  O(sketch) per feature, whatever the window's size;
+- **drift**: every feature and the scores against the held-out rows' (validation and test
+  splits, kept in the package at registration: :mod:`loopml.monitoring.drift`); the window is
+  profiled first, so drift costs O(sketch) per feature, whatever the window's size;
 - **quality** once labels arrived (the spec's metrics, label coverage, the primary metric per
   slice) and **estimated quality** before (expected accuracy and ROC AUC of a calibrated
   binary classifier, :mod:`loopml.monitoring.estimate`).
@@ -164,7 +164,7 @@ def window_metrics(
         metrics[f"latency_p{q}_ms"] = float(np.percentile(latency, q)) if len(latency) else None
     comparable = [n for n in features if schema.columns[n].kind != "datetime"]  # sent as text
     drift = profile_drift(
-        package.profile,
+        package.drift_reference,
         # the window is in hand: count every category exactly, so no reference category is
         # read as absent because it fell out of the window's top counts
         profile_frame(inputs, columns=comparable, top_k=max(DEFAULT_TOP_K, inputs.height)),

@@ -73,6 +73,8 @@ ALLOWED_NODES: frozenset[str] = frozenset(
 
 #: The files a package holds besides its estimator, and the estimator files it may hold.
 DOCUMENTS = ("pipeline.json", "meta.json", "schema.json", "profile.json")
+#: Files a package may hold (packages written before them have none).
+OPTIONAL_DOCUMENTS = ("reference.json",)
 ESTIMATORS = ("estimator.lgb.txt", "estimator.skops")
 _PICKLES = (".pkl", ".pickle", ".joblib", ".dill", ".pt", ".pth")
 
@@ -86,12 +88,13 @@ def check_file_names(ref: str, names: list[str]) -> str:
             problem = "is not a plain file name (a path could reach outside the package)"
         elif name.lower().endswith(_PICKLES):
             problem = "is a pickle-style file, and loopml never loads pickles (they run code)"
-        elif name not in DOCUMENTS and name not in ESTIMATORS:
+        elif name not in DOCUMENTS + OPTIONAL_DOCUMENTS and name not in ESTIMATORS:
             problem = "is not a file of a loopml package"
         if problem:
             raise PackageError(
                 f"model {ref}: manifest.json lists {name!r}, which {problem}; a package holds "
-                f"only {', '.join(DOCUMENTS)} and one of {' or '.join(ESTIMATORS)}. Refusing to "
+                f"only {', '.join(DOCUMENTS + OPTIONAL_DOCUMENTS)} and one of "
+                f"{' or '.join(ESTIMATORS)}. Refusing to "
                 "load it: it was not written by loopml or was tampered with — re-register the "
                 "model from its run"
             )

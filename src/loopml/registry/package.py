@@ -10,6 +10,9 @@ A **package** is a folder under ``models/<name>/<id>/`` in the artifact root:
   parameters, metrics per split, lineage, the gate's decision);
 - ``schema.json`` and ``profile.json``: the input schema and the training profile, so serving and
   monitoring never need the training data;
+- ``reference.json``: the profile of the held-out rows (validation and test splits) on the
+  model's inputs, drift's reference beside ``meta.json``'s ``score_profile`` of the same rows'
+  scores (packages written before it have none: drift then reads ``profile.json``);
 - ``manifest.json``: the SHA-256 of every file. The manifest's own SHA-256 is the package's
   identity, kept in the store; loading checks both, so a tampered or truncated package is refused.
 
@@ -56,6 +59,14 @@ class Package:
     meta: PackageMeta
     schema: Schema
     profile: Profile
+    reference: Profile | None = None
+
+    @property
+    def drift_reference(self) -> Profile:
+        """What a window's inputs are compared with: the held-out rows whose scores are the
+        predictions' reference, so features and predictions are judged against the same rows
+        (the training profile for a package written before it kept them)."""
+        return self.reference if self.reference is not None else self.profile
 
 
 def _sha(data: bytes) -> str:
@@ -85,7 +96,11 @@ def _estimator_file(model: TrainedModel) -> tuple[str, bytes]:
 
 
 def package_files(
-    model: TrainedModel, meta: PackageMeta, schema: Schema, profile: Profile
+    model: TrainedModel,
+    meta: PackageMeta,
+    schema: Schema,
+    profile: Profile,
+    reference: Profile | None = None,
 ) -> dict[str, bytes]:
     """Every file of a package (the manifest last), as bytes."""
     name, estimator = _estimator_file(model)
@@ -96,6 +111,8 @@ def package_files(
         "schema.json": _json(schema.to_dict()),
         "profile.json": _json(profile.to_dict()),
     }
+    if reference is not None:
+        files["reference.json"] = _json(reference.to_dict())
     manifest = {"format": FORMAT, "files": {k: _sha(v) for k, v in sorted(files.items())}}
     files["manifest.json"] = _json(manifest)
     return files
@@ -109,11 +126,12 @@ def save_package(
     schema: Schema,
     profile: Profile,
     *,
+    reference: Profile | None = None,
     run_id: int | None = None,
     metrics: dict[str, Any] | None = None,
 ) -> ModelRecord:
     """Write a package's files, then register it as the next version of ``name``."""
-    files = package_files(model, meta, schema, profile)
+    files = package_files(model, meta, schema, profile, reference)
     identity = _sha(files["manifest.json"])
     prefix = f"models/{name}/{identity[:16]}"
     for filename, data in files.items():
@@ -225,6 +243,9 @@ def load_package(store: Store, ref: str) -> Package:
         meta,
         _document(record, files, "schema.json", Schema.from_dict),
         _document(record, files, "profile.json", Profile.from_dict),
+        _document(record, files, "reference.json", Profile.from_dict)
+        if "reference.json" in files
+        else None,
     )
 
 

@@ -8,6 +8,9 @@ store's model note its reason.
 
 from __future__ import annotations
 
+import numpy as np
+
+from loopml.data.profiling import profile_frame
 from loopml.data.schema import Schema
 from loopml.errors import LoopmlError, NotFoundError
 from loopml.modeling.train import TrainResult
@@ -78,7 +81,13 @@ def register(
             ],
         )
     profile = result.dataset.profile
-    test_output = best.model.output(best.model.pipeline.transform(result.data.frame[test_rows]))
+    # drift's reference: the held-out rows (validation and test), scored once here — out of
+    # sample, unlike training rows, and over more of the training period than the test split
+    held_out = np.concatenate([result.data.split.validation, test_rows])
+    held_frame = result.data.frame[held_out]
+    held_output = best.model.output(best.model.pipeline.transform(held_frame))
+    inputs = [c for c in best.model.pipeline.input_columns_ if c in held_frame.columns]
+    reference = profile_frame(held_frame, columns=inputs)
     schema = Schema(
         {
             name: rule
@@ -97,8 +106,8 @@ def register(
         feature_names=best.model.pipeline.feature_names_,
         input_columns=best.model.pipeline.input_columns_,
         baselines={r.name: r.metrics for r in result.results if r.baseline},
-        # the scores' distribution on the test split: monitoring's reference for prediction drift
-        score_profile=QuantileSketch.from_values(best.model.scores(test_output)).to_dict(),
+        # the held-out rows' scores: monitoring's reference for prediction drift
+        score_profile=QuantileSketch.from_values(best.model.scores(held_output)).to_dict(),
         lineage=Lineage(
             run_id=result.run_id,
             candidate_run_id=best.run_id,
@@ -125,6 +134,7 @@ def register(
         meta,
         schema,
         profile,
+        reference=reference,
         run_id=best.run_id,
         metrics=best.metrics["test"],
     )
