@@ -26,6 +26,7 @@ from loopml.predlog import PredictionLog
 from loopml.predlog import log_folder as default_log_folder
 from loopml.serving.follower import Follower
 from loopml.serving.metrics import ServerMetrics
+from loopml.serving.openapi import install as install_openapi
 from loopml.serving.routes import admin, feedback, health, metrics, mlflow, predict, v2
 from loopml.serving.routes._common import Service, error_response
 from loopml.serving.scoring import Scorer
@@ -108,4 +109,5 @@ def create_app(
     for family in (predict, mlflow, v2, feedback, health, admin):
         app.include_router(family.router(service))
     app.include_router(metrics.router(service, lambda: log.queue_depth))
+    install_openapi(app)
     return app

@@ -5,16 +5,22 @@ single-record path fast and the error messages field-level, and encode responses
 these Pydantic models describe the very shapes they read and send, so ``/openapi.json`` says what
 the server answers. Each route lists its statuses with :func:`responses`; every error, whatever
 its status, is an :class:`ErrorResponse` (``{"error": {"type", "message", ...}}``), with the
-status and ``type`` taken from :data:`loopml.errors.HTTP_STATUS`.
+status and ``type`` taken from :data:`loopml.errors.HTTP_STATUS`. The request models (bodies the
+routes read by hand) go into the document through :mod:`loopml.serving.openapi`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-Record = dict[str, Any]
+from loopml.serving.protocols.v2 import V2_ACCEPTED_DATATYPES, V2_OUTPUTS
+
+#: A feature's value: JSON's scalars (an object or a list is refused, naming the field).
+Scalar = str | float | bool | None
+#: One record: feature → value.
+Record = dict[str, Scalar]
 
 
 class _Closed(BaseModel):
@@ -38,8 +44,8 @@ class Problem(_Closed):
 
 class ErrorDetail(_Closed):
     type: str = Field(
-        description="invalid_input, bad_request, unauthorized, forbidden, not_found, conflict, "
-        "pinned or model_error"
+        description="invalid_input, bad_request, payload_too_large, unauthorized, forbidden, "
+        "not_found, conflict, pinned or model_error"
     )
     message: str = Field(description="what failed, what was expected and what was got")
     problems: list[Problem] | None = Field(None, description="invalid_input: every problem found")
@@ -76,6 +82,13 @@ def responses(ok: type[BaseModel] | Any, *errors: int) -> dict[int | str, dict[s
 # -- loopml's own JSON ----------------------------------------------------------------------------
 
 
+class PredictOne(BaseModel):
+    """One record with an entity key (the key makes canary routing sticky)."""
+
+    record: Record
+    entity: str | int | None = None
+
+
 class PredictBatch(BaseModel):
     """Several records, optionally with an entity key (sticky canary routing)."""
 
@@ -106,6 +119,41 @@ class PredictBatchResponse(_Closed):
     model_version: str
     route: str = Field(description="stable or canary: which model answered")
     predictions: list[PredictRow]
+
+
+class DataframeSplit(_Closed):
+    """pandas' ``orient="split"``: column names, then rows of values in that order."""
+
+    columns: list[str]
+    data: list[list[Scalar]]
+    index: list[Any] | None = Field(None, description="row labels, one per row (ignored)")
+
+
+def _params() -> Any:
+    return Field(None, description="MLflow's inference parameters: accepted and ignored")
+
+
+_COLUMNS_OR_ROWS = "a list of records, or an object mapping each column to a list of values"
+
+
+class InvocationsSplit(_Closed):
+    dataframe_split: DataframeSplit
+    params: dict[str, Any] | None = _params()
+
+
+class InvocationsRecords(_Closed):
+    dataframe_records: list[Record]
+    params: dict[str, Any] | None = _params()
+
+
+class InvocationsInstances(_Closed):
+    instances: list[Record] | dict[str, list[Scalar]] = Field(description=_COLUMNS_OR_ROWS)
+    params: dict[str, Any] | None = _params()
+
+
+class InvocationsInputs(_Closed):
+    inputs: list[Record] | dict[str, list[Scalar]] = Field(description=_COLUMNS_OR_ROWS)
+    params: dict[str, Any] | None = _params()
 
 
 class InvocationsResponse(_Closed):
@@ -157,6 +205,38 @@ class V2ModelReady(_Closed):
     ready: bool
 
 
+_DATATYPES: list[JsonValue] = [*sorted(V2_ACCEPTED_DATATYPES)]
+_OUTPUTS: list[JsonValue] = list(V2_OUTPUTS)
+
+
+class V2InputTensor(BaseModel):
+    """One feature's values: ``name`` is the feature, one value per row."""
+
+    name: str
+    datatype: str = Field(json_schema_extra={"enum": _DATATYPES})
+    shape: list[int] = Field(
+        min_length=1, max_length=2, description="[N] or [N, 1]: N rows, the same in every input"
+    )
+    data: list[Scalar | list[Scalar]] = Field(description="N values, flat or nested one level")
+    parameters: dict[str, Any] | None = Field(
+        None, description="binary_data_size: the tensor's bytes in the binary part"
+    )
+
+
+class V2RequestedOutput(BaseModel):
+    name: str = Field(json_schema_extra={"enum": _OUTPUTS})
+    parameters: dict[str, Any] | None = None
+
+
+class V2InferRequest(BaseModel):
+    """An Open Inference Protocol request: one input tensor per feature."""
+
+    id: str | None = Field(None, description="echoed as the answer's id")
+    inputs: list[V2InputTensor] = Field(min_length=1)
+    outputs: list[V2RequestedOutput] | None = Field(None, description="all when absent")
+    parameters: dict[str, Any] | None = None
+
+
 class V2OutputTensor(_Closed):
     name: str
     datatype: str
@@ -179,10 +259,16 @@ class FeedbackItem(BaseModel):
     """One label: ``request_id`` as the prediction's answer gave it."""
 
     request_id: str = Field(description="an id the server issued (with a prediction)")
-    label: Any = Field(
+    label: str | float | bool = Field(
         description="binary and multiclass: one of the model's classes; regression: a finite "
         "number (never an object, a list or null)"
     )
+
+
+class FeedbackBatch(BaseModel):
+    """Several labels (a bare JSON list of items is accepted as well)."""
+
+    feedback: list[FeedbackItem] = Field(min_length=1)
 
 
 class FeedbackConflict(_Closed):
@@ -227,7 +313,7 @@ class ReloadResponse(_Closed):
 class RolloutStart(BaseModel):
     """Start rolling a registered version out (``3``, ``flights@3`` or ``flights@challenger``)."""
 
-    version: str
+    version: str | int
     steps: list[float] | None = Field(None, description="canary percentages, e.g. [5, 25, 50, 100]")
     shadow: bool = Field(False, description="run as a shadow first, then as a canary")
 
@@ -256,57 +342,3 @@ class RolloutStatus(_Closed):
     revision: int
     rollout: dict[str, Any] | None
     events: list[RolloutEvent]
-
-
-# -- request bodies (parsed by hand, documented here) ---------------------------------------------
-
-
-def _body(
-    *schemas: type[BaseModel] | dict[str, Any],
-    media: str = "application/json",
-    required: bool = True,
-) -> dict[str, Any]:
-    options = [s if isinstance(s, dict) else s.model_json_schema() for s in schemas]
-    schema = options[0] if len(options) == 1 else {"oneOf": options}
-    return {"requestBody": {"required": required, "content": {media: {"schema": schema}}}}
-
-
-_RECORD = {"type": "object", "additionalProperties": True, "description": "feature → value"}
-# inlined (no $ref): a body schema's $defs would not resolve inside the OpenAPI document
-_FEEDBACK_ITEM = FeedbackItem.model_json_schema()
-
-OPENAPI_BODIES: dict[str, dict[str, Any]] = {
-    "predict": _body(_RECORD, {"type": "array", "items": _RECORD}, PredictBatch),
-    "invocations": {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "description": "dataframe_split, dataframe_records, instances or inputs",
-                    }
-                },
-                "text/csv": {"schema": {"type": "string"}},
-            },
-        }
-    },
-    "v2_infer": _body(
-        {
-            "type": "object",
-            "description": "Open Inference Protocol request: "
-            "one named input tensor of shape [N] per feature",
-        }
-    ),
-    "feedback": _body(
-        _FEEDBACK_ITEM,
-        {"type": "array", "items": _FEEDBACK_ITEM, "minItems": 1},
-        {
-            "type": "object",
-            "required": ["feedback"],
-            "properties": {"feedback": {"type": "array", "items": _FEEDBACK_ITEM, "minItems": 1}},
-        },
-    ),
-    "rollout_start": _body(RolloutStart),
-    "rollout_action": _body(RolloutReason, required=False),
-}

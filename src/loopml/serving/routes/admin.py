@@ -18,17 +18,13 @@ from fastapi.responses import Response
 
 from loopml.errors import AccessDenied, NotFoundError, Pinned, RequestError
 from loopml.rollout import controller
+from loopml.serving.openapi import REQUEST_BODIES, path_parameter, security
 from loopml.serving.routes._common import Service, authorize, json_response, read_body, read_json
-from loopml.serving.schemas import OPENAPI_BODIES, ReloadResponse, RolloutStatus, responses
+from loopml.serving.schemas import ReloadResponse, RolloutStatus, responses
 
 ACTIONS = ("promote", "rollback", "pause", "resume")
-_ACTION = {
-    "name": "action",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string"},
-    "description": ", ".join(ACTIONS),
-}
+_ACTION = path_parameter("action", list(ACTIONS))
+_ADMIN = security("adminToken")  # off (403) without the token, never open
 
 
 def _reason(body: bytes) -> str:
@@ -75,6 +71,7 @@ def router(service: Service) -> APIRouter:
     @routes.post(
         "/reload",
         summary="Re-read the deployment, or reload a pinned model (admin)",
+        openapi_extra=_ADMIN,
         responses=responses(ReloadResponse, 401, 403),
     )
     async def reload(request: Request) -> Response:
@@ -85,17 +82,16 @@ def router(service: Service) -> APIRouter:
     @routes.get(
         "/rollout",
         summary="The deployment and its rollout's decisions (admin)",
+        openapi_extra=_ADMIN,
         responses=responses(RolloutStatus, 401, 403, 409),
     )
     async def status(request: Request) -> Response:
         admit(request)
-        return json_response(
-            (await asyncio.to_thread(controller.status, store, spec)).to_json()
-        )
+        return json_response((await asyncio.to_thread(controller.status, store, spec)).to_json())
 
     @routes.post(
         "/rollout/start",
-        openapi_extra=OPENAPI_BODIES["rollout_start"],
+        openapi_extra={**REQUEST_BODIES["rollout_start"], **_ADMIN},
         summary="Start a canary (or shadow) rollout of a registered version (admin)",
         responses=responses(RolloutStatus, 400, 401, 403, 404, 409, 413),
     )
@@ -120,7 +116,7 @@ def router(service: Service) -> APIRouter:
 
     @routes.post(
         "/rollout/{action}",
-        openapi_extra={**OPENAPI_BODIES["rollout_action"], "parameters": [_ACTION]},
+        openapi_extra={**REQUEST_BODIES["rollout_action"], "parameters": [_ACTION], **_ADMIN},
         summary="promote, rollback, pause or resume (admin)",
         responses=responses(RolloutStatus, 400, 401, 403, 404, 409, 413),
     )

@@ -29,8 +29,9 @@ from starlette.concurrency import run_in_threadpool
 from loopml.modeling.metrics import label_text
 from loopml.predlog import logged_ids
 from loopml.serving.labels import MAX_REQUEST_ID, check_labels, parse_items, rule_for
+from loopml.serving.openapi import REQUEST_BODIES, security
 from loopml.serving.routes._common import Service, authorize, json_response, read_json
-from loopml.serving.schemas import OPENAPI_BODIES, FeedbackResponse, responses
+from loopml.serving.schemas import FeedbackResponse, responses
 
 logger = logging.getLogger(__name__)
 LISTED = 100  # unknown ids and conflicts listed in one answer at most (all are counted)
@@ -48,7 +49,13 @@ def router(service: Service) -> APIRouter:
 
     @routes.post(
         "/feedback",
-        openapi_extra=OPENAPI_BODIES["feedback"],
+        openapi_extra={
+            **REQUEST_BODIES["feedback"],
+            **security(
+                "feedbackToken" if service.feedback_token or service.prediction_token else None,
+                "adminToken" if service.admin_token else None,
+            ),
+        },
         summary="Ground truth for earlier predictions",
         responses=responses(FeedbackResponse, 400, 401, 413, 422),
     )

@@ -20,7 +20,12 @@ def router(service: Service, queue_depth: Callable[[], int]) -> APIRouter:
         "/metrics",
         summary="Prometheus metrics",
         response_class=PlainTextResponse,
-        responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
+        responses={
+            200: {
+                "description": f"Prometheus' text exposition format ({CONTENT_TYPE_LATEST})",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        },
     )
     async def prometheus() -> Response:
         metrics.log_queue.set(queue_depth())

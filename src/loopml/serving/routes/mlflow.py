@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 
+from loopml.serving.openapi import REQUEST_BODIES, security
 from loopml.serving.protocols.mlflow import invocations_response, parse_invocations
 from loopml.serving.routes._common import Service, authorize, json_response, read_body
-from loopml.serving.schemas import OPENAPI_BODIES, InvocationsResponse, responses
+from loopml.serving.schemas import InvocationsResponse, responses
 
 
 def router(service: Service) -> APIRouter:
@@ -17,7 +18,10 @@ def router(service: Service) -> APIRouter:
 
     @routes.post(
         "/invocations",
-        openapi_extra=OPENAPI_BODIES["invocations"],
+        openapi_extra={
+            **REQUEST_BODIES["invocations"],
+            **security("predictionToken" if token else None),
+        },
         summary="MLflow scoring-server protocol",
         responses=responses(InvocationsResponse, 400, 401, 413, 415, 422, 500),
     )
@@ -31,10 +35,15 @@ def router(service: Service) -> APIRouter:
     @routes.get(
         "/ping",
         summary="MLflow health check",
-        response_class=Response,
-        responses={200: {"description": "Serving (no body)"}},
+        response_class=PlainTextResponse,
+        responses={
+            200: {
+                "description": "Serving (a blank line, as MLflow's scoring server answers)",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        },
     )
     async def ping() -> Response:
-        return Response(status_code=200)
+        return PlainTextResponse("\n")
 
     return routes

@@ -6,13 +6,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from loopml.errors import RequestError
+from loopml.serving.openapi import REQUEST_BODIES, security
 from loopml.serving.routes._common import Service, authorize, json_response, read_json
-from loopml.serving.schemas import (
-    OPENAPI_BODIES,
-    PredictBatchResponse,
-    PredictResponse,
-    responses,
-)
+from loopml.serving.schemas import PredictBatchResponse, PredictResponse, responses
 
 
 def router(service: Service) -> APIRouter:
@@ -22,9 +18,12 @@ def router(service: Service) -> APIRouter:
 
     @routes.post(
         "/predict",
-        openapi_extra=OPENAPI_BODIES["predict"],
+        openapi_extra={
+            **REQUEST_BODIES["predict"],
+            **security("predictionToken" if token else None),
+        },
         summary="Predict one record or a batch",
-        responses=responses(PredictResponse | PredictBatchResponse, 400, 401, 413, 422, 500),
+        responses=responses(PredictResponse | PredictBatchResponse, 400, 401, 413, 415, 422, 500),
     )
     async def predict(request: Request) -> Response:
         authorize(request, token)

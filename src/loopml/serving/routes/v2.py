@@ -1,8 +1,8 @@
 """The Open Inference Protocol (KServe V2, REST): server and model metadata, readiness, inference.
 
 The model's name is in the path: routes read it from ``request.path_params`` and document it with
-``openapi_extra``, so that the document does not promise a validation error (422) the server
-never sends.
+``openapi_extra`` (its one value, the deployment's name; another is a 404), so that the document
+does not promise a validation error (422) the server never sends.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from fastapi.responses import Response
 
 from loopml._version import __version__
 from loopml.errors import NotFoundError, RequestError
+from loopml.serving.openapi import REQUEST_BODIES, path_parameter, security
 from loopml.serving.protocols.v2 import (
     V2_DATATYPES,
     parse_v2_infer,
@@ -22,7 +23,6 @@ from loopml.serving.protocols.v2 import (
 from loopml.serving.routes._common import Service, authorize, json_response, read_body
 from loopml.serving.routing import Served
 from loopml.serving.schemas import (
-    OPENAPI_BODIES,
     V2InferResponse,
     V2Live,
     V2ModelMetadata,
@@ -32,7 +32,13 @@ from loopml.serving.schemas import (
     responses,
 )
 
-_NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+_HEADER_LENGTH = {
+    "name": "Inference-Header-Content-Length",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "integer", "minimum": 0},
+    "description": "the JSON part's bytes, when binary tensor data follows it",
+}
 
 
 def _header_length(request: Request) -> int | None:
@@ -55,6 +61,7 @@ def router(service: Service) -> APIRouter:
         service.scorer,
         service.prediction_token,
     )
+    name_parameter = path_parameter("name", [spec.name], "the model: this server serves one")
 
     def model(request: Request) -> Served:
         name = request.path_params["name"]
@@ -77,7 +84,7 @@ def router(service: Service) -> APIRouter:
     @routes.get(
         "/v2/models/{name}",
         summary="V2 model metadata",
-        openapi_extra={"parameters": [_NAME]},
+        openapi_extra={"parameters": [name_parameter]},
         responses=responses(V2ModelMetadata, 404),
     )
     async def v2_metadata(request: Request) -> Response:
@@ -95,7 +102,7 @@ def router(service: Service) -> APIRouter:
     @routes.get(
         "/v2/models/{name}/ready",
         summary="V2 model readiness",
-        openapi_extra={"parameters": [_NAME]},
+        openapi_extra={"parameters": [name_parameter]},
         responses=responses(V2ModelReady, 404),
     )
     async def v2_model_ready(request: Request) -> Response:
@@ -104,9 +111,13 @@ def router(service: Service) -> APIRouter:
 
     @routes.post(
         "/v2/models/{name}/infer",
-        openapi_extra={**OPENAPI_BODIES["v2_infer"], "parameters": [_NAME]},
+        openapi_extra={
+            **REQUEST_BODIES["v2_infer"],
+            "parameters": [name_parameter, _HEADER_LENGTH],
+            **security("predictionToken" if token else None),
+        },
         summary="V2 inference",
-        responses=responses(V2InferResponse, 400, 401, 404, 413, 422, 500),
+        responses=responses(V2InferResponse, 400, 401, 404, 413, 415, 422, 500),
     )
     async def v2_infer(request: Request) -> Response:
         authorize(request, token)
