@@ -23,6 +23,11 @@ rule                          fires when                                  severi
 ``latency_p99_ms``            over ``targets.latency_p99_ms``             warning
 ``quality.<metric>``          worse than ``metric.target`` (if set), on   warning
                               labelled rows
+``label_shift``               the labels' rate (binary: log-odds 0.25)    warning
+                              or mean (regression: 0.25 std) moved from
+                              the held-out rows', beyond noise
+``predicted_positive_shift``  binary: the predicted-positive rate moved   warning
+                              (log-odds 0.25) beyond noise
 ============================  ==========================================  =========
 
 Notifiers: the log (always) and a webhook (``monitoring.webhook``): a JSON POST with a Slack-style
@@ -44,6 +49,7 @@ from typing import Any
 
 import httpx
 
+from loopml.monitoring.shift import LOG_ODDS, MEAN_SHIFT
 from loopml.spec import AlertRule, Spec
 from loopml.store import AlertRecord, Store, WindowRecord
 
@@ -73,6 +79,14 @@ def default_rules(spec: Spec) -> list[AlertRule]:
         AlertRule(metric="drift", threshold=0.5, min_samples=n),
         AlertRule(metric="latency_p99_ms", threshold=spec.targets.latency_p99_ms, min_samples=n),
     ]
+    if spec.task in ("binary", "regression"):  # target and prior shift, beyond noise
+        odds = spec.task == "binary"
+        threshold = LOG_ODDS if odds else MEAN_SHIFT
+        rules.append(AlertRule(metric="label_shift", threshold=threshold, min_samples=n))
+    if spec.task == "binary":
+        rules.append(
+            AlertRule(metric="predicted_positive_shift", threshold=LOG_ODDS, min_samples=n)
+        )
     if spec.metric.target is not None:
         rules.append(
             AlertRule(

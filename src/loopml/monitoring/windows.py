@@ -12,6 +12,8 @@ Per window (rows answered by stable or canary; shadow copies are not served traf
   training range, categories training never saw, rows, throughput;
 - **outputs**: error rate, non-null outputs, the share predicted positive (binary) or the
   score's quantiles, a score histogram;
+- **target and prior shift**: the labels' rate or mean and the predicted-positive rate against
+  the held-out rows', beyond sampling noise (:mod:`loopml.monitoring.shift`);
 - **service**: latency p50/p95/p99;
 - **drift**: every feature and the scores against the held-out rows' (validation and test
   splits, kept in the package at registration: :mod:`loopml.monitoring.drift`); the window is
@@ -39,6 +41,7 @@ from loopml.modeling import metrics as M
 from loopml.monitoring.drift import profile_drift, sketch_drift
 from loopml.monitoring.estimate import expected_accuracy, expected_roc_auc
 from loopml.monitoring.inputs import input_metrics
+from loopml.monitoring.shift import shift_metrics
 from loopml.predlog import decode_features, read_log
 from loopml.registry import Package, load_package
 from loopml.spec import Spec
@@ -188,6 +191,15 @@ def window_metrics(
     quality, slices, coverage = _quality(answered, scores, package, spec, labels)
     metrics["label_coverage"] = coverage
     metrics.update({f"quality.{k}": _finite(v) for k, v in quality.items()})
+    metrics.update(
+        shift_metrics(
+            spec.task,
+            package.meta.held_out,
+            _labelled(answered, labels, spec),
+            answers,
+            package.model.decision_threshold if spec.task == "binary" else None,
+        )
+    )
     if spec.task == "binary" and len(answers):
         metrics["expected.accuracy"] = expected_accuracy(answers, package.model.decision_threshold)
         metrics["expected.roc_auc"] = expected_roc_auc(answers)
@@ -211,6 +223,14 @@ def window_metrics(
         {k: _finite(v) for k, v in metrics.items()},
         details,
     )
+
+
+def _labelled(answered: pl.DataFrame, labels: dict[str, Any], spec: Spec) -> np.ndarray:
+    """The encoded labels that have arrived for the window's answered rows."""
+    found = [labels[i] for i in answered.get_column("request_id").to_list() if i in labels]
+    if not found or spec.task == "multiclass":
+        return np.array([])
+    return np.asarray(M.encode_labels(found, spec.task, spec.positive_class), dtype=np.float64)
 
 
 def _finite(value: float | None) -> float | None:

@@ -12,7 +12,7 @@ Metric values are ``None`` where a metric was undefined (JSON has no NaN).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -75,6 +75,18 @@ class PackageMeta(_Record):
     score_profile: dict[str, Any] | None = None
     lineage: Lineage
     gate: GateRecord | None = None
+    #: the held-out rows' label rate (or mean and std) and predicted-positive rate: the
+    #: reference of target and prior shift (:mod:`loopml.monitoring.shift`)
+    held_out: dict[str, float] | None = None
+
+    #: optional fields added after the format was fixed: written only when set, so a package
+    #: written before them writes back the same bytes (and keeps its identity)
+    LATER: ClassVar[tuple[str, ...]] = ("held_out",)
+
+    def document(self) -> dict[str, Any]:
+        """What ``meta.json`` holds: every field in order, less the unset :attr:`LATER` ones."""
+        dumped = self.model_dump()
+        return {k: v for k, v in dumped.items() if not (k in self.LATER and v is None)}
 
     @classmethod
     def from_json(cls, data: bytes | Mapping[str, Any], *, ref: str) -> PackageMeta:

@@ -88,6 +88,9 @@ def register(
     held_output = best.model.output(best.model.pipeline.transform(held_frame))
     inputs = [c for c in best.model.pipeline.input_columns_ if c in held_frame.columns]
     reference = profile_frame(held_frame, columns=inputs)
+    held_scores = best.model.scores(held_output)
+    threshold = best.model.decision_threshold if spec.task == "binary" else None
+    held_stats = _held_out_stats(spec.task, result.data.y[held_out], held_scores, threshold)
     schema = Schema(
         {
             name: rule
@@ -107,7 +110,7 @@ def register(
         input_columns=best.model.pipeline.input_columns_,
         baselines={r.name: r.metrics for r in result.results if r.baseline},
         # the held-out rows' scores: monitoring's reference for prediction drift
-        score_profile=QuantileSketch.from_values(best.model.scores(held_output)).to_dict(),
+        score_profile=QuantileSketch.from_values(held_scores).to_dict(),
         lineage=Lineage(
             run_id=result.run_id,
             candidate_run_id=best.run_id,
@@ -126,6 +129,7 @@ def register(
             champion=champion_ref,
             champion_metrics=champion_metrics,
         ),
+        held_out=held_stats,
     )
     record = save_package(
         store,
@@ -142,3 +146,22 @@ def register(
     store.models.set_alias(spec.name, alias, record.version)
     record = store.models.set_note(record.ref, decision.reason)
     return record, decision
+
+
+def _held_out_stats(
+    task: str, y: np.ndarray, scores: np.ndarray, threshold: float | None
+) -> dict[str, float]:
+    """The held-out rows' label rate (or mean and std) and predicted-positive rate: what
+    :func:`loopml.monitoring.shift.shift_metrics` compares a window with."""
+    if task == "binary" and len(y):
+        stats = {"rows": float(len(y)), "label_rate": float(np.mean(y))}
+        if threshold is not None and len(scores):
+            stats["predicted_positive"] = float(np.mean(scores >= threshold))
+        return stats
+    if task == "regression" and len(y) > 1:
+        return {
+            "rows": float(len(y)),
+            "label_mean": float(np.mean(y)),
+            "label_std": float(np.std(y, ddof=1)),
+        }
+    return {}
