@@ -162,6 +162,27 @@ def test_a_body_that_stalls_gets_a_408_and_the_connection_closes(
     assert not any("Traceback" in line for line in lines), lines
 
 
+def test_a_keep_alive_connection_in_use_is_never_cut(served: tuple[Server, Output]) -> None:
+    """The deadline restarts after each response: three requests 1.5 s apart on one connection
+    (4.5 s in all, over the 2 s timeout) are all answered, the last two sent together."""
+    server, _ = served
+    body = orjson.dumps(RECORD)
+    request = HEAD + f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+    sock = connect(server)
+    try:
+        for pipelined in (1, 2):
+            time.sleep(1.5)
+            sock.sendall(request * pipelined)
+            got = b""
+            while got.count(b"HTTP/1.1 200 ") < pipelined or not got.endswith(b"}"):
+                chunk = sock.recv(65536)
+                assert chunk, f"closed after {got!r}"
+                got += chunk
+            assert got.count(b'"request_id"') == pipelined and b" 408 " not in got
+    finally:
+        sock.close()
+
+
 @pytest.mark.parametrize("reset", [False, True], ids=["close", "reset"])
 def test_aborted_uploads_are_one_short_line_each_and_no_traceback(
     served: tuple[Server, Output], reset: bool

@@ -137,7 +137,7 @@ def loop_command(
             parser=duration("1s", why="the time between passes"),
             help="Time between passes (10s, 1m; at least 1s).",
         ),
-    ] = "10s",  # type: ignore[assignment]  # read by the parser, as a typed value would be
+    ] = "10s",  # type: ignore[assignment]  # a string: Typer passes defaults through the parser
     max_passes: Annotated[
         int | None, typer.Option("--max-passes", min=1, help="Stop after this many passes.")
     ] = None,
