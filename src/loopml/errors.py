@@ -117,10 +117,11 @@ class RequestTimeout(RequestError):
 
     def __init__(self, timeout: float, *, part: str = "body", received: int | None = None) -> None:
         got = "" if received is None else f" ({received:,} bytes of it had arrived)"
+        check = "its Content-Length and the network" if part == "body" else "the network"
         super().__init__(
             f"the request {part} did not arrive within the server's limit of {timeout:g} s"
-            f"{got}; send the whole request at once (check the client's network and its "
-            "Content-Length), or raise serving.request_timeout in the spec",
+            f"{got}; send the whole request without pausing (check the client: {check}), or "
+            "raise serving.request_timeout in the spec",
             status=408,
         )
         self.timeout = timeout

@@ -81,11 +81,12 @@ class UploadGuard:
         try:
             await self.app(scope, timed_receive, send)
         except ClientDisconnect:
+            when = "it was answered" if state["complete"] else "its body was complete"
             logger.warning(
-                "%s disconnected during %s %s before its body was complete (%s bytes came); "
-                "nothing was answered",
+                "%s disconnected during %s %s before %s (%s bytes came); nothing was answered",
                 peer(scope),
                 scope["method"],
                 scope["path"],
+                when,
                 f"{state['received']:,}",
             )
