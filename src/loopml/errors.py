@@ -19,7 +19,8 @@ The tree::
     │   └── Pinned           a rollout action sent to a server pinned to one model
     ├── RetrainError         a retrain cannot start (a rollout runs, too few labels, a bad policy)
     ├── RequestError         a request body the server cannot read (carries its 4xx status)
-    │   └── PayloadTooLarge  a request body over the spec's serving.max_body (413)
+    │   ├── PayloadTooLarge  a request body over the spec's serving.max_body (413)
+    │   └── RequestTimeout   a request not received within the spec's serving.request_timeout (408)
     ├── InputError           records that do not fit the model's inputs (carries each problem)
     ├── AuthError            a missing or wrong bearer token
     ├── AccessDenied         a write refused (admin off, or the dashboard's token or client)
@@ -110,6 +111,22 @@ class PayloadTooLarge(RequestError):
         self.limit = limit
 
 
+class RequestTimeout(RequestError):
+    """A request whose headers or body did not arrive within ``serving.request_timeout``
+    (a stalled or too slow upload): answered 408, and the connection is closed."""
+
+    def __init__(self, timeout: float, *, part: str = "body", received: int | None = None) -> None:
+        got = "" if received is None else f" ({received:,} bytes of it had arrived)"
+        check = "its Content-Length and the network" if part == "body" else "the network"
+        super().__init__(
+            f"the request {part} did not arrive within the server's limit of {timeout:g} s"
+            f"{got}; send the whole request without pausing (check the client: {check}), or "
+            "raise serving.request_timeout in the spec",
+            status=408,
+        )
+        self.timeout = timeout
+
+
 class InputError(LoopmlError):
     """Records that do not fit the model's inputs; ``problems`` lists each with its field."""
 
@@ -152,6 +169,7 @@ HTTP_STATUS: dict[type[LoopmlError], tuple[int, str]] = {
     FeatureError: (422, "invalid_input"),
     RequestError: (400, "bad_request"),
     PayloadTooLarge: (413, "payload_too_large"),
+    RequestTimeout: (408, "request_timeout"),
     PageError: (400, "bad_request"),
     AuthError: (401, "unauthorized"),
     AccessDenied: (403, "forbidden"),

@@ -48,6 +48,8 @@ app = LazyGroup(
     name="",
     help="loopml: scope, data, train, deploy, monitor and retrain a tabular model.",
     no_args_is_help=True,
+    # -h as well as --help, on every command and group: Click's contexts inherit these names
+    context_settings={"help_option_names": ["-h", "--help"]},
     lazy_commands={name: f"{__name__}.{module}" for name, module in _VERBS.items()},
 )
 

@@ -4,6 +4,8 @@ opening the project's spec and store (where the store lives comes from :class:`S
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -14,8 +16,6 @@ from rich.console import Console
 from loopml.config import Settings
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from loopml.spec import Spec
     from loopml.store import Store
 
@@ -28,9 +28,6 @@ SpecOpt = Annotated[
 ]
 QueryOpt = Annotated[
     str | None, typer.Option("--query", help="SQL query or table name, for a database URL source.")
-]
-SinceOpt = Annotated[
-    str | None, typer.Option("--since", help="ISO time, or a duration back from now (2h, 7d).")
 ]
 
 
@@ -72,26 +69,54 @@ def open_store(*, create: bool = False) -> Store:
     return Store.open()
 
 
-def parse_since(value: str | None) -> datetime | None:
-    """``--since``: an ISO time, or a duration back from now (``2h``, ``7d``)."""
-    from datetime import UTC, datetime
-
-    from loopml.errors import SpecError
+def parse_since(value: str | datetime | None) -> datetime | None:
+    """``--since``: an ISO time, or a duration back from now (``2h``, ``7d``); read as the
+    command line is parsed, so a bad value is a usage error (exit 2) before anything runs."""
     from loopml.spec import parse_duration
 
-    if value is None:
-        return None
+    if value is None or isinstance(value, datetime):
+        return value
     try:
         return datetime.now(UTC) - parse_duration(value)
     except ValueError:
         pass
     try:
         moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise SpecError(
-            f"--since: expected an ISO time or a duration (2h, 7d); got {value!r}"
-        ) from exc
+    except ValueError:
+        raise typer.BadParameter(
+            f"expected an ISO time (2026-05-01T12:00) or a duration back from now (2h, 7d), "
+            f"got {value!r}"
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+SinceOpt = Annotated[
+    datetime | None,
+    typer.Option(
+        "--since", parser=parse_since, help="ISO time, or a duration back from now (2h, 7d)."
+    ),
+]
+
+
+def duration(low: str = "0s", high: str | None = None, *, why: str) -> Callable[[Any], timedelta]:
+    """A Typer ``parser`` for a duration option (``typer.Option(parser=duration(...))``): the
+    spec's spelling (``30s``, ``15m``, ``1h``; :func:`loopml.spec.parse_duration`) from ``low``
+    to ``high``, read as the command line is parsed, so ``--interval banana`` is a usage error
+    (exit 2, the usage and what is expected) before the command opens the spec or the store."""
+
+    def parse(value: Any) -> timedelta:
+        from loopml.spec.durations import bounded, parse_duration
+
+        try:
+            read = parse_duration(value)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        try:
+            return bounded(low, high, why=why)(read)
+        except ValueError as exc:
+            raise typer.BadParameter(f"{exc}, got {value!r}") from None
+
+    return parse
 
 
 def port_number(value: int) -> int:

@@ -4,13 +4,23 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from loopml.cli._common import JsonOpt, SpecOpt, console, emit, errors, need_spec, open_store
+from loopml.cli._common import (
+    JsonOpt,
+    SpecOpt,
+    console,
+    duration,
+    emit,
+    errors,
+    need_spec,
+    open_store,
+)
 from loopml.cli._render import TrainProgress, print_validation
 from loopml.errors import LoopmlError
 from loopml.reports.tables import audit_row, number
@@ -121,8 +131,13 @@ def retrain_approve(
 @app.command("loop")
 def loop_command(
     interval: Annotated[
-        str, typer.Option("--interval", help="Time between passes (10s, 1m).")
-    ] = "10s",
+        timedelta,
+        typer.Option(
+            "--interval",
+            parser=duration("1s", why="the time between passes"),
+            help="Time between passes (10s, 1m; at least 1s).",
+        ),
+    ] = "10s",  # type: ignore[assignment]  # a string: Typer passes defaults through the parser
     max_passes: Annotated[
         int | None, typer.Option("--max-passes", min=1, help="Stop after this many passes.")
     ] = None,
@@ -137,10 +152,9 @@ def loop_command(
     import threading
 
     from loopml.loop.daemon import run_loop
-    from loopml.spec import parse_duration
+    from loopml.spec.durations import format_duration
 
     project = need_spec(spec)
-    every = parse_duration(interval)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
@@ -162,14 +176,15 @@ def loop_command(
         console.print(f"maintenance loop for '{project.name}': one pass")
     else:
         limit = f", at most {max_passes} passes" if max_passes else ""
+        every = format_duration(interval)
         console.print(
-            f"maintenance loop for '{project.name}': a pass every {interval}{limit} "
+            f"maintenance loop for '{project.name}': a pass every {every}{limit} "
             "(SIGTERM or Ctrl-C stops)"
         )
     with open_store() as store:
         try:
             passes = run_loop(
-                store, project, interval=every, max_passes=max_passes, stop=stop, on_pass=said
+                store, project, interval=interval, max_passes=max_passes, stop=stop, on_pass=said
             )
         except KeyboardInterrupt:
             passes = None

@@ -20,7 +20,6 @@ from loopml.cli._common import (
     need_spec,
     open_spec,
     open_store,
-    parse_since,
 )
 from loopml.cli._render import TrainProgress, print_validation
 from loopml.reports.tables import model_row, number, primary_metric, run_row, run_test_metrics
@@ -389,7 +388,7 @@ def report_monitor(
 
     project = need_spec(spec)
     with open_store() as store:
-        path = monitor_report(store, project, since=parse_since(since), out=out)
+        path = monitor_report(store, project, since=since, out=out)
     if json:
         emit({"report": str(path)})
         return

@@ -16,7 +16,6 @@ from loopml.cli._common import (
     emit,
     need_spec,
     open_store,
-    parse_since,
 )
 from loopml.reports.tables import alert_row, number
 
@@ -40,7 +39,7 @@ def monitor_run(since: SinceOpt = None, spec: SpecOpt = None, json: JsonOpt = Fa
 
     project = need_spec(spec)
     with open_store() as store, console.status("computing monitoring windows…"):
-        result = monitor.run(store, project, log_folder(store), since=parse_since(since))
+        result = monitor.run(store, project, log_folder(store), since=since)
     if json:
         emit(
             {
@@ -129,9 +128,21 @@ def alerts_list(
     console.print(_alerts_table("alerts", records) if records else "no open alerts")
 
 
+def _alert_id(value: str | int) -> int:
+    """An alert's id: a whole number, as ``loopml alerts list`` shows."""
+    if isinstance(value, int) or (value.isascii() and value.isdigit()):
+        return int(value)
+    raise typer.BadParameter(
+        f"expected an alert's id, a whole number such as 12 (see 'loopml alerts list'), "
+        f"got {value!r}"
+    )
+
+
 @alerts_app.command("ack")
 def alerts_ack(
-    alert_id: Annotated[int, typer.Argument(help="The alert's id (loopml alerts list).")],
+    alert_id: Annotated[
+        int, typer.Argument(parser=_alert_id, help="The alert's id (loopml alerts list).")
+    ],
     json: JsonOpt = False,
 ) -> None:
     """Acknowledge an alert."""

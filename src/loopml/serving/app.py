@@ -30,6 +30,7 @@ from loopml.serving.openapi import install as install_openapi
 from loopml.serving.routes import admin, feedback, health, metrics, mlflow, predict, v2
 from loopml.serving.routes._common import Service, error_response
 from loopml.serving.scoring import Scorer
+from loopml.serving.uploads import UploadGuard
 from loopml.spec import Spec
 from loopml.store import Store
 
@@ -106,6 +107,8 @@ def create_app(
         return response
 
     app.add_exception_handler(LoopmlError, on_error)
+    # a stalled body is a 408 (the headers' deadline is the server's), an aborted one a log line
+    app.add_middleware(UploadGuard, timeout=spec.serving.request_timeout.total_seconds())
     for family in (predict, mlflow, v2, feedback, health, admin):
         app.include_router(family.router(service))
     app.include_router(metrics.router(service, lambda: log.queue_depth))

@@ -18,6 +18,10 @@ TCP_NODELAY.
   :func:`check_exposure` refuses to start it unless ``insecure`` is set (``--insecure``).
 - **Port check.** The port is first probed without ``SO_REUSEPORT``, so a port in use (even by
   another ``loopml serve``) fails at once with a clear error instead of being silently shared.
+- **Stalled requests.** Each worker's protocol closes a connection whose request headers take
+  longer than ``serving.request_timeout`` (:mod:`~loopml.serving.deadline`, with a 408 when part
+  of a request came); the app answers 408 to a body that takes as long
+  (:mod:`~loopml.serving.uploads`).
 - **One worker** runs in this process. Uvicorn handles SIGTERM and SIGINT gracefully: the app's
   lifespan closes the prediction log, which flushes every logged prediction; then uvicorn
   re-raises the signal.
@@ -59,6 +63,7 @@ from uvicorn.importer import import_from_string
 from loopml.config import ServeSettings
 from loopml.errors import LoopmlError
 from loopml.serving.app import create_app
+from loopml.serving.deadline import header_deadline
 from loopml.spec import load_spec
 from loopml.store import Store
 
@@ -229,9 +234,11 @@ def run_worker(
     """
     sockets = listen_sockets(host, port)
     factory = import_from_string(app)
+    timeout = load_spec(settings.spec).serving.request_timeout.total_seconds()
     config = uvicorn.Config(
         functools.partial(factory, settings),  # called by uvicorn as it starts, as before
         factory=True,
+        http=header_deadline(timeout),  # uvicorn has no timeout for a request's headers
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=GRACEFUL_TIMEOUT,

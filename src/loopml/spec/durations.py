@@ -4,12 +4,15 @@ unit.
 
 A field that the code cannot run with at zero, or at any value, carries its bounds with
 :func:`within`: ``serving.log_flush_interval: 0s`` is refused when the spec is loaded, with the
-range and what the field is for, instead of crashing ``loopml serve`` later.
+range and what the field is for, instead of crashing ``loopml serve`` later. The CLI's duration
+options (``loopml loop --interval``) read their values with the same :func:`parse_duration` and
+:func:`bounded`.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -52,11 +55,13 @@ Duration = Annotated[
 ]
 
 
-def within(
+def bounded(
     low: str, high: str | None = None, *, why: str, whole_seconds: bool = False
-) -> AfterValidator:
-    """A validator for a :data:`Duration` field: at least ``low``, at most ``high`` (when given),
-    a whole number of seconds when ``whole_seconds``. ``why`` says what the field is for."""
+) -> Callable[[timedelta], timedelta]:
+    """A check of a duration: at least ``low``, at most ``high`` (when given), a whole number of
+    seconds when ``whole_seconds``; it returns the value, or raises :class:`ValueError` saying
+    the range and ``why`` (what the value is for). The spec's fields use it through
+    :func:`within`, the CLI's duration options through :func:`loopml.cli._common.duration`."""
     least, most = parse_duration(low), None if high is None else parse_duration(high)
     if most is None:
         expected = f"a duration of at least {low}"
@@ -71,4 +76,12 @@ def within(
             raise ValueError(f"expected {expected} ({why})")
         return value
 
-    return AfterValidator(check)
+    return check
+
+
+def within(
+    low: str, high: str | None = None, *, why: str, whole_seconds: bool = False
+) -> AfterValidator:
+    """A validator for a :data:`Duration` field: at least ``low``, at most ``high`` (when given),
+    a whole number of seconds when ``whole_seconds``. ``why`` says what the field is for."""
+    return AfterValidator(bounded(low, high, why=why, whole_seconds=whole_seconds))

@@ -59,6 +59,9 @@ FlushInterval = Annotated[
     Duration, within("10ms", "1m", why="how often logged predictions are written to disk")
 ]
 WebhookTimeout = Annotated[Duration, within("100ms", "5m", why="one webhook attempt's time limit")]
+UploadTimeout = Annotated[
+    Duration, within("1s", "10m", why="how long a request's headers, then its body, may take")
+]
 RecentSpan = Annotated[Duration, within("1m", "3650d", why="how far back training rows reach")]
 Schedule = Annotated[Duration, within("1m", why="the time between scheduled retrains")]
 TuneBudget = Annotated[Duration, within("1s", why="the time budget for tuning")]
@@ -297,6 +300,7 @@ class Serving(_Section):
     unseen_categories: Literal["accept", "reject"] = "accept"
     missing_values: Literal["accept", "reject"] = "accept"
     log_flush_interval: FlushInterval = timedelta(milliseconds=200)
+    request_timeout: UploadTimeout = timedelta(seconds=30)
 
 
 class Spec(_Section):

@@ -18,6 +18,7 @@ from loopml.errors import (
     ModelFailure,
     PayloadTooLarge,
     RequestError,
+    RequestTimeout,
     http_status,
 )
 from loopml.serving.follower import Follower
@@ -60,7 +61,8 @@ def json_response(payload: Any, status: int = 200) -> Response:
 
 def error_response(exc: LoopmlError) -> Response:
     """The error answer to ``exc``: status and ``type`` from :data:`loopml.errors.HTTP_STATUS`,
-    body as :class:`~loopml.serving.schemas.ErrorResponse`."""
+    body as :class:`~loopml.serving.schemas.ErrorResponse`. A :class:`RequestTimeout` also
+    closes the connection (the rest of a stalled body is not worth waiting for)."""
     status, kind = http_status(exc)
     detail: dict[str, Any] = {"type": kind, "message": str(exc)}
     if isinstance(exc, InputError):
@@ -70,7 +72,10 @@ def error_response(exc: LoopmlError) -> Response:
             f"the model failed on this request; the error is logged under id {exc.error_id}"
         )
         detail["error_id"] = exc.error_id
-    return json_response({"error": detail}, status)
+    response = json_response({"error": detail}, status)
+    if isinstance(exc, RequestTimeout):
+        response.headers["connection"] = "close"
+    return response
 
 
 def authorize(
