@@ -19,8 +19,11 @@ from loopml.modeling.train import train
 from loopml.monitoring import monitor
 from loopml.monitoring.windows import Windowing, compute_windows
 from loopml.registry import register
+from loopml.reports.monitor_charts import figures
+from loopml.reports.monitor_report import build
 from loopml.spec import parse_spec
 from loopml.store import Store
+from loopml.ui.pages import window_summary
 from tests.support.projects import FLIGHTS_SPEC, project_store
 from tests.support.servers import send, start
 
@@ -177,3 +180,14 @@ def test_count_windows_have_a_partial_last_window(
     store.monitoring.add_windows(later)
     stored = store.monitoring.list_windows(spec.name, size="300rows")
     assert [(w.rows, w.partial) for w in stored] == [(300, False), (50, True)]
+    # shown as partial: a hollow last point on every chart, a line in the report and dashboard
+    charts = {ident: figure for ident, _, figure in figures(spec, stored, [])}
+    (rows_line, *_) = charts["traffic"]["data"]
+    assert rows_line["marker"]["symbol"] == ["circle", "circle-open"]
+    assert "partial: still open (50 rows so far)" in rows_line["hovertext"]
+    assert charts["drift"]["data"][0]["marker"]["symbol"][-1] == "circle-open"
+    summary = dict(build(spec, stored, [], None).summary)
+    assert summary["windows"] == "2 (300rows; 1 open, partial)"
+    assert summary["open window"].startswith("partial: 50 of 300 predictions since")
+    assert dict(window_summary(spec, stored[-1]))["partial"] == summary["open window"]
+    assert "partial" not in dict(window_summary(spec, stored[0]))
