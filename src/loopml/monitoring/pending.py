@@ -8,7 +8,7 @@ the 1h window that closes at 18:00 UTC"), and whether its alerts wait for ``min_
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -25,17 +25,14 @@ def open_note(window: WindowRecord, spec: Spec) -> str:
         full = int(window.size.removesuffix("rows"))
         where = f"{window.rows:,} of the {full:,} predictions of the open count window"
     else:
-        closes = (
-            f"{window.end:%H:%M} UTC"
-            if window.end.date() == window.start.date()
-            else (f"{window.end:%Y-%m-%d %H:%M} UTC")
-        )
+        same_day = (window.end - timedelta(microseconds=1)).date() == window.start.date()
+        closes = f"{window.end:{'%H:%M' if same_day else '%Y-%m-%d %H:%M'}} UTC"
         where = f"{window.rows:,} predictions in the {window.size} window that closes at {closes}"
     need = spec.monitoring.min_samples
     if window.rows < need:
         then = f"alerts on it wait for {need:,} rows ({need - window.rows:,} more)"
     else:
-        then = "its alerts fire now; it is recomputed on each pass until it closes"
+        then = "its rules are checked now, and again on each pass until it closes"
     return f"{where} ({window.model_version}); {then}"
 
 
