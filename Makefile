@@ -37,6 +37,7 @@ bench: $(STAMP) $(PEERS)
 	$(BIN)/python benchmarks/bench_model.py
 	$(BIN)/python benchmarks/bench_serve.py
 	$(BIN)/python benchmarks/bench_monitor.py
+	$(BIN)/python benchmarks/bench_alert.py
 	$(BIN)/python benchmarks/bench_loop.py
 
 clean:

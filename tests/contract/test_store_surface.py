@@ -13,7 +13,14 @@ REPOSITORIES = {
     "runs": {"start", "log", "finish", "get", "list"},
     "models": {"register", "get", "list", "set_alias", "remove_alias", "archive", "set_note"},
     "deployments": {"get", "save", "list_events"},
-    "monitoring": {"add_windows", "list_windows", "add_alert", "list_alerts", "ack_alert"},
+    "monitoring": {
+        "add_windows",
+        "list_windows",
+        "add_alert",
+        "confirm_alert",
+        "list_alerts",
+        "ack_alert",
+    },
     "feedback": {"add", "labels", "list", "count"},
     "audit": {"add", "list"},
 }

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from loopml.cli._common import (
@@ -34,21 +35,31 @@ app.add_typer(alerts_app, name="alerts")
 @monitor_app.command("run")
 def monitor_run(since: SinceOpt = None, spec: SpecOpt = None, json: JsonOpt = False) -> None:
     """Compute the windows of logged predictions, store them, and fire alerts."""
-    from loopml.monitoring import monitor
+    from loopml.monitoring import monitor, pending
     from loopml.predlog import log_folder
 
     project = need_spec(spec)
     with open_store() as store, console.status("computing monitoring windows…"):
         result = monitor.run(store, project, log_folder(store), since=since)
+    notes = [pending.open_note(w, project) for w in result.open_windows]
     if json:
         emit(
             {
                 "windows": len(result.windows),
+                "open": len(result.open_windows),
+                "open_windows": notes,
+                "none_because": result.none_because,
                 "alerts": [alert_row(a) for a in result.alerts],
             }
         )
         return
-    console.print(f"{len(result.windows)} window(s) computed")
+    if result.none_because is not None:
+        console.print(f"0 window(s) computed: {escape(result.none_because)}")
+    else:
+        still = f", {len(notes)} still open (partial)" if notes else ""
+        console.print(f"{len(result.windows)} window(s) computed{still}")
+    for note in notes:
+        console.print(f"open: {escape(note)}")
     if result.alerts:
         console.print(_alerts_table("alerts fired", result.alerts))
     else:
@@ -62,14 +73,25 @@ def monitor_status(
     json: JsonOpt = False,
 ) -> None:
     """The latest stored windows: volume, errors, latency, quality and what drifted."""
+    from loopml.monitoring import pending
+    from loopml.predlog import log_folder
+
     project = need_spec(spec)
     with open_store() as store:
         windows = store.monitoring.list_windows(project.name, limit=limit)
+        folder = log_folder(store)
     if json:
         emit([{**w.__dict__, "start": w.start, "end": w.end} for w in windows])
         return
     if not windows:
-        console.print("no windows yet: run 'loopml monitor run' once predictions are logged")
+        why = pending.why_none(project, folder)
+        if why.startswith("no prediction"):
+            console.print(f"no windows yet: {escape(why)}")
+        else:
+            console.print(
+                f"no windows stored yet: {escape(why)}; compute them with 'loopml monitor run' "
+                "(or keep 'loopml loop' running)"
+            )
         return
     metric = project.metric.name
     size = windows[-1].size.replace("rows", " predictions")
@@ -82,7 +104,7 @@ def monitor_status(
         m = w.metrics
         drifted = sorted(k.split(".", 1)[1] for k, v in m.items() if k.startswith("drift.") and v)
         table.add_row(
-            f"{w.start:%H:%M:%S}",
+            f"{w.start:%H:%M:%S}" + (" [yellow]partial[/]" if w.partial else ""),
             w.model_version.rsplit("@", 1)[-1],
             f"{w.rows:,}",
             f"{m.get('error_rate') or 0:.1%}",
@@ -93,6 +115,9 @@ def monitor_status(
             f"{len(drifted)}: {', '.join(drifted)}" if drifted else "—",
         )
     console.print(table)
+    for w in windows:
+        if w.partial:
+            console.print(f"partial: {escape(pending.open_note(w, project))}")
 
 
 def _alerts_table(title: str, records: list[AlertRecord]) -> Table:

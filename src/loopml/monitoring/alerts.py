@@ -8,6 +8,11 @@ rule, key and model version until ``cooldown`` has passed in window time — so 
 monitor over the same windows never fires twice, and a newly deployed model gets its own
 alerts. Every alert is stored with its evidence (the windows' values).
 
+The open window counts (``partial``, see :mod:`loopml.monitoring.windows`): a rule fires on it as
+soon as it holds ``min_samples`` rows past the threshold, so a fault is seen within a monitoring
+pass, not when the hour closes. When that window closes and still crosses, the stored alert is
+confirmed (its value and evidence become the closed window's): the same alert, not a second one.
+
 Default rules (``monitoring.default_alerts``, on unless turned off), with the spec's
 ``monitoring.min_samples``:
 
@@ -130,6 +135,7 @@ class Fired:
     value: float
     window: WindowRecord
     evidence: dict[str, Any]
+    confirms: int | None = None  # the alert this closed window confirms (fired while open)
 
     @property
     def feature(self) -> str | None:
@@ -146,13 +152,16 @@ def evaluate(
     ``fired_before`` (stored alerts) enforces the cooldown across runs.
     """
     last_fired: dict[tuple[str, str, str], datetime] = {}
+    on_window: dict[tuple[str, str, str, datetime], AlertRecord] = {}  # fired on that window
     for alert in fired_before:
-        end = alert.evidence.get("window_end")
+        end, start = alert.evidence.get("window_end"), alert.evidence.get("window_start")
         key = str(alert.evidence.get("key", alert.metric))
         earlier = (alert.rule, key, str(alert.evidence.get("model_version")))
         if end is not None:
             moment = datetime.fromisoformat(end)
             last_fired[earlier] = max(last_fired.get(earlier, moment), moment)
+        if start is not None:
+            on_window.setdefault((*earlier, datetime.fromisoformat(start)), alert)
     fired: list[Fired] = []
     by_version: dict[str, list[WindowRecord]] = {}
     for window in sorted(windows, key=lambda w: w.start):
@@ -178,6 +187,12 @@ def evaluate(
                     if len(streak) < rule.consecutive:
                         continue
                     which = (name, key, window.model_version)  # a new model: a new story
+                    same = on_window.get((*which, window.start))
+                    if same is not None:  # fired on this window before: never twice
+                        if same.evidence.get("partial") and not window.partial:
+                            evidence = _evidence(rule, key, streak)
+                            fired.append(Fired(rule, key, value, window, evidence, same.id))
+                        continue
                     previous = last_fired.get(which)
                     if previous is not None and window.end - previous < rule.cooldown:
                         continue
@@ -197,6 +212,7 @@ def _evidence(
         "window_start": window.start.isoformat(),
         "window_end": window.end.isoformat(),
         "rows": window.rows,
+        "partial": window.partial,
         "comparator": rule.comparator,
         "consecutive": [
             {"window_start": w.start.isoformat(), "value": v, "rows": w.rows}
@@ -206,9 +222,16 @@ def _evidence(
 
 
 def record(store: Store, spec: Spec, fired: list[Fired]) -> list[AlertRecord]:
-    """Store each fired alert and notify (log, and the webhook when the spec names one)."""
+    """Store each fired alert and notify (log, and the webhook when the spec names one); the
+    new alerts. An alert that confirms one fired on the open window updates it, unannounced."""
     stored = []
     for alert in fired:
+        if alert.confirms is not None:
+            confirmed = store.monitoring.confirm_alert(
+                alert.confirms, value=alert.value, evidence=alert.evidence
+            )
+            logger.info("confirmed by the closed window: %s", message(confirmed))
+            continue
         saved = store.monitoring.add_alert(
             deployment=spec.name,
             rule=rule_name(alert.rule),
@@ -239,7 +262,8 @@ def message(alert: AlertRecord) -> str:
     return (
         f"[{alert.severity}] {alert.deployment} {alert.evidence.get('model_version', '')}: "
         f"{what} = {alert.value:.4g} {alert.evidence.get('comparator', '>')} {alert.threshold:g} "
-        f"(rule {alert.rule}; window from {alert.evidence.get('window_start', '?')})"
+        f"(rule {alert.rule}; {'open ' if alert.evidence.get('partial') else ''}window from "
+        f"{alert.evidence.get('window_start', '?')})"
     )
 
 

@@ -4,7 +4,8 @@
 recomputes every window that ends after the latest stored window's start minus
 ``LABEL_HORIZON`` windows, so labels that arrive late still reach their window's quality
 figures; the first pass reads the whole log. Rules with their own ``window`` get windows of that
-size as well.
+size as well. The open window is computed on every pass (``partial``, replaced until it closes),
+so the alerts it calls for fire within one pass of its ``min_samples``-th row.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from loopml.monitoring import alerts
+from loopml.monitoring import alerts, pending
 from loopml.monitoring.windows import Windowing, compute_windows
 from loopml.spec import AlertRule, Spec
 from loopml.store import AlertRecord, Store, WindowRecord
@@ -23,8 +24,17 @@ LABEL_HORIZON = 24  # windows recomputed on each pass, for labels that arrive la
 
 @dataclass(frozen=True)
 class MonitorResult:
+    """The windows a pass computed (open ones marked ``partial``), the alerts it fired, and
+    when it computed none, why (:func:`loopml.monitoring.pending.why_none`)."""
+
     windows: list[WindowRecord]
     alerts: list[AlertRecord]
+    none_because: str | None = None
+
+    @property
+    def open_windows(self) -> list[WindowRecord]:
+        """The windows still open (``partial``): one per size and model version at most."""
+        return [w for w in self.windows if w.partial]
 
 
 def run(
@@ -46,13 +56,17 @@ def run(
         groups.setdefault(cut, []).append(rule)
     computed: list[WindowRecord] = []
     fired: list[AlertRecord] = []
+    first: datetime | None = None
     for cut, rules in groups.items():
         start = since if since is not None else _resume(store, spec, cut)
+        first = start if cut == default else first
         windows = compute_windows(store, spec, log_folder, since=start, until=until, windowing=cut)
         store.monitoring.add_windows(windows)
         computed.extend(windows)
         before = store.monitoring.list_alerts(deployment=spec.name)
         fired.extend(alerts.record(store, spec, alerts.evaluate(windows, rules, before)))
+    if not computed:
+        return MonitorResult([], fired, pending.why_none(spec, log_folder, since=first))
     return MonitorResult(computed, fired)
 
 

@@ -1,10 +1,12 @@
 """Window metrics: what the logged predictions of one model version did in one window.
 
 A window is a span of time (``monitoring.window``, aligned to the epoch: 1 h windows start on
-the hour) or a run of ``monitoring.window_rows`` predictions. Only closed windows are computed
-(a time window whose end has passed, a count window that is full), so a window never changes
-except when its labels arrive later; :func:`compute_windows` therefore recomputes the windows
-that end after ``since`` and the store replaces them.
+the hour) or a run of ``monitoring.window_rows`` predictions. The open window (a time window
+whose end has not passed, the rows after the last full count window) is computed too, marked
+``partial``, so a fault shows within one monitoring pass rather than when the hour closes; the
+store replaces it (same key) on every pass until it closes. A closed window changes only when its
+labels arrive later; :func:`compute_windows` therefore recomputes the windows that end after
+``since`` and the store replaces them.
 
 Per window (rows answered by stable or canary; shadow copies are not served traffic):
 
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -96,7 +98,8 @@ def compute_windows(
     until: datetime | None = None,
     windowing: Windowing | None = None,
 ) -> list[WindowRecord]:
-    """The closed windows of ``spec``'s deployment with rows logged in ``[since, until)``."""
+    """The windows of ``spec``'s deployment with rows logged in ``[since, until)``: the closed
+    ones, and the open one of each model version as ``partial``."""
     cut = windowing or Windowing.of(spec)
     now = until or datetime.now(UTC)
     frame = read_log(log_folder, spec.name, since=since, until=now)
@@ -107,27 +110,30 @@ def compute_windows(
         name = str(version[0])
         if name not in packages:
             packages[name] = load_package(store, name)
-        for start, end, part in _cut(rows, cut, now):
+        for start, end, part, partial in _cut(rows, cut, now):
             ids = part.get_column("request_id").to_list()
             labels = store.feedback.labels(ids) if ids else {}
-            windows.append(window_metrics(part, packages[name], spec, labels, start, end, cut))
+            seen = min(end, now) if partial else end  # throughput over the time it was open
+            record = window_metrics(part, packages[name], spec, labels, start, seen, cut)
+            windows.append(replace(record, end=end, partial=partial))
     return sorted(windows, key=lambda w: (w.start, w.model_version))
 
 
 def _cut(
     rows: pl.DataFrame, cut: Windowing, now: datetime
-) -> Iterator[tuple[datetime, datetime, pl.DataFrame]]:
+) -> Iterator[tuple[datetime, datetime, pl.DataFrame, bool]]:
+    """``(start, end, rows, partial)`` per window: a count window ends at its last row, a
+    time window when its span does (in the future for the open one)."""
     if cut.rows is not None:
-        for offset in range(0, rows.height - cut.rows + 1, cut.rows):  # full windows only
+        for offset in range(0, rows.height, cut.rows):  # the last one partial unless full
             part = rows.slice(offset, cut.rows)
-            yield part["ts"][0], part["ts"][-1], part
+            yield part["ts"][0], part["ts"][-1], part, part.height < cut.rows
         return
     assert cut.seconds is not None
     step = timedelta(seconds=cut.seconds)
     keyed = rows.with_columns(pl.col("ts").dt.truncate(f"{int(cut.seconds)}s").alias("_window"))
     for (start,), part in keyed.group_by("_window", maintain_order=True):
-        if start + step <= now:  # closed windows only
-            yield start, start + step, part.drop("_window")
+        yield start, start + step, part.drop("_window"), start + step > now
 
 
 def window_metrics(

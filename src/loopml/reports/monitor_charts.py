@@ -14,7 +14,9 @@ missing values per feature and their increase over training; values outside the 
 and categories training never saw; the predictions; other metrics.
 
 The thresholds of the alert rules that watch a chart's metrics are dashed red lines (beside the
-spec's targets); fired alerts are red crosses on the window they fired on. The monitoring report
+spec's targets); fired alerts are red crosses on the window they fired on; the open window
+(``partial``: still filling, replaced on each pass until it closes) is a hollow point whose hover
+text says so. The monitoring report
 adds, for each feature that fired a drift alert, its training quantiles against the latest
 window's.
 """
@@ -76,6 +78,22 @@ def _chart(
     return ident, title, {"data": traces, "layout": base}
 
 
+def partial_points(windows: list[WindowRecord]) -> dict[str, Any]:
+    """Trace settings that draw the open (partial) window's point hollow, with a hover text
+    saying it is still open; nothing when every window is closed."""
+    if not any(w.partial for w in windows):
+        return {}
+    return {
+        "marker": {
+            "symbol": ["circle-open" if w.partial else "circle" for w in windows],
+            "size": [11 if w.partial else 6 for w in windows],
+        },
+        "hovertext": [
+            f"partial: still open ({w.rows:,} rows so far)" if w.partial else "" for w in windows
+        ],
+    }
+
+
 class _Windows:
     """What every chart of one page shares: the windows by model version, the alerts, the rules,
     and which metric keys a chart has already claimed."""
@@ -112,6 +130,7 @@ class _Windows:
                 "name": f"{label} ({version})" if len(self.versions) > 1 else label,
                 "x": [w.start.isoformat() for w in windows],
                 "y": [w.metrics.get(key) for w in windows],
+                **partial_points(windows),
                 **extra,
             }
             for version, windows in self.versions.items()
@@ -254,6 +273,7 @@ def _drift(w: _Windows) -> Figure | None:
                 "name": key.split(".", 1)[1],
                 "x": [x.start.isoformat() for x in w.windows],
                 "y": [x.metrics.get(key) for x in w.windows],
+                **partial_points(w.windows),
             }
             for key in values
         ),

@@ -49,13 +49,15 @@ def build(
     charts = figures(spec, windows, alerts)
     if profile is not None and windows:
         charts.extend(_distributions(drifted[:MAX_DRIFT_CHARTS], windows[-1], profile))
+    still = [w for w in windows if w.partial]
     summary = [
         ("deployment", spec.name),
-        ("windows", f"{len(windows):,} ({windows[0].size})" if windows else "none"),
+        ("windows", _count(windows, len(still))),
         ("predictions", f"{sum(w.rows for w in windows):,}"),
         ("model versions", ", ".join(versions) or "—"),
         ("alerts", f"{len(alerts):,} ({sum(a.status == 'open' for a in alerts)} open)"),
         ("drifted features", ", ".join(drifted) or "none"),
+        *(("open window", open_window(w)) for w in still),
     ]
     return MonitorReport(
         f"{spec.name}: monitoring",
@@ -65,6 +67,23 @@ def build(
         charts,
         drifted,
         summary,
+    )
+
+
+def _count(windows: list[WindowRecord], still: int) -> str:
+    if not windows:
+        return "none"
+    return f"{len(windows):,} ({windows[0].size}{f'; {still} open, partial' if still else ''})"
+
+
+def open_window(window: WindowRecord) -> str:
+    """The open window in words: rows so far, and when it closes (a count window: when full)."""
+    if window.size.endswith("rows"):
+        full = int(window.size.removesuffix("rows"))
+        return f"partial: {window.rows:,} of {full:,} predictions since {window.start:%H:%M:%S} UTC"
+    return (
+        f"partial: {window.rows:,} predictions since {window.start:%H:%M} UTC; closes at "
+        f"{window.end:%H:%M} UTC (replaced on each pass until then)"
     )
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -30,6 +31,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -225,7 +227,8 @@ class MonitorWindow(Base):
 
     ``size`` names the windowing (``1h``, or ``2000rows`` for count windows), so windows of
     several sizes can be kept side by side; ``metrics`` is flat (``missing_fraction.temp``),
-    ``details`` holds what charts need (drift per feature, histograms, slices).
+    ``details`` holds what charts need (drift per feature, histograms, slices). ``partial``
+    marks the open window (not yet closed): it is replaced on every pass until it closes.
     """
 
     __tablename__ = "monitor_windows"
@@ -240,6 +243,7 @@ class MonitorWindow(Base):
     rows: Mapped[int] = mapped_column(Integer)
     metrics: Mapped[Json] = mapped_column(JSONType, default=dict)
     details: Mapped[Json] = mapped_column(JSONType, default=dict)
+    partial: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

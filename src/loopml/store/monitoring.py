@@ -1,7 +1,8 @@
 """Monitoring records: computed windows of logged predictions, and the alerts they fired.
 
 A window is identified by its deployment, model version, size and start; storing it again
-replaces its values (its labels may have arrived since it was first computed). Alerts keep their
+replaces its values (its labels may have arrived since it was first computed, or it was the open
+window, ``partial``, and has grown or closed since). Alerts keep their
 evidence (the windows' values that crossed the rule) and move from ``open`` to ``acked`` once.
 """
 
@@ -23,7 +24,8 @@ from loopml.store._tables import Alert, MonitorWindow, utcnow
 @dataclass(frozen=True)
 class WindowRecord:
     """One monitoring window: ``metrics`` flat (``missing_fraction.temp``), ``details`` for
-    charts (drift per feature, histograms, slices)."""
+    charts (drift per feature, histograms, slices); ``partial`` while the window is still open
+    (its ``end`` is then when it will close, or its latest row for a count window)."""
 
     deployment: str
     model_version: str
@@ -33,6 +35,7 @@ class WindowRecord:
     rows: int
     metrics: dict[str, Any]
     details: dict[str, Any]
+    partial: bool = False
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ def _window(row: MonitorWindow) -> WindowRecord:
         row.rows,
         dict(row.metrics),
         dict(row.details),
+        bool(row.partial),
     )
 
 
@@ -106,11 +110,12 @@ class Monitoring(Repository):
                 if known is not None:  # recomputed (labels arrived since): replace the values
                     row = session.get(MonitorWindow, known)
                     assert row is not None
-                    row.end, row.rows, row.metrics, row.details = (
+                    row.end, row.rows, row.metrics, row.details, row.partial = (
                         w.end,
                         w.rows,
                         w.metrics,
                         w.details,
+                        w.partial,
                     )
                 else:
                     session.add(
@@ -123,6 +128,7 @@ class Monitoring(Repository):
                             rows=w.rows,
                             metrics=w.metrics,
                             details=w.details,
+                            partial=w.partial,
                         )
                     )
                     added += 1
@@ -182,6 +188,23 @@ class Monitoring(Repository):
             return _alert(row)
 
         return self._db.write("store an alert", add)
+
+    def confirm_alert(
+        self, alert_id: int, *, value: float, evidence: dict[str, Any]
+    ) -> AlertRecord:
+        """Replace alert ``alert_id``'s value and evidence with its window's final ones (an alert
+        fired on the open window, confirmed once the window closed): the same alert, not a
+        second one."""
+        check_json(evidence, "evidence")
+
+        def confirm(session: Session) -> AlertRecord:
+            row = session.get(Alert, alert_id, with_for_update=True)
+            if row is None:
+                raise NotFoundError(f"no alert {alert_id}; list them with 'loopml alerts list'")
+            row.value, row.evidence = value, evidence
+            return _alert(row)
+
+        return self._db.write(f"confirm alert {alert_id}", confirm)
 
     def list_alerts(
         self,

@@ -20,7 +20,7 @@ from loopml.errors import LoopmlError, NotFoundError
 from loopml.modeling.metrics import greater_is_better
 from loopml.registry import read_meta
 from loopml.reports import data_report
-from loopml.reports.monitor_report import MonitorReport
+from loopml.reports.monitor_report import MonitorReport, open_window
 from loopml.reports.tables import number, run_test_metrics
 from loopml.rollout.controller import active_rollout
 from loopml.rollout.state import RolloutState, latest_rollout
@@ -116,6 +116,7 @@ def window_summary(spec: Spec, window: WindowRecord) -> list[tuple[str, str]]:
     drifted = sorted(k.split(".", 1)[1] for k, v in m.items() if k.startswith("drift.") and v)
     return [
         ("window", f"{window.start:%Y-%m-%d %H:%M:%S} – {window.end:%H:%M:%S} UTC ({window.size})"),
+        *([("partial", open_window(window))] if window.partial else []),
         ("model", window.model_version),
         ("rows", f"{window.rows:,}"),
         ("error rate", number(m.get("error_rate"))),
