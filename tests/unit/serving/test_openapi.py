@@ -81,6 +81,8 @@ CASES: list[tuple[str, str, str, str, dict[str, str], bytes | None, int]] = [
     ("tokens", "POST", "/predict", "/predict", JSON, orjson.dumps(RECORD), 401),
     ("open", "POST", "/predict", "/predict", JSON, b'{"distance": "far"}', 422),
     ("open", "POST", "/predict", "/predict", JSON, HUGE, 413),
+    ("open", "POST", "/predict", "/predict", {"content-type": "text/plain"},
+     orjson.dumps(RECORD), 415),
     ("open", "POST", "/predict", "/predict", JSON, b"MODEL-FAILS", 500),
     ("open", "POST", "/invocations", "/invocations", JSON,
      orjson.dumps({"dataframe_records": [RECORD]}), 200),

@@ -1,4 +1,9 @@
-"""``POST /predict``: loopml's own JSON, one record or a batch."""
+"""``POST /predict``: loopml's own JSON, one record or a batch.
+
+The body must be sent as ``application/json`` (optionally ``charset=utf-8``): any other
+Content-Type, or none, is a 415 before the body is read, as on ``/invocations``. The records then
+meet the input contract every protocol shares (:mod:`loopml.serving.inputs`).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from loopml.errors import RequestError
+from loopml.serving.protocols._common import check_media_type
+from loopml.serving.protocols.mlflow import CONTENT_TYPE_JSON
 from loopml.serving.routes._common import Service, authorize, json_response, read_json
 from loopml.serving.schemas import (
     OPENAPI_BODIES,
@@ -24,10 +31,11 @@ def router(service: Service) -> APIRouter:
         "/predict",
         openapi_extra=OPENAPI_BODIES["predict"],
         summary="Predict one record or a batch",
-        responses=responses(PredictResponse | PredictBatchResponse, 400, 401, 413, 422, 500),
+        responses=responses(PredictResponse | PredictBatchResponse, 400, 401, 413, 415, 422, 500),
     )
     async def predict(request: Request) -> Response:
         authorize(request, token)
+        check_media_type(request.headers.get("content-type"), (CONTENT_TYPE_JSON,))
         body = await read_json(request, max_body)
         single, entity = True, None
         # {"records": [...], "entity": key} or {"record": {...}, "entity": key}: the entity key

@@ -110,10 +110,9 @@ def router(service: Service) -> APIRouter:
     )
     async def v2_infer(request: Request) -> Response:
         authorize(request, token)
-        current = model(request)
+        model(request)  # a 404 for another model's name
         records, client_id, wanted = parse_v2_infer(
             await read_body(request, spec.serving.max_body),
-            input_names=list(current.package.schema.columns),
             max_rows=spec.serving.max_batch,
             header_length=_header_length(request),
         )
