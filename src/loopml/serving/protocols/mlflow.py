@@ -15,6 +15,10 @@ Decisions, written here because clients will ask:
   ``to_csv()`` writes) is dropped.
 - Every value must be a scalar (number, string, boolean, null). Zero rows is a 400; more than
   ``max_rows`` rows is a 413.
+- JSON's ``NaN``, ``Infinity`` and ``-Infinity`` tokens, which MLflow's Python client writes for
+  missing values, are read as null. Which columns are known and how many may be missing is the
+  input contract's, as on every protocol (:mod:`loopml.serving.inputs`): ``dataframe_split``
+  with ``columns: []`` gives empty records, refused there with a 422.
 """
 
 from __future__ import annotations
