@@ -430,3 +430,14 @@ def test_properties_hold_on_the_real_model(package: Package) -> None:
     unknown_keys_are_refused_under_reject_only()
     too_little_is_always_refused()
     non_finite_numbers_are_never_scored()
+
+
+def test_a_refused_value_is_shown_cut_short(package: Package) -> None:
+    """A 1 MB string (or a 400-digit integer) is named, not echoed back whole."""
+    checker = checker_for(package)
+    for value, got in (("x" * 10**6, "'xxxx"), (10**400, "an integer of 1329 bits (too large)")):
+        with pytest.raises(InputError) as info:
+            checker.check([{**RECORD, "distance": value}], InputStats())
+        problem = info.value.problems[0]
+        assert problem["field"] == "distance" and problem["got"].startswith(got)
+        assert len(problem["message"]) < 300, len(problem["message"])

@@ -47,6 +47,7 @@ from loopml.spec import Serving
 
 MAX_REPORTED = 50
 SHOWN = 8  # names listed in one message at most
+SHOWN_CHARS = 60  # characters of a refused value shown in its message at most
 
 
 @dataclass
@@ -59,6 +60,12 @@ class InputStats:
 
 def _kind_of(value: Any) -> str:
     return "null" if value is None else type(value).__name__
+
+
+def _shown(value: Any) -> str:
+    """``value`` as an error shows it: its repr, cut to ``SHOWN_CHARS`` (a body may be 10 MB)."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 4] + "…" + text[-3:]
 
 
 def _listed(names: list[str]) -> str:
@@ -85,15 +92,17 @@ def _number_problem(value: Any) -> str | None:
     """What is wrong with ``value`` as a number (the error's "got"), or ``None`` if it is one."""
     if isinstance(value, bool):
         return f"{str(value).lower()} (a boolean)"
-    if isinstance(value, int | float):
-        return None if _finite(value) else f"{value!r} (beyond float64)"
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{value!r} (not a finite number)"
+    if isinstance(value, int):
+        return None if _finite(value) else f"an integer of {value.bit_length()} bits (too large)"
     if isinstance(value, str):
         try:
             number = float(value)
         except ValueError:
-            return repr(value)
-        return None if math.isfinite(number) else f"{value!r} (not a finite number)"
-    return repr(value)
+            return _shown(value)
+        return None if math.isfinite(number) else f"{_shown(value)} (not a finite number)"
+    return _shown(value)
 
 
 def _time_ok(value: Any) -> bool:
@@ -111,15 +120,15 @@ def _time_ok(value: Any) -> bool:
 def _type_problem(kind: str, value: Any) -> str | None:
     """What is wrong with a present ``value`` for a ``kind`` feature, or ``None``."""
     if isinstance(value, dict | list):
-        return repr(value)
+        return _shown(value)
     if kind == "numeric":
         return _number_problem(value)
     if kind == "datetime":
-        return None if _time_ok(value) else repr(value)
+        return None if _time_ok(value) else _shown(value)
     if kind == "boolean":
         ok = isinstance(value, bool) or str(value).strip().lower() in ("true", "false", "1", "0")
-        return None if ok else repr(value)
-    return None if isinstance(value, str | int | float | bool) else repr(value)
+        return None if ok else _shown(value)
+    return None if isinstance(value, str | int | float | bool) else _shown(value)
 
 
 _EXPECTED = {
@@ -239,7 +248,7 @@ class RecordChecker:
                 stats.unseen[name] += 1
                 if self.reject_unseen:
                     shown = ", ".join(sorted(allowed)[:SHOWN])
-                    problems.append(_problem(index, name, f"one of {shown}…", repr(value)))
+                    problems.append(_problem(index, name, f"one of {shown}…", _shown(value)))
         if missing:
             refusal = self._too_many_missing(index, missing)
             if refusal is not None:
