@@ -149,11 +149,13 @@ def watch_rollout(server: Server, traffic: Any, version: str, *, start: bool = T
             outcome = "running" if outcome in ("running", "paused") else outcome
             last = status.events[-1].message if status.events else ""
             progress.update(task, completed=status.deployment.canary_weight, note=last[:70])
-    errors = sum(n for code, n in codes.items() if code != 200)
+    errors = sum(n for code, n in codes.items() if code != 200 and code != 422)
+    refused = codes.get(422, 0)  # unreadable flights (most features missing), not model errors
     console.print(
         f"{i:,} requests during the rollout: {routes.get('canary', 0):,} answered by the "
         f"canary, {routes.get('stable', 0):,} by stable; [bold]{errors} errors[/] returned to "
         f"clients; outcome: [bold]{outcome}[/]"
+        + (f" ({refused} unreadable flights refused with 422)" if refused else "")
     )
     run("rollout", "status", "--limit", "8")
     return outcome
@@ -193,22 +195,32 @@ def quick_policies() -> None:
     )
 
 
-def replay(
-    server: Server, frame: Any, *, labels_later: list[Any], fault: str | None = None
-) -> None:
+def replay(server: Server, frame: Any, *, labels_later: list[Any], fault: str | None = None) -> int:
     """Send ``frame`` in batches of 100 (one client in eight sends ``fault`` as null when
-    given); queue its labels in ``labels_later`` for the caller to feed back later."""
+    given); queue its labels in ``labels_later`` for the caller to feed back later. A record
+    the server refuses as unreadable (a flight with neither weather nor plane data has most
+    features missing: a prediction would be a guess) is dropped and the rest sent again, as a
+    client would; returns how many were refused."""
     records, labels = records_of(frame)
+    refused = 0
     for offset in range(0, len(records), 100):
         batch = records[offset : offset + 100]
+        truth = labels[offset : offset + 100]
         if fault is not None:
             batch = [{**r, fault: None} if i % 8 == 0 else r for i, r in enumerate(batch)]
         response = server.client.post("/predict", json={"records": batch})
+        if response.status_code == 422:
+            named = {p["index"] for p in response.json()["error"]["problems"]}
+            refused += len(named)
+            batch = [r for i, r in enumerate(batch) if i not in named]
+            truth = [t for i, t in enumerate(truth) if i not in named]
+            response = server.client.post("/predict", json={"records": batch})
         response.raise_for_status()
         labels_later.extend(
             {"request_id": p["request_id"], "label": label}
-            for p, label in zip(response.json()["predictions"], labels[offset:], strict=False)
+            for p, label in zip(response.json()["predictions"], truth, strict=True)
         )
+    return refused
 
 
 Span = tuple[str, Any, Any]  # (month, wall-clock start, wall-clock end) of its replay
@@ -238,15 +250,16 @@ def season(server: Server, data: Any) -> list[Span]:
             console.print(f"labels of the previous month fed back: {len(pending):,}")
             pending = []
         with console.status(f"replaying {name}: 2,000 flights over HTTP"):
-            replay(
+            refused = replay(
                 server,
                 rows.sort("scheduled_departure"),
                 labels_later=pending,
                 fault="temp" if month == 8 else None,
             )
         console.print(
-            f"{name}: 2,000 flights predicted"
+            f"{name}: {2000 - refused:,} flights predicted"
             + (" ([yellow]one client in eight sends temp as null[/])" if month == 8 else "")
+            + (f"; {refused} refused (422: most features missing)" if refused else "")
         )
         run("loop", "--max-passes", "1")
         with Store.open(WORK / ".loopml") as store:

@@ -190,10 +190,17 @@ def http_status(exc: LoopmlError) -> tuple[int, str]:
     return 500, "internal_error"
 
 
-def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    """Return ``"; did you mean 'x'?"`` for the closest choice, or ``""`` when none is close."""
-    matches = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
-    return f"; did you mean '{matches[0]}'?" if matches else ""
+def did_you_mean(name: str, choices: Iterable[str], *, ignore_case: bool = False) -> str:
+    """Return ``"; did you mean 'x'?"`` for the closest choice, or ``""`` when none is close;
+    ``ignore_case`` compares case-folded names (``'Carrier'`` finds ``'carrier'``)."""
+    if not ignore_case:
+        matches = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+        return f"; did you mean '{matches[0]}'?" if matches else ""
+    folded: dict[str, str] = {}
+    for choice in choices:
+        folded.setdefault(choice.casefold(), choice)
+    matches = difflib.get_close_matches(name.casefold(), list(folded), n=1, cutoff=0.6)
+    return f"; did you mean '{folded[matches[0]]}'?" if matches else ""
 
 
 def unknown_column(name: str, columns: Iterable[str], *, where: str = "the data") -> DataError:

@@ -159,6 +159,63 @@ def test_open_inference_protocol_with_tritonclient(
     assert server.client.get("/v2/models/nope").status_code == 404
 
 
+def _missing(server: Server, feature: str) -> float:
+    prefix = f'loopml_missing_values_total{{feature="{feature}"}} '
+    lines = server.client.get("/metrics").text.splitlines()
+    return next((float(x.removeprefix(prefix)) for x in lines if x.startswith(prefix)), 0.0)
+
+
+def test_the_input_contract_holds_on_every_protocol(
+    server: Server, april: list[dict[str, Any]]
+) -> None:
+    """Garbage is a 422 on all three protocols; JSON NaN (as MLflow's client writes it, with the
+    standard library's json) and binary NaN tensors (tritonclient) are missing values."""
+    import json
+
+    import tritonclient.http as triton
+
+    garbage = [
+        ("/predict", {"Carrier": "UA"}, "did you mean 'carrier'?"),
+        ("/invocations", {"dataframe_split": {"columns": [], "data": [[]]}}, "features missing"),
+        ("/v2/models/flights/infer", {"inputs": [_null_tensor("distance")]}, "features missing"),
+    ]
+    for path, body, fragment in garbage:
+        refused = server.client.post(path, json=body)
+        assert refused.status_code == 422, refused.text
+        assert fragment in refused.json()["error"]["message"]
+
+    before = _missing(server, "temp")
+    columns = ["distance", "hour", "temp", "carrier", "origin", "dest"]
+    rows = [[float("nan") if c == "temp" else april[0][c] for c in columns]]
+    body = json.dumps({"dataframe_split": {"columns": columns, "data": rows}})
+    assert "NaN" in body
+    answer = server.client.post(
+        "/invocations", content=body, headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == 200, answer.text
+    client = triton.InferenceServerClient(url=f"127.0.0.1:{server.port}")
+    try:
+        inputs = []
+        for name in columns:
+            numeric = name in ("distance", "hour", "temp")
+            tensor = triton.InferInput(name, [1], "FP64" if numeric else "BYTES")
+            value = float("inf") if name == "temp" else april[0][name]
+            tensor.set_data_from_numpy(np.array([value], dtype=np.float64 if numeric else object))
+            inputs.append(tensor)
+        assert client.infer("flights", inputs).as_numpy("predictions").shape == (1,)
+    finally:
+        client.close()
+    assert _missing(server, "temp") == before + 2
+    text = server.client.post(
+        "/predict", content=body.encode(), headers={"content-type": "text/plain"}
+    )
+    assert text.status_code == 415 and "application/json" in text.json()["error"]["message"]
+
+
+def _null_tensor(name: str) -> dict[str, Any]:
+    return {"name": name, "datatype": "FP64", "shape": [1], "data": [None]}
+
+
 def test_feedback_counts_stored_duplicate_conflicting_and_unknown(
     server: Server, april: list[dict[str, Any]]
 ) -> None:

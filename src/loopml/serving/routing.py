@@ -61,10 +61,19 @@ class Served:
         return self.package.model.scores(output)
 
 
+def known_columns(package: Package, spec: Spec) -> list[str]:
+    """The columns a request may carry to ``package``: its training data's (the package's
+    profile) and the spec's target, id, time, entity and weight columns; the model's features
+    among them."""
+    named = (spec.target, spec.id_column, spec.time_column, spec.entity_column, spec.weight_column)
+    return [*package.profile.columns, *(name for name in named if name)]
+
+
 def served(package: Package, spec: Spec) -> Served:
     """``package`` ready to serve under ``spec``'s serving policy."""
     labels = [c.item() if isinstance(c, np.generic) else c for c in package.model.classes]
-    return Served(package, RecordChecker(package.schema, spec.serving), labels)
+    checker = RecordChecker(package.schema, spec.serving, known_columns(package, spec))
+    return Served(package, checker, labels)
 
 
 @dataclass(frozen=True)

@@ -295,10 +295,20 @@ BodySize = Annotated[int, BeforeValidator(_body_size)]
 
 
 class Serving(_Section):
+    """The server's input contract and limits (see :mod:`loopml.serving.inputs`).
+
+    ``unknown_fields``: a key that is no column of the model's training data is refused (422)
+    under ``reject``, skipped under ``ignore``. ``missing_values``: a feature absent or null is
+    accepted and counted, or refused. ``max_missing_share``: a record with no feature, or with more
+    than this share of the model's features missing, is always refused.
+    """
+
     max_batch: int = Field(1000, ge=1)
     max_body: BodySize = 10 * 10**6
+    unknown_fields: Literal["reject", "ignore"] = "reject"
     unseen_categories: Literal["accept", "reject"] = "accept"
     missing_values: Literal["accept", "reject"] = "accept"
+    max_missing_share: Fraction = 0.5
     log_flush_interval: FlushInterval = timedelta(milliseconds=200)
     request_timeout: UploadTimeout = timedelta(seconds=30)
 

@@ -1,7 +1,17 @@
-"""What the protocol adapters share: JSON reading, row and scalar checks, describing a value."""
+"""What the protocol adapters share: JSON reading, content types, row and scalar checks,
+describing a value.
+
+JSON is read by orjson. A body orjson refuses is read once more by the standard library with the
+tokens ``NaN``, ``Infinity`` and ``-Infinity`` (which pandas' ``to_json`` and MLflow's Python
+client write for missing values) as ``null``, and kept only when that is all it needed: the
+result must be something orjson could have written (no lone surrogates, no integer beyond 64
+bits), else the original parse error stands. A number literal beyond float64 (``1e999``) is read
+as infinity there, which the input contract counts as missing like any non-finite number.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -63,11 +73,48 @@ def _check_unique(names: list[str], where: str) -> None:
         seen.add(name)
 
 
+def loads(body: bytes) -> Any:
+    """``body`` as JSON, with ``NaN``/``Infinity``/``-Infinity`` read as ``null`` (see the module
+    doc); raises :class:`orjson.JSONDecodeError` for anything else that is not JSON."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        try:
+            document = json.loads(body, parse_constant=lambda _: None)
+            orjson.dumps(document)  # only what orjson itself accepts, besides the tokens
+        except (ValueError, TypeError, RecursionError):
+            raise exc from None
+        return document
+
+
 def _load_json(body: bytes, hint: str = "") -> Any:
     try:
-        return orjson.loads(body.removeprefix(b"\xef\xbb\xbf"))
+        return loads(body.removeprefix(b"\xef\xbb\xbf"))
     except orjson.JSONDecodeError as exc:
         raise RequestError(f"body: expected valid JSON, got a parse error: {exc}{hint}") from exc
+
+
+def check_media_type(content_type: str | None, allowed: Sequence[str]) -> str:
+    """The media type of a ``Content-Type`` header, if it is one of ``allowed`` with at most a
+    ``charset=utf-8`` parameter; else a :class:`RequestError` with status 415."""
+    expected = "expected " + " or ".join(allowed)
+    fix = f"; send the body with 'Content-Type: {allowed[0]}'"
+    if not content_type or not content_type.strip():
+        raise RequestError(f"Content-Type: {expected}, got none{fix}", status=415)
+    mime, *parameters = (part.strip() for part in content_type.split(";"))
+    mime = mime.lower()
+    if mime not in allowed:
+        raise RequestError(f"Content-Type: {expected}, got '{mime}'{fix}", status=415)
+    for parameter in filter(None, parameters):
+        key, _, value = parameter.partition("=")
+        key, value = key.strip().lower(), value.strip().strip('"').lower()
+        if key != "charset":
+            raise RequestError(
+                f"Content-Type: expected no parameter but charset=utf-8, got '{key}'", status=415
+            )
+        if value not in ("utf-8", "utf8"):
+            raise RequestError(f"Content-Type: expected charset=utf-8, got '{value}'", status=415)
+    return mime
 
 
 def _plain(value: Any) -> Any:

@@ -15,6 +15,10 @@ Decisions, written here because clients will ask:
   ``to_csv()`` writes) is dropped.
 - Every value must be a scalar (number, string, boolean, null). Zero rows is a 400; more than
   ``max_rows`` rows is a 413.
+- JSON's ``NaN``, ``Infinity`` and ``-Infinity`` tokens, which MLflow's Python client writes for
+  missing values, are read as null. Which columns are known and how many may be missing is the
+  input contract's, as on every protocol (:mod:`loopml.serving.inputs`): ``dataframe_split``
+  with ``columns: []`` gives empty records, refused there with a 422.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from loopml.serving.protocols._common import (
     _plain,
     _quoted,
     _what,
+    check_media_type,
 )
 
 CONTENT_TYPE_JSON = "application/json"
@@ -42,31 +47,11 @@ MLFLOW_FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 MLFLOW_KEYS = (*MLFLOW_FORMATS, "params")
 
 
-def _media_type(content_type: str | None) -> str:
-    expected = f"expected {CONTENT_TYPE_JSON} or {CONTENT_TYPE_CSV}"
-    if not content_type or not content_type.strip():
-        raise RequestError(f"Content-Type: {expected}, got none", status=415)
-    mime, *parameters = (part.strip() for part in content_type.split(";"))
-    mime = mime.lower()
-    if mime not in (CONTENT_TYPE_JSON, CONTENT_TYPE_CSV):
-        raise RequestError(f"Content-Type: {expected}, got '{mime}'", status=415)
-    for parameter in filter(None, parameters):
-        key, _, value = parameter.partition("=")
-        key, value = key.strip().lower(), value.strip().strip('"').lower()
-        if key != "charset":
-            raise RequestError(
-                f"Content-Type: expected no parameter but charset=utf-8, got '{key}'", status=415
-            )
-        if value not in ("utf-8", "utf8"):
-            raise RequestError(f"Content-Type: expected charset=utf-8, got '{value}'", status=415)
-    return mime
-
-
 def parse_invocations(
     body: bytes, content_type: str | None, *, max_rows: int
 ) -> list[dict[str, Any]]:
     """Read an MLflow ``/invocations`` body (JSON or CSV) into records, one dict per row."""
-    if _media_type(content_type) == CONTENT_TYPE_CSV:
+    if check_media_type(content_type, (CONTENT_TYPE_JSON, CONTENT_TYPE_CSV)) == CONTENT_TYPE_CSV:
         return _parse_csv(body, max_rows)
     document = _load_json(body)
     expected = f"exactly one of {_quoted(MLFLOW_FORMATS)} (and optionally 'params')"

@@ -2,10 +2,13 @@
 
 Decisions, written here because clients will ask:
 - One input tensor per feature, named after it, of shape ``[N]`` or ``[N, 1]`` (MLServer's pandas
-  codec convention); ``data`` flat or nested one level; every tensor has the same N. Missing
-  features are left to the server; unknown names are a 400 with a close-match suggestion.
-- ``null`` is accepted in any tensor as a missing value (JSON has no NaN). Values are returned as
-  sent: the datatype is checked (an INT8 tensor holds integers in [-128, 127]), not applied.
+  codec convention); ``data`` flat or nested one level; every tensor has the same N. Which names
+  are known and how many features may be missing is the input contract's, the same on every
+  protocol (:mod:`loopml.serving.inputs`): an unknown name, or a request whose tensors are all
+  null, is a 422 there.
+- ``null`` is accepted in any tensor as a missing value, and so are the tokens ``NaN`` and
+  ``Infinity`` (read as null) and non-finite binary floats. Values are returned as sent: the
+  datatype is checked (an INT8 tensor holds integers in [-128, 127]), not applied.
 - Binary tensor data (Triton's extension and tritonclient's default) is read when the server
   passes the ``Inference-Header-Content-Length`` request header as ``header_length``.
 - Outputs: ``predictions`` (shape [N], datatype from the values) and, for classifiers,
@@ -79,7 +82,7 @@ def v2_model_metadata(
 
 
 def parse_v2_infer(
-    body: bytes, *, input_names: list[str], max_rows: int, header_length: int | None = None
+    body: bytes, *, max_rows: int, header_length: int | None = None
 ) -> tuple[list[dict[str, Any]], str | None, list[str] | None]:
     """Read a V2 inference request into (records, request id, requested output names or None).
 
@@ -115,12 +118,6 @@ def parse_v2_infer(
         name = tensor.get("name", _MISSING)
         if not isinstance(name, str):
             raise RequestError(f"inputs[{i}].name: expected a string, got {_what(name)}")
-        if name not in input_names:
-            shown = _quoted(input_names[:12]) + (", …" if len(input_names) > 12 else "")
-            raise RequestError(
-                f"inputs[{i}].name: unknown input '{name}'{did_you_mean(name, input_names)} "
-                f"(model inputs: {shown})"
-            )
         if name in columns:
             raise RequestError(f"inputs[{i}].name: expected each input once, got '{name}' twice")
         where = f"inputs[{i}] '{name}'"

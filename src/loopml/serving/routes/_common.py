@@ -23,6 +23,7 @@ from loopml.errors import (
 )
 from loopml.serving.follower import Follower
 from loopml.serving.metrics import ServerMetrics
+from loopml.serving.protocols._common import loads
 from loopml.serving.scoring import Scorer
 from loopml.spec import Spec
 from loopml.store import Store
@@ -112,10 +113,11 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 async def read_json(request: Request, limit: int) -> Any:
-    """The body (at most ``limit`` bytes, see :func:`read_body`) as JSON; a body that is not
-    JSON is a :class:`RequestError` (400)."""
+    """The body (at most ``limit`` bytes, see :func:`read_body`) as JSON, the tokens ``NaN`` and
+    ``Infinity`` read as ``null`` (:func:`~loopml.serving.protocols._common.loads`); a body that
+    is not JSON is a :class:`RequestError` (400)."""
     body = await read_body(request, limit)
     try:
-        return orjson.loads(body)
+        return loads(body)
     except orjson.JSONDecodeError as exc:
         raise RequestError(f"the body is not valid JSON: {exc}", status=400) from exc

@@ -1,4 +1,9 @@
-"""``POST /predict``: loopml's own JSON, one record or a batch."""
+"""``POST /predict``: loopml's own JSON, one record or a batch.
+
+The body must be sent as ``application/json`` (optionally ``charset=utf-8``): any other
+Content-Type, or none, is a 415 before the body is read, as on ``/invocations``. The records then
+meet the input contract every protocol shares (:mod:`loopml.serving.inputs`).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ from fastapi.responses import Response
 
 from loopml.errors import RequestError
 from loopml.serving.openapi import REQUEST_BODIES, security
+from loopml.serving.protocols._common import check_media_type
+from loopml.serving.protocols.mlflow import CONTENT_TYPE_JSON
 from loopml.serving.routes._common import Service, authorize, json_response, read_json
 from loopml.serving.schemas import PredictBatchResponse, PredictResponse, responses
 
@@ -27,6 +34,7 @@ def router(service: Service) -> APIRouter:
     )
     async def predict(request: Request) -> Response:
         authorize(request, token)
+        check_media_type(request.headers.get("content-type"), (CONTENT_TYPE_JSON,))
         body = await read_json(request, max_body)
         single, entity = True, None
         # {"records": [...], "entity": key} or {"record": {...}, "entity": key}: the entity key

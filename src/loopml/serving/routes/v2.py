@@ -117,14 +117,13 @@ def router(service: Service) -> APIRouter:
             **security("predictionToken" if token else None),
         },
         summary="V2 inference",
-        responses=responses(V2InferResponse, 400, 401, 404, 413, 415, 422, 500),
+        responses=responses(V2InferResponse, 400, 401, 404, 413, 422, 500),
     )
     async def v2_infer(request: Request) -> Response:
         authorize(request, token)
-        current = model(request)
+        model(request)  # a 404 for another model's name
         records, client_id, wanted = parse_v2_infer(
             await read_body(request, spec.serving.max_body),
-            input_names=list(current.package.schema.columns),
             max_rows=spec.serving.max_batch,
             header_length=_header_length(request),
         )
