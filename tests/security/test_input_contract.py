@@ -441,3 +441,15 @@ def test_a_refused_value_is_shown_cut_short(package: Package) -> None:
         problem = info.value.problems[0]
         assert problem["field"] == "distance" and problem["got"].startswith(got)
         assert len(problem["message"]) < 300, len(problem["message"])
+
+
+def test_the_predict_wrapper_takes_only_its_own_keys(
+    server: InProcess, training_rows: list[dict[str, Any]]
+) -> None:
+    """A typo beside the records (``entitiy``) would be dropped and routing not sticky."""
+    ok = server.post("/predict", json={"records": training_rows, "entity": "N14228"})
+    assert ok.status_code == 200, ok.text
+    typo = server.post("/predict", json={"records": training_rows, "entitiy": "N14228"})
+    assert typo.status_code == 400 and "did you mean 'entity'?" in typo.text, typo.text
+    both = server.post("/predict", json={"records": training_rows, "record": training_rows[0]})
+    assert both.status_code == 400 and "got both" in both.text, both.text

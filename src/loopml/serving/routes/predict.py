@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from loopml.errors import RequestError
+from loopml.errors import RequestError, did_you_mean
 from loopml.serving.openapi import REQUEST_BODIES, security
 from loopml.serving.protocols._common import check_media_type
 from loopml.serving.protocols.mlflow import CONTENT_TYPE_JSON
@@ -40,6 +40,7 @@ def router(service: Service) -> APIRouter:
         # {"records": [...], "entity": key} or {"record": {...}, "entity": key}: the entity key
         # makes canary routing sticky (else the spec's entity column, else a uniform draw)
         if isinstance(body, dict) and ("records" in body or "record" in body):
+            _check_wrapper(body)
             entity = body.get("entity")
             if entity is not None and not isinstance(entity, str | int):
                 raise RequestError(
@@ -78,3 +79,23 @@ def router(service: Service) -> APIRouter:
         )
 
     return routes
+
+
+_WRAPPER = ("records", "record", "entity")
+
+
+def _check_wrapper(body: dict[str, object]) -> None:
+    """``{"records"|"record": ..., "entity": ...}`` and nothing else: a stray key there (a typo
+    of ``entity``) would be silently ignored, and routing would not be sticky."""
+    if "records" in body and "record" in body:
+        raise RequestError(
+            "body: expected 'records' (a list) or 'record' (one object), got both; send one",
+            status=400,
+        )
+    for key in body:
+        if key not in _WRAPPER:
+            raise RequestError(
+                f"body: expected only the keys 'records' or 'record', and 'entity', beside the "
+                f"records, got {key!r}{did_you_mean(str(key), _WRAPPER)}",
+                status=400,
+            )
