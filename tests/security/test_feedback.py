@@ -101,6 +101,7 @@ def test_feedback_needs_a_token_whenever_any_is_configured(store: Store, spec: S
                     error = response.json()["error"]
                     assert error["type"] == "unauthorized"
                     assert "LOOPML_FEEDBACK_TOKEN" in error["message"], error
+                    assert response.headers["www-authenticate"].startswith("Bearer")
     assert not wrong, "\n".join(wrong)
 
 

@@ -63,7 +63,8 @@ def json_response(payload: Any, status: int = 200) -> Response:
 def error_response(exc: LoopmlError) -> Response:
     """The error answer to ``exc``: status and ``type`` from :data:`loopml.errors.HTTP_STATUS`,
     body as :class:`~loopml.serving.schemas.ErrorResponse`. A :class:`RequestTimeout` also
-    closes the connection (the rest of a stalled body is not worth waiting for)."""
+    closes the connection (the rest of a stalled body is not worth waiting for); a 401 says
+    ``WWW-Authenticate: Bearer``."""
     status, kind = http_status(exc)
     detail: dict[str, Any] = {"type": kind, "message": str(exc)}
     if isinstance(exc, InputError):
@@ -76,6 +77,8 @@ def error_response(exc: LoopmlError) -> Response:
     response = json_response({"error": detail}, status)
     if isinstance(exc, RequestTimeout):
         response.headers["connection"] = "close"
+    elif status == 401:  # RFC 9110: a 401 names the scheme a client should use
+        response.headers["www-authenticate"] = 'Bearer realm="loopml"'
     return response
 
 
