@@ -7,6 +7,10 @@ written before this model existed reads back unchanged and writing it again give
 package copied by hand, a test's package) have defaults: ``baselines``, ``score_profile``,
 ``lineage.sizes``, ``lineage.code_version``, and the gate record's ``on`` and ``metrics``.
 Metric values are ``None`` where a metric was undefined (JSON has no NaN).
+
+The keys added since (``calibration``, ``error_model``: what estimated quality needs, see
+:mod:`loopml.monitoring.estimate`) are written only when set, so a package without them writes
+the bytes it was read from.
 """
 
 from __future__ import annotations
@@ -15,7 +19,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+)
 
 from loopml.errors import PackageError
 from loopml.spec import Task
@@ -24,6 +34,8 @@ FORMAT = "loopml.model/1"
 
 #: metric name -> value on one split (``None``: undefined there)
 Metrics = dict[str, float | None]
+#: optional keys left out of ``meta.json`` when unset (older packages have none of them)
+_WRITTEN_WHEN_SET = ("calibration", "error_model")
 
 
 class _Record(BaseModel):
@@ -59,8 +71,9 @@ class GateRecord(_Record):
 
 class PackageMeta(_Record):
     """``meta.json``: the model (task, candidate, classes, threshold, parameters, feature names),
-    its metrics per split and its baselines', the score distribution on the test split (the
-    reference for prediction drift), its lineage and the gate's decision."""
+    its metrics per split and its baselines', the score distribution on the held-out rows (the
+    reference for prediction drift), its lineage, the gate's decision, and what estimated quality
+    needs: a classifier's calibration map or a regression's error model (validation split)."""
 
     format: str = FORMAT
     task: Task
@@ -75,6 +88,20 @@ class PackageMeta(_Record):
     score_profile: dict[str, Any] | None = None
     lineage: Lineage
     gate: GateRecord | None = None
+    #: binary: the isotonic map of the validation split's scores to probabilities
+    #: (:class:`~loopml.stats.calibration.Calibration`'s dict)
+    calibration: dict[str, Any] | None = None
+    #: regression: the validation split's residuals by predicted value
+    #: (:class:`~loopml.stats.error_model.ErrorModel`'s dict)
+    error_model: dict[str, Any] | None = None
+
+    @model_serializer(mode="wrap")
+    def _written(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for key in _WRITTEN_WHEN_SET:
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
 
     @classmethod
     def from_json(cls, data: bytes | Mapping[str, Any], *, ref: str) -> PackageMeta:

@@ -3,10 +3,13 @@
 The new version is scored against the champion on the same data (see :mod:`loopml.registry.gate`);
 a champion that cannot be loaded or scored there is never replaced automatically. The package's
 :class:`~loopml.registry.meta.PackageMeta` records the lineage and the gate's decision, and the
-store's model note its reason.
+store's model note its reason. It also keeps what monitoring needs to estimate quality before
+labels, fitted on the validation split (:func:`quality_model`).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
@@ -18,6 +21,8 @@ from loopml.registry.gate import Comparison, GateDecision, _labelled, gate, scor
 from loopml.registry.meta import FORMAT, GateRecord, Lineage, PackageMeta
 from loopml.registry.package import load_package, save_package
 from loopml.spec import Spec
+from loopml.stats.calibration import Calibration
+from loopml.stats.error_model import ErrorModel
 from loopml.stats.quantiles import QuantileSketch
 from loopml.store import ModelRecord, Store
 
@@ -86,6 +91,11 @@ def register(
     held_out = np.concatenate([result.data.split.validation, test_rows])
     held_frame = result.data.frame[held_out]
     held_output = best.model.output(best.model.pipeline.transform(held_frame))
+    held_scores = best.model.scores(held_output)
+    validation = slice(0, len(result.data.split.validation))
+    estimation = quality_model(
+        spec, held_scores[validation], result.data.y[result.data.split.validation]
+    )
     inputs = [c for c in best.model.pipeline.input_columns_ if c in held_frame.columns]
     reference = profile_frame(held_frame, columns=inputs)
     schema = Schema(
@@ -107,7 +117,7 @@ def register(
         input_columns=best.model.pipeline.input_columns_,
         baselines={r.name: r.metrics for r in result.results if r.baseline},
         # the held-out rows' scores: monitoring's reference for prediction drift
-        score_profile=QuantileSketch.from_values(best.model.scores(held_output)).to_dict(),
+        score_profile=QuantileSketch.from_values(held_scores).to_dict(),
         lineage=Lineage(
             run_id=result.run_id,
             candidate_run_id=best.run_id,
@@ -126,6 +136,7 @@ def register(
             champion=champion_ref,
             champion_metrics=champion_metrics,
         ),
+        **estimation,
     )
     record = save_package(
         store,
@@ -142,3 +153,17 @@ def register(
     store.models.set_alias(spec.name, alias, record.version)
     record = store.models.set_note(record.ref, decision.reason)
     return record, decision
+
+
+def quality_model(spec: Spec, scores: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """What estimated quality needs, from the validation split's ``scores`` and labels ``y``: a
+    binary classifier's isotonic calibration map (``calibration``) or a regression's binned
+    residuals (``error_model``), as ``meta.json`` keys; none for multiclass (the log keeps only
+    the top class's score) or too few rows (monitoring then trusts the raw scores)."""
+    if spec.task == "binary":
+        calibration = Calibration.fit(scores, y)
+        return {"calibration": calibration.to_dict()} if calibration else {}
+    if spec.task == "regression":
+        errors = ErrorModel.fit(scores, y)
+        return {"error_model": errors.to_dict()} if errors else {}
+    return {}
