@@ -15,6 +15,7 @@ import pytest
 from loopml.monitoring.alerts import default_rules
 from loopml.monitoring.windows import Windowing, window_metrics
 from loopml.registry import Package, load_package
+from loopml.reports.monitor_charts import figures
 from loopml.spec import Spec, parse_spec
 from loopml.stats.calibration import Calibration
 from loopml.stats.error_model import ErrorModel
@@ -189,3 +190,24 @@ def test_meta_with_a_calibration_reads_back_and_writes_it(binary: tuple[Store, S
     again = type(meta).from_json(meta.model_dump(), ref="flights@1")
     assert again.calibration == meta.calibration
     assert "error_model" not in meta.model_dump()  # unset keys stay out of meta.json
+
+
+def test_the_quality_chart_shades_the_interval_and_marks_windows_the_labels_left(
+    binary: tuple[Store, Spec], flights: pl.DataFrame
+) -> None:
+    store, spec = binary
+    package = load_package(store, "flights@1")
+    part = unseen_rows(flights, store, spec, 1_000, seed=5)
+    labels = part[spec.target].to_list()
+    agree = window_of(package, spec, part, labels)
+    flipped = window_of(package, spec, part, [not v for v in labels])
+    flipped = dataclasses.replace(flipped, start=agree.start + timedelta(hours=1))
+    charts = {ident: figure for ident, _, figure in figures(spec, [agree, flipped], [])}
+    traces = charts["quality"]["data"]
+    shaded = [t for t in traces if t.get("fill") == "tonexty"]
+    assert shaded and shaded[0]["y"] == [agree.metrics["expected.roc_auc_high"],
+                                        flipped.metrics["expected.roc_auc_high"]]  # fmt: skip
+    marked = [t for t in traces if "outside" in t["name"]]
+    assert marked and marked[0]["x"] == [flipped.start.isoformat()]
+    other = [t["name"] for t in charts.get("quality-all", {"data": []})["data"]]
+    assert "expected.roc_auc_low" not in other  # the band, not two more lines
