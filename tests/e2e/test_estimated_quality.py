@@ -105,6 +105,11 @@ def test_registration_keeps_a_monotone_calibration_map_of_the_validation_split(
     assert meta.lineage.sizes is not None
     assert calibration.rows == meta.lineage.sizes["validation"]
     mapped = calibration.apply(np.linspace(0, 1, 101))
+    # flights of the same days share delays no feature explains: the test split's windows, in
+    # time order, stray further from the estimate than independent rows would
+    assert set(calibration.dispersion) == {"roc_auc", "pr_auc", "accuracy"}
+    assert all(v >= 1 for v in calibration.dispersion.values())
+    assert calibration.dispersion["pr_auc"] > 1.5
     assert (np.diff(mapped) >= 0).all() and mapped.min() >= 0 and mapped.max() <= 1
 
 
@@ -123,7 +128,7 @@ def test_a_window_shows_each_estimate_inside_its_interval_and_labels_that_agree_
             m[f"expected.{name}_high"],
         )
         assert low is not None and value is not None and high is not None
-        assert 0 <= low <= value <= high <= 1 and high - low < 0.1, (name, low, value, high)
+        assert 0 <= low <= value <= high <= 1 and high - low < 0.2, (name, low, value, high)
         assert m[f"estimate_outside.{name}"] in (0.0, 1.0)
     assert m["estimate_outside.roc_auc"] == 0.0, (m["quality.roc_auc"], m["expected.roc_auc"])
     assert abs(m["quality.roc_auc"] - m["expected.roc_auc"]) < 0.03

@@ -12,7 +12,7 @@ scores are first mapped through the package's isotonic map, fitted on the valida
 registration (:class:`~loopml.stats.calibration.Calibration`); the model's raw scores still rank
 the rows and decide its predictions, as they do for the labelled metrics. The estimate cannot see
 concept drift (the same inputs now meaning other labels) — only the labels can, and a labelled
-value outside the estimate's interval (:mod:`loopml.monitoring.intervals`) says so. It does see
+value outside the estimate's interval (:mod:`loopml.stats.intervals`) says so. It does see
 covariate shift: a window full of rows the model is unsure of scores lower.
 
 :func:`estimate_binary` and :func:`estimate_regression` give a window's estimates with their
@@ -29,9 +29,15 @@ import numpy as np
 import numpy.typing as npt
 
 from loopml.errors import DataError
-from loopml.monitoring.intervals import LEVEL, binary_draws, interval, regression_draws
 from loopml.stats.calibration import Calibration
 from loopml.stats.error_model import ErrorModel
+from loopml.stats.intervals import (
+    LEVEL,
+    binary_draws,
+    interval,
+    regression_draws,
+    regression_expected,
+)
 
 
 def _probabilities(scores: npt.ArrayLike, what: str) -> npt.NDArray[np.float64]:
@@ -134,7 +140,7 @@ def estimate_binary(
 ) -> dict[str, float]:
     """A binary classifier's expected ``accuracy``, ``roc_auc`` and ``pr_auc`` on rows scoring
     ``scores``, each with ``_low``/``_high``: the central ``level`` interval of the labelled value
-    (:mod:`loopml.monitoring.intervals`). Scores are calibrated by ``calibration`` when given
+    (:mod:`loopml.stats.intervals`). Scores are calibrated by ``calibration`` when given
     (else taken as probabilities). ROC AUC and accuracy are the exact expectations, PR AUC the
     mean of the simulated values (it has no closed form). Empty for no rows."""
     raw = _probabilities(scores, "scores").reshape(-1)
@@ -147,7 +153,8 @@ def estimate_binary(
         "roc_auc": expected_roc_auc(p, ranking=raw),
         "pr_auc": _mean(draws["pr_auc"]),
     }
-    return _with_intervals(found, draws, level)
+    spread = calibration.dispersion if calibration is not None else {}
+    return _with_intervals(found, draws, level, spread, upper=1.0)
 
 
 def estimate_regression(
@@ -160,17 +167,9 @@ def estimate_regression(
     pred = pred[np.isfinite(pred)]
     if not pred.size:
         return {}
-    which = model.bin_of(pred)
-    found = {
-        "mae": float(np.mean(np.asarray(model.mean_abs)[which])),
-        "rmse": float(np.sqrt(np.mean(np.asarray(model.mean_sq)[which]))),
-    }
-    draws = regression_draws(pred, model)
-    # the stored quantiles give the spread; the bins' exact means give the centre (the quantile
-    # sketch thins the tails, so its draws alone would sit a little low)
-    for name, value in found.items():
-        draws[name] = draws[name] + (value - float(np.mean(draws[name])))
-    return _with_intervals(found, draws, level)
+    return _with_intervals(
+        regression_expected(pred, model), regression_draws(pred, model), level, model.dispersion
+    )
 
 
 def _mean(values: npt.NDArray[np.float64]) -> float:
@@ -179,13 +178,25 @@ def _mean(values: npt.NDArray[np.float64]) -> float:
 
 
 def _with_intervals(
-    found: dict[str, float], draws: dict[str, npt.NDArray[np.float64]], level: float
+    found: dict[str, float],
+    draws: dict[str, npt.NDArray[np.float64]],
+    level: float,
+    dispersion: dict[str, float],
+    upper: float = math.inf,
 ) -> dict[str, float]:
+    """Each estimate with its interval: the draws' central ``level`` quantiles, widened about the
+    estimate by the square root of the metric's ``dispersion`` (rows close in time are not
+    independent: :func:`loopml.stats.intervals.dispersion`), within [0, ``upper``]."""
     result = {}
     for name, value in found.items():
         low, high = interval(draws[name], level)
+        if math.isfinite(value):
+            # the exact expectation can sit a hair outside a narrow simulated band: widen to it
+            low, high = min(low, value), max(high, value)
+            widen = math.sqrt(max(1.0, dispersion.get(name, 1.0)))
+            low = max(0.0, value - widen * (value - low))
+            high = min(upper, value + widen * (high - value))
         result[name] = value
-        # the exact expectation can sit a hair outside a narrow simulated band: widen to it
-        result[f"{name}_low"] = min(low, value) if math.isfinite(value) else low
-        result[f"{name}_high"] = max(high, value) if math.isfinite(value) else high
+        result[f"{name}_low"] = low
+        result[f"{name}_high"] = high
     return result

@@ -4,7 +4,9 @@ Window metrics (the spec's ``quality.*`` names, estimated before labels):
 
 - binary: ``expected.accuracy``, ``expected.roc_auc``, ``expected.pr_auc``, each with ``_low`` and
   ``_high`` — the central 90 % interval of the value the window's labels will show, if the
-  package's calibration (fitted on its validation split) still holds;
+  package's calibration (fitted on its validation split) still holds: labels simulated from the
+  calibrated probabilities, the spread widened by the dispersion the test split's windows showed
+  in time order (rows of the same hours share causes no feature records);
 - regression: ``expected.mae`` and ``expected.rmse`` with theirs, from the package's binned
   validation residuals;
 - ``estimate_outside.<metric>``: 1 when the labelled value (``quality.<metric>``) lies outside the

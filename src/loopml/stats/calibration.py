@@ -16,7 +16,9 @@ monitoring needs no pickled estimator and loading a package runs no code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -36,6 +38,9 @@ class Calibration:
     scores: tuple[float, ...]
     probabilities: tuple[float, ...]
     rows: int
+    #: per metric, how much wider than independent rows' the interval must be (>= 1; see
+    #: :func:`loopml.stats.intervals.dispersion`), measured on the test split at registration
+    dispersion: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def fit(cls, scores: npt.ArrayLike, labels: npt.ArrayLike) -> Calibration | None:
@@ -76,6 +81,7 @@ class Calibration:
             "scores": list(self.scores),
             "probabilities": list(self.probabilities),
             "rows": self.rows,
+            "dispersion": dict(self.dispersion),
         }
 
     @classmethod
@@ -100,7 +106,9 @@ class Calibration:
             raise _bad("its scores or probabilities decrease")
         if probabilities[0] < 0 or probabilities[-1] > 1:
             raise _bad("a probability lies outside [0, 1]")
-        return cls(tuple(scores.tolist()), tuple(probabilities.tolist()), rows)
+        return cls(
+            tuple(scores.tolist()), tuple(probabilities.tolist()), rows, read_dispersion(data, _bad)
+        )
 
 
 def _bad(problem: str) -> DataError:
@@ -109,3 +117,16 @@ def _bad(problem: str) -> DataError:
         "'scores' and 'probabilities' within [0, 1], as registration writes them; re-register "
         "the model from its run"
     )
+
+
+def read_dispersion(data: dict[str, Any], bad: Callable[[str], DataError]) -> dict[str, float]:
+    """The optional ``dispersion`` of a stored map: metric name -> a finite factor >= 1."""
+    raw = data.get("dispersion") or {}
+    if not isinstance(raw, dict):
+        raise bad(f"its dispersion is {type(raw).__name__}, not a map of metric to factor")
+    found = {}
+    for name, value in raw.items():
+        if not isinstance(value, int | float) or not math.isfinite(value) or value < 1:
+            raise bad(f"its dispersion of {name!r} is {value!r}, expected a number >= 1")
+        found[str(name)] = float(value)
+    return found

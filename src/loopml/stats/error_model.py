@@ -15,13 +15,14 @@ Fitted at registration, stored as lists of numbers in ``meta.json``: nothing pic
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from loopml.errors import DataError
+from loopml.stats.calibration import read_dispersion
 
 BINS = 10
 MIN_BIN = 30
@@ -39,6 +40,8 @@ class ErrorModel:
     quantiles: tuple[tuple[float, ...], ...]
     rows: int
     counts: tuple[int, ...]  # validation rows per bin: how well each bin's means are known
+    #: per metric, how much wider than independent rows' the interval must be (>= 1)
+    dispersion: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def fit(cls, predictions: npt.ArrayLike, targets: npt.ArrayLike) -> ErrorModel | None:
@@ -92,6 +95,7 @@ class ErrorModel:
             "quantiles": [list(q) for q in self.quantiles],
             "rows": self.rows,
             "counts": list(self.counts),
+            "dispersion": dict(self.dispersion),
         }
 
     @classmethod
@@ -132,6 +136,7 @@ class ErrorModel:
             tuple(tuple(q) for q in quantiles.tolist()),
             rows,
             tuple(counts.tolist()),
+            read_dispersion(data, _bad),
         )
 
 
