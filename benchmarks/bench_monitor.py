@@ -18,10 +18,16 @@ rows resampled with replacement (seeded) to ``--rows`` and each ``--also`` size.
   K-S D at its critical value for loopml's p 0.01 (NannyML reports D, not a p-value); chi-square
   alerts at p < 0.05 (fixed in NannyML).
 
+Then **estimated quality** (``_estimate_replay.py``): a champion trained on January–March, the
+later months replayed in weekly windows with their labels; the mean absolute error of the
+label-free estimate against the labelled quality, and the share of windows whose labelled value
+falls inside the estimate's 90 % interval (``--estimate-only`` runs just this part).
+
 Peers run in their own virtual environments under /tmp/monitor-peers (created on first use; both
 need pandas < 3), each time-boxed; if one cannot be installed or fails, the table says why.
 
     .venv/bin/python benchmarks/bench_monitor.py [--rows 1000000] [--also 5000000] [--skip-peers]
+        [--estimate-only | --skip-estimate] [--estimate-window 1w]
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import _estimate_replay
 import polars as pl
 from _peers import venv_ready
 from rich.console import Console
@@ -420,7 +427,13 @@ def main() -> None:
     parser.add_argument("--skip-peers", action="store_true", help="loopml only")
     parser.add_argument("--peers-first-only", action="store_true", help="peers at --rows only")
     parser.add_argument("--loopml-only", nargs=2, metavar=("REFERENCE", "CURRENT"), help="internal")
+    parser.add_argument("--estimate-only", action="store_true", help="estimated quality only")
+    parser.add_argument("--skip-estimate", action="store_true", help="no estimated quality")
+    parser.add_argument("--estimate-window", default="1w", help="replay windows: 1w, 1mo, 1d")
     args = parser.parse_args()
+    if args.estimate_only:
+        _estimate_replay.run(console, args.estimate_window)
+        return
     if args.loopml_only:
         reference, current = args.loopml_only
         print(json.dumps(loopml_run(reference, current, args.repeat)))
@@ -491,6 +504,8 @@ def main() -> None:
                 f"Evidently's default tests: {methods_used(verdict_runs['Evidently'], 'default')}"
             )
     targets(results, args.rows, agreement)
+    if not args.skip_estimate:
+        _estimate_replay.run(console, args.estimate_window)
 
 
 if __name__ == "__main__":

@@ -96,7 +96,7 @@ def monitor_status(
     metric = project.metric.name
     size = windows[-1].size.replace("rows", " predictions")
     table = Table(title=f"monitoring windows of '{project.name}' ({size} each)")
-    columns = ("start", "v", "rows", "errors", "p99 ms", "labels", metric, "est.")
+    columns = ("start", "v", "rows", "errors", "p99 ms", "labels", metric, "est. 90 %")
     for name in columns:
         table.add_column(name, justify="left" if name == "start" else "right", no_wrap=True)
     table.add_column("drifted", min_width=16)
@@ -111,13 +111,23 @@ def monitor_status(
             f"{m.get('latency_p99_ms') or 0:.1f}",
             f"{m.get('label_coverage') or 0:.0%}",
             number(m.get(f"quality.{metric}")),
-            number(m.get(f"expected.{metric}")),
+            _estimated(m, metric),
             f"{len(drifted)}: {', '.join(drifted)}" if drifted else "—",
         )
     console.print(table)
     for w in windows:
         if w.partial:
             console.print(f"partial: {escape(pending.open_note(w, project))}")
+
+
+def _estimated(m: dict[str, float | None], metric: str) -> str:
+    """The estimate's 90 % interval, "0.66–0.73" (the estimate alone for a package without
+    one); "!" when the labelled value left it (the estimate is not to be trusted there)."""
+    low, high = m.get(f"expected.{metric}_low"), m.get(f"expected.{metric}_high")
+    if low is None or high is None:
+        return number(m.get(f"expected.{metric}"))
+    flag = "[bold red]![/]" if m.get(f"estimate_outside.{metric}") == 1.0 else ""
+    return f"{low:.2f}–{high:.2f}{flag}"
 
 
 def _alerts_table(title: str, records: list[AlertRecord]) -> Table:

@@ -83,6 +83,7 @@ def default_rules(spec: Spec) -> list[AlertRule]:
         AlertRule(metric="error_rate", threshold=0.01, min_samples=n, severity="critical"),
         AlertRule(metric="drift", threshold=0.5, min_samples=n),
         AlertRule(metric="latency_p99_ms", threshold=spec.targets.latency_p99_ms, min_samples=n),
+        AlertRule(metric=f"estimate_outside.{spec.metric.name}", threshold=0.5, consecutive=3),
     ]
     if spec.task in ("binary", "regression"):  # target and prior shift, beyond noise
         odds = spec.task == "binary"

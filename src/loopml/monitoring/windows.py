@@ -21,8 +21,10 @@ Per window (rows answered by stable or canary; shadow copies are not served traf
   splits, kept in the package at registration: :mod:`loopml.monitoring.drift`); the window is
   profiled first, so drift costs O(sketch) per feature, whatever the window's size;
 - **quality** once labels arrived (the spec's metrics, label coverage, the primary metric per
-  slice) and **estimated quality** before (expected accuracy and ROC AUC of a calibrated
-  binary classifier, :mod:`loopml.monitoring.estimate`).
+  slice) and **estimated quality** before (a binary classifier's expected accuracy, ROC AUC and
+  PR AUC from its calibrated scores, a regression's expected MAE and RMSE from its validation
+  residuals, each with a 90 % interval), and whether the labels left that interval
+  (:mod:`loopml.monitoring.quality_estimate`).
 """
 
 from __future__ import annotations
@@ -41,8 +43,8 @@ from loopml.data.profiling import profile_frame
 from loopml.data.schema import Schema
 from loopml.modeling import metrics as M
 from loopml.monitoring.drift import profile_drift, sketch_drift
-from loopml.monitoring.estimate import expected_accuracy, expected_roc_auc
 from loopml.monitoring.inputs import input_metrics
+from loopml.monitoring.quality_estimate import estimated_metrics
 from loopml.monitoring.shift import shift_metrics
 from loopml.predlog import decode_features, read_log
 from loopml.registry import Package, load_package
@@ -206,9 +208,7 @@ def window_metrics(
             package.model.decision_threshold if spec.task == "binary" else None,
         )
     )
-    if spec.task == "binary" and len(answers):
-        metrics["expected.accuracy"] = expected_accuracy(answers, package.model.decision_threshold)
-        metrics["expected.roc_auc"] = expected_roc_auc(answers)
+    metrics.update(estimated_metrics(answered, scores, package, spec, labels, quality))
     details = {
         "drift": [d.as_dict() for d in drift],
         "histogram": _histogram(answers, spec),

@@ -7,15 +7,25 @@ written before this model existed reads back unchanged and writing it again give
 package copied by hand, a test's package) have defaults: ``baselines``, ``score_profile``,
 ``lineage.sizes``, ``lineage.code_version``, and the gate record's ``on`` and ``metrics``.
 Metric values are ``None`` where a metric was undefined (JSON has no NaN).
+
+The keys added since (``calibration``, ``error_model``: what estimated quality needs, see
+:mod:`loopml.monitoring.estimate`) are written only when set, so a package without them writes
+the bytes it was read from.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+)
 
 from loopml.errors import PackageError
 from loopml.spec import Task
@@ -24,6 +34,8 @@ FORMAT = "loopml.model/1"
 
 #: metric name -> value on one split (``None``: undefined there)
 Metrics = dict[str, float | None]
+#: optional keys left out of ``meta.json`` when unset (older packages have none of them)
+_WRITTEN_WHEN_SET = ("held_out", "calibration", "error_model")
 
 
 class _Record(BaseModel):
@@ -59,8 +71,9 @@ class GateRecord(_Record):
 
 class PackageMeta(_Record):
     """``meta.json``: the model (task, candidate, classes, threshold, parameters, feature names),
-    its metrics per split and its baselines', the score distribution on the test split (the
-    reference for prediction drift), its lineage and the gate's decision."""
+    its metrics per split and its baselines', the score distribution on the held-out rows (the
+    reference for prediction drift), its lineage, the gate's decision, and what estimated quality
+    needs: a classifier's calibration map or a regression's error model (validation split)."""
 
     format: str = FORMAT
     task: Task
@@ -78,15 +91,20 @@ class PackageMeta(_Record):
     #: the held-out rows' label rate (or mean and std) and predicted-positive rate: the
     #: reference of target and prior shift (:mod:`loopml.monitoring.shift`)
     held_out: dict[str, float] | None = None
+    #: binary: the isotonic map of the validation split's scores to probabilities
+    #: (:class:`~loopml.stats.calibration.Calibration`'s dict)
+    calibration: dict[str, Any] | None = None
+    #: regression: the validation split's residuals by predicted value
+    #: (:class:`~loopml.stats.error_model.ErrorModel`'s dict)
+    error_model: dict[str, Any] | None = None
 
-    #: optional fields added after the format was fixed: written only when set, so a package
-    #: written before them writes back the same bytes (and keeps its identity)
-    LATER: ClassVar[tuple[str, ...]] = ("held_out",)
-
-    def document(self) -> dict[str, Any]:
-        """What ``meta.json`` holds: every field in order, less the unset :attr:`LATER` ones."""
-        dumped = self.model_dump()
-        return {k: v for k, v in dumped.items() if not (k in self.LATER and v is None)}
+    @model_serializer(mode="wrap")
+    def _written(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for key in _WRITTEN_WHEN_SET:
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
 
     @classmethod
     def from_json(cls, data: bytes | Mapping[str, Any], *, ref: str) -> PackageMeta:

@@ -107,7 +107,7 @@ def package_files(
     files = {
         "pipeline.json": _json(model.pipeline.to_dict()),
         name: estimator,
-        "meta.json": _json(meta.document()),
+        "meta.json": _json(meta.model_dump()),
         "schema.json": _json(schema.to_dict()),
         "profile.json": _json(profile.to_dict()),
     }

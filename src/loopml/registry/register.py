@@ -3,10 +3,14 @@
 The new version is scored against the champion on the same data (see :mod:`loopml.registry.gate`);
 a champion that cannot be loaded or scored there is never replaced automatically. The package's
 :class:`~loopml.registry.meta.PackageMeta` records the lineage and the gate's decision, and the
-store's model note its reason.
+store's model note its reason. It also keeps what monitoring needs to estimate quality before
+labels, fitted on the validation split (:func:`quality_model`).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
@@ -18,6 +22,15 @@ from loopml.registry.gate import Comparison, GateDecision, _labelled, gate, scor
 from loopml.registry.meta import FORMAT, GateRecord, Lineage, PackageMeta
 from loopml.registry.package import load_package, save_package
 from loopml.spec import Spec
+from loopml.stats.calibration import Calibration
+from loopml.stats.error_model import ErrorModel
+from loopml.stats.intervals import (
+    binary_draws,
+    binary_metrics,
+    dispersion,
+    regression_draws,
+    regression_metrics,
+)
 from loopml.stats.quantiles import QuantileSketch
 from loopml.store import ModelRecord, Store
 
@@ -86,9 +99,16 @@ def register(
     held_out = np.concatenate([result.data.split.validation, test_rows])
     held_frame = result.data.frame[held_out]
     held_output = best.model.output(best.model.pipeline.transform(held_frame))
+    held_scores = best.model.scores(held_output)
+    n_valid = len(result.data.split.validation)
+    estimation = quality_model(
+        spec,
+        (held_scores[:n_valid], result.data.y[result.data.split.validation]),
+        (held_scores[n_valid:], result.data.y[test_rows]),
+        best.model.decision_threshold,
+    )
     inputs = [c for c in best.model.pipeline.input_columns_ if c in held_frame.columns]
     reference = profile_frame(held_frame, columns=inputs)
-    held_scores = best.model.scores(held_output)
     threshold = best.model.decision_threshold if spec.task == "binary" else None
     held_stats = _held_out_stats(spec.task, result.data.y[held_out], held_scores, threshold)
     schema = Schema(
@@ -130,6 +150,7 @@ def register(
             champion_metrics=champion_metrics,
         ),
         held_out=held_stats,
+        **estimation,
     )
     record = save_package(
         store,
@@ -164,4 +185,41 @@ def _held_out_stats(
             "label_mean": float(np.mean(y)),
             "label_std": float(np.std(y, ddof=1)),
         }
+    return {}
+
+
+Labelled = tuple[np.ndarray, np.ndarray]  # a split's scores (or predictions) and labels
+
+
+def quality_model(
+    spec: Spec, validation: Labelled, test: Labelled, threshold: float = 0.5
+) -> dict[str, Any]:
+    """What estimated quality needs, as ``meta.json`` keys: a binary classifier's isotonic
+    calibration map (``calibration``) or a regression's binned residuals (``error_model``), fitted
+    on the ``validation`` split's scores and labels, with the dispersion of the ``test`` split's
+    windows in their order (time order for a time split: how much wider than independent rows'
+    the intervals must be). None for multiclass (the log keeps only the top class's score) or
+    too few rows (monitoring then trusts the raw scores)."""
+    (scores, y), (test_scores, test_y) = validation, test
+    if spec.task == "binary":
+        calibration = Calibration.fit(scores, y)
+        if calibration is None:
+            return {}
+        p = np.clip(calibration.apply(test_scores), 0.0, 1.0)
+        spread = dispersion(
+            lambda rows: binary_draws(p[rows], test_scores[rows], threshold, draws=200),
+            lambda rows: binary_metrics(test_y[rows], test_scores[rows], threshold),
+            len(test_scores),
+        )
+        return {"calibration": replace(calibration, dispersion=spread).to_dict()}
+    if spec.task == "regression":
+        errors = ErrorModel.fit(scores, y)
+        if errors is None:
+            return {}
+        spread = dispersion(
+            lambda rows: regression_draws(test_scores[rows], errors, draws=200),
+            lambda rows: regression_metrics(test_scores[rows], test_y[rows]),
+            len(test_scores),
+        )
+        return {"error_model": replace(errors, dispersion=spread).to_dict()}
     return {}

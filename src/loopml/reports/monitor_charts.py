@@ -7,7 +7,8 @@ metric that the windows start to carry shows up without a change here. A group w
 window holds is left out.
 
 Groups: traffic (rows, labelled rows, throughput); errors and non-null outputs; latency; the
-primary metric (labelled, estimated before labels, label coverage) and the other quality
+primary metric (labelled, estimated before labels in its shaded 90 % interval, the windows whose
+labels left that interval, label coverage) and the other quality
 metrics; drift per feature (the test's value against its
 threshold) and which features drifted in which window (the 0/1 flags the ``drift`` rule watches);
 missing values per feature and their increase over training; values outside the training range
@@ -28,6 +29,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from loopml.monitoring.alerts import keys_of, rules_of
+from loopml.reports.estimate_band import band, outside
 from loopml.spec import Spec
 from loopml.store import AlertRecord, WindowRecord
 
@@ -226,7 +228,12 @@ def _quality(w: _Windows) -> Figure | None:
         expected: "estimated (no labels)",
         "label_coverage": "label coverage",
     }
-    traces = [s for k in keys for s in w.series(k, labels[k])]
+    w.take([f"{expected}_low", f"{expected}_high", f"estimate_outside.{metric.name}"])
+    traces = [
+        *band(w.versions, expected, "estimate, 90 % interval"),
+        *(s for k in keys for s in w.series(k, labels[k])),
+        *outside(w.windows, metric.name),
+    ]
     lines = [(metric.target, f"target {metric.target:g}")] if metric.target is not None else []
     return _chart(
         "quality",

@@ -8,7 +8,12 @@
   (:class:`~loopml.stats.quantiles.QuantileSketch`, :class:`~loopml.stats.distinct.DistinctSketch`,
   :class:`~loopml.stats.categories.CategoryCounts`), each small, JSON-safe and with a stated
   error that merging keeps honest;
-- ``jsonsafe``: non-finite floats through JSON, and the array types the sketches share.
+- ``jsonsafe``: non-finite floats through JSON, and the array types the sketches share;
+- ``calibration``, ``error_model``: what estimated quality needs from the validation split, as
+  plain JSON (a classifier's isotonic map of scores to probabilities, a regression's residuals
+  by predicted value);
+- ``intervals``: the intervals of estimated quality, from labels (or residuals) simulated for a
+  window's rows, and the dispersion that widens them where rows close in time are not independent.
 
 Pure functions and values over NumPy arrays: no store, no files, no network (an import-linter
 contract keeps it so). Import each name from its module.

@@ -16,7 +16,7 @@ WRITTEN_BEFORE = Path(__file__).parent / "data" / "meta-44d8442.json"
 
 def _written(meta: PackageMeta) -> bytes:
     """The bytes the registry writes for ``meta`` (as ``package_files`` does)."""
-    return orjson.dumps(meta.document(), option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_INDENT_2)
+    return orjson.dumps(meta.model_dump(), option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_INDENT_2)
 
 
 def test_a_meta_json_written_before_the_typed_meta_reads_back_and_writes_the_same_bytes() -> None:
