@@ -1,4 +1,5 @@
-"""One monitoring pass: compute the recent windows, store them, fire the alerts they call for.
+"""One monitoring pass: compute the recent windows, store them, fire the alerts they call for,
+and fold those into incidents (:mod:`loopml.monitoring.incidents`).
 
 ``loopml monitor run`` (and later the maintenance loop) calls :func:`run`. By default a pass
 recomputes every window that ends after the latest stored window's start minus
@@ -9,14 +10,15 @@ size as well.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from loopml.monitoring import alerts
+from loopml.monitoring import alerts, incidents
+from loopml.monitoring.explain import Packages
 from loopml.monitoring.windows import Windowing, compute_windows
 from loopml.spec import AlertRule, Spec
-from loopml.store import AlertRecord, Store, WindowRecord
+from loopml.store import AlertRecord, IncidentRecord, Store, WindowRecord
 
 LABEL_HORIZON = 24  # windows recomputed on each pass, for labels that arrive late
 
@@ -25,6 +27,7 @@ LABEL_HORIZON = 24  # windows recomputed on each pass, for labels that arrive la
 class MonitorResult:
     windows: list[WindowRecord]
     alerts: list[AlertRecord]
+    incidents: list[IncidentRecord] = field(default_factory=list)  # opened, updated, resolved
 
 
 def run(
@@ -46,14 +49,19 @@ def run(
         groups.setdefault(cut, []).append(rule)
     computed: list[WindowRecord] = []
     fired: list[AlertRecord] = []
+    touched: dict[int, IncidentRecord] = {}
+    packages = Packages(store)
     for cut, rules in groups.items():
         start = since if since is not None else _resume(store, spec, cut)
         windows = compute_windows(store, spec, log_folder, since=start, until=until, windowing=cut)
         store.monitoring.add_windows(windows)
         computed.extend(windows)
         before = store.monitoring.list_alerts(deployment=spec.name)
-        fired.extend(alerts.record(store, spec, alerts.evaluate(windows, rules, before)))
-    return MonitorResult(computed, fired)
+        new = alerts.record(store, spec, alerts.evaluate(windows, rules, before), packages)
+        fired.extend(new)
+        for incident in incidents.update(store, spec, windows, rules, new, packages):
+            touched[incident.id] = incident
+    return MonitorResult(computed, fired, sorted(touched.values(), key=lambda i: i.id))
 
 
 def _resume(store: Store, spec: Spec, cut: Windowing) -> datetime | None:
