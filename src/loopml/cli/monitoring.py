@@ -152,18 +152,17 @@ def alerts_ack(
 
 def _incidents_table(title: str, records: list[IncidentRecord]) -> Table:
     table = Table(title=title)
-    for name in ("id", "severity", "incident", "model", "windows", "alerts", "status"):
-        table.add_column(name, min_width=30 if name == "incident" else None)
+    for name in ("id", "severity", "status", "incident", "model", "windows"):
+        table.add_column(name, min_width=36 if name == "incident" else None)
     for i in records:
-        spans = i.evidence.get("windows", [])
+        spans = len(i.evidence.get("windows", []))
         table.add_row(
             str(i.id),
             i.severity,
-            i.title,
+            i.status,
+            i.title if i.resolution is None else f"{i.title}\n[dim]{i.resolution}[/]",
             i.model_version,
-            f"{i.first_window:%Y-%m-%d %H:%M} → {i.last_window:%Y-%m-%d %H:%M} ({len(spans)})",
-            str(len(i.evidence.get("alert_ids", []))),
-            i.status if i.resolution is None else f"{i.status}: {i.resolution}",
+            f"{spans}, last from {i.last_window:%m-%d %H:%M}",
         )
     return table
 

@@ -14,7 +14,8 @@ metric such as ``error_rate``):
 
 Features are ranked by importance-weighted drift, as Deepchecks aggregates drift: the feature's
 share of the model's own importance (:func:`loopml.modeling.importance.importance_shares`) times
-its drift (the PSI for drift, the share for input rules). Prediction drift, which no single
+its drift (the deciding effect size for drift, PSI by default, or the PSI when a p-value
+decides; the share for input rules). Prediction drift, which no single
 importance weighs, is listed first.
 
 Opening and resolving are logged and posted to ``monitoring.webhook`` once per incident (a
@@ -132,7 +133,9 @@ def _members(
             seen.add(key)
             member = describe(window, rule, key, value, package)
             share = shares.get(member["feature"]) if member["feature"] else None
-            size = member["psi"] if member["psi"] is not None else member["value"]
+            size = member["value"]  # an effect size (PSI by default); a p-value ranks by PSI
+            if member["psi"] is not None and member["comparator"] == "<":
+                size = member["psi"]
             member.update(
                 key=key,
                 severity=rule.severity,
