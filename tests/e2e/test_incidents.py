@@ -263,3 +263,18 @@ def test_incident_commands(
     code, out, _ = cli("alerts", "list")
     assert code == 0 and "PSI" in out
 
+
+def test_the_dashboard_leads_the_alerts_page_with_incidents(project: Path, store: Store) -> None:
+    drift = next(
+        i for i in store.incidents.list() if i.family == "drift" and i.model_version == "flights@1"
+    )
+    ui = start(project, command="ui", ready="/ui/")
+    try:
+        page = ui.client.get("/ui/alerts").text
+    finally:
+        ui.stop()
+    assert page.index('id="incidents-table"') < page.index('id="alerts-table"')
+    assert f'id="incident-{drift.id}"' in page and drift.title in page
+    assert str(drift.resolution) in page
+    assert re.search(r"temp: PSI [\d.]+ &gt; 0\.2; training median", page)  # an alert's line
+    assert 'name="csrf_token"' in page  # the ack form keeps its token
