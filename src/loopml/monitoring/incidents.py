@@ -74,15 +74,12 @@ def update(
     }
     touched: dict[int, IncidentRecord] = {}
     opened: list[IncidentRecord] = []
-    shares: dict[str, dict[str, float]] = {}
+    weights = _Weights(packages)
     for window in sorted(windows, key=lambda w: (w.start, w.model_version)):
-        package = packages.get(window.model_version)
-        if window.model_version not in shares:
-            shares[window.model_version] = importance_shares(package.model) if package else {}
         for family, family_rules in families.items():
             which = (window.model_version, window.size, family)
             ids = alert_ids.get((*which[:2], window.start.isoformat(), family), [])
-            observed, members = _members(window, family_rules, package, shares[which[0]])
+            observed, members = _members(window, family_rules, weights)
             incident = current.get(which)
             if incident is not None:
                 if window.start < incident.last_window or not observed:
@@ -117,11 +114,30 @@ def update(
     return sorted(touched.values(), key=lambda i: i.id)
 
 
+class _Weights:
+    """Each model version's package and importance shares, loaded when first needed (a pass
+    where nothing crosses loads nothing)."""
+
+    def __init__(self, packages: Packages) -> None:
+        self.packages = packages
+        self._shares: dict[str, dict[str, float]] = {}
+
+    def package(self, version: str) -> Package | None:
+        return self.packages.get(version)
+
+    def shares(self, version: str) -> dict[str, float]:
+        if version not in self._shares:
+            package = self.package(version)
+            self._shares[version] = importance_shares(package.model) if package else {}
+        return self._shares[version]
+
+
 def _members(
-    window: WindowRecord, rules: list[AlertRule], package: Package | None, shares: dict[str, float]
+    window: WindowRecord, rules: list[AlertRule], weights: _Weights
 ) -> tuple[bool, list[dict[str, Any]]]:
     """Whether ``rules`` could judge ``window`` at all, and the keys crossing them, ranked."""
     observed, members, seen = False, [], set()
+    version = window.model_version
     for rule in rules:
         for key in keys_of(rule, window.metrics):
             if window.metrics.get(key) is None or window.rows < rule.min_samples:
@@ -131,8 +147,8 @@ def _members(
             if value is None or key in seen:
                 continue
             seen.add(key)
-            member = describe(window, rule, key, value, package)
-            share = shares.get(member["feature"]) if member["feature"] else None
+            member = describe(window, rule, key, value, weights.package(version))
+            share = weights.shares(version).get(member["feature"]) if member["feature"] else None
             size = member["value"]  # an effect size (PSI by default); a p-value ranks by PSI
             if member["psi"] is not None and member["comparator"] == "<":
                 size = member["psi"]
