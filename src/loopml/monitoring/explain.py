@@ -97,6 +97,11 @@ def _num(value: Any) -> str:
     return f"{value:.3g}"
 
 
+def _units(value: float) -> str:
+    """A value in the feature's units: whole numbers from 100 up (1013, not 1.01e+03)."""
+    return f"{value:.0f}" if abs(value) >= 100 else _num(value)
+
+
 def _percent(share: float) -> str:
     return f"{100 * share:.2g} %" if share < 0.1 else f"{100 * share:.0f} %"
 
@@ -122,7 +127,7 @@ def _drift_effect(window: WindowRecord, feature: str, package: Package | None) -
     if quantiles and quantiles[2] is not None and column is not None and column.numeric:
         trained = _median(column.numeric.sketch)
         if trained is not None:
-            return f"training median {_num(trained)}, window median {_num(quantiles[2])}"
+            return f"training median {_units(trained)}, window median {_units(quantiles[2])}"
     unseen = window.metrics.get(f"unseen.{feature}")
     if unseen:
         return f"{_percent(float(unseen))} of values never seen in training"
@@ -146,7 +151,7 @@ def _input_effect(
         rule = package.schema.columns.get(feature) if package is not None else None
         span = ""
         if rule is not None and (rule.min is not None or rule.max is not None):
-            span = f" [{_num(rule.min) if rule.min is not None else '-inf'}, "
-            span += f"{_num(rule.max) if rule.max is not None else 'inf'}]"
+            span = f" [{_units(rule.min) if rule.min is not None else '-inf'}, "
+            span += f"{_units(rule.max) if rule.max is not None else 'inf'}]"
         return f"{_percent(value)} of values outside the training range{span}"
     return None
