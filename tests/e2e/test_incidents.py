@@ -239,7 +239,20 @@ def test_an_incident_of_a_version_no_longer_serving_resolves(store: Store, spec:
         evidence={},
         window=window.start,
     )
+    old = store.monitoring.add_alert(
+        deployment=spec.name,
+        rule="drift[*] > 0.5",
+        severity="warning",
+        metric="drift",
+        feature="temp",
+        value=0.5,
+        threshold=0.2,
+        evidence={"key": "drift.temp", "model_version": "flights@0"},
+    )
     touched = incidents.update(store, spec, [], alerts.rules_of(spec), [], Packages(store))
+    statuses = {a.id: a.status for a in store.monitoring.list_alerts()}
+    assert statuses[old.id] == "resolved"  # no one needs to acknowledge it
+    assert "open" in statuses.values()  # flights@1's alerts stay open: it still serves
     closed = next(i for i in touched if i.id == retired.id)
     assert closed.status == "resolved"
     assert closed.resolution == "flights@0 no longer serves 'flights' (stable is flights@1)"

@@ -9,7 +9,9 @@ metric such as ``error_rate``):
 - **updated** on each later window of the same version and size while any key still crosses:
   its features, statistics and title are the latest window's, its alert ids and windows grow;
 - **resolved** on the first later window where none crosses ("its condition cleared"), or as
-  soon as its model version no longer serves the deployment (neither stable nor canary). A window
+  soon as its model version no longer serves the deployment (neither stable nor canary): that
+  version's open alerts are then ``resolved`` too (an alert whose condition cleared stays open,
+  since the maintenance loop retrains on it until someone acknowledges it). A window
   where the family cannot be judged (too few rows, no labels yet) changes nothing.
 
 Features are ranked by importance-weighted drift, as Deepchecks aggregates drift: the feature's
@@ -214,11 +216,19 @@ def title(family: str, members: list[dict[str, Any]]) -> str:
 
 
 def _retire(store: Store, spec: Spec, still_open: list[IncidentRecord]) -> list[IncidentRecord]:
-    """Resolve the open incidents of model versions that no longer serve."""
+    """Resolve the open incidents, and the open alerts, of model versions that no longer
+    serve."""
     deployment = store.deployments.get(spec.name)
     if deployment.stable is None:  # never deployed: nothing is known to have stopped
         return []
     serving = {deployment.stable, deployment.canary} - {None}
+    store.monitoring.resolve_alerts(
+        [
+            alert.id
+            for alert in store.monitoring.list_alerts(deployment=spec.name, status="open")
+            if alert.evidence.get("model_version") not in serving
+        ]
+    )
     return [
         store.incidents.resolve(
             incident.id,
