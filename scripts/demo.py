@@ -289,20 +289,13 @@ def summary(spans: list[Span]) -> None:
     spec = load_spec(WORK / "loopml.yaml")
     events: list[tuple[Any, str, str]] = []
     with Store.open(WORK / ".loopml") as store:
-        seen: set[tuple[str, str]] = set()
-        for alert in reversed(store.monitoring.list_alerts(deployment=spec.name)):
-            month = month_of(alert.created_at, spans)
-            family = alert.metric.split(".")[0]
-            if (month, family) in seen:
-                continue
-            seen.add((month, family))
-            same = [
-                a for a in store.monitoring.list_alerts(deployment=spec.name)
-                if a.metric.split(".")[0] == family and month_of(a.created_at, spans) == month
-            ]  # fmt: skip
-            features = sorted({a.feature for a in same if a.feature})
-            what = f"alert: {family}" + (f" on {', '.join(features[:6])}" if features else "")
-            events.append((alert.created_at, what, f"{len(same)} alert(s)"))
+        fired = store.monitoring.list_alerts(deployment=spec.name)
+        grouped = store.incidents.list(deployment=spec.name)
+        for incident in grouped:
+            detail = f"{len(incident.evidence.get('alert_ids', []))} alert(s)"
+            if incident.resolution:
+                detail += f"; resolved: {incident.resolution}"
+            events.append((incident.opened_at, f"incident {incident.id}: {incident.title}", detail))
         for entry in store.audit.list(spec.name):
             if entry.action != "wait":
                 events.append((entry.at, f"loop: {entry.action}", entry.reason))
@@ -331,6 +324,10 @@ def summary(spans: list[Span]) -> None:
         value = sum(w.metrics[metric] * w.rows for w in group) / rows
         quality.add_row(month, model, f"{rows:,}", f"{value:.4f}")
     console.print(quality)
+    console.print(
+        f"monitoring fired {len(fired)} alert(s), grouped into {len(grouped)} incident(s) "
+        f"({sum(i.status == 'open' for i in grouped)} still open)"
+    )
 
 
 def main() -> None:
@@ -399,7 +396,7 @@ def main() -> None:
         console.print(Rule("11. what monitoring and the loop recorded"))
         run("monitor", "run")
         run("monitor", "status", "--limit", "8")
-        run("alerts", "list")
+        run("incidents", "list", "--all", "--limit", "12")
         run("audit", "--limit", "12")
         run("report", "monitor")
     finally:

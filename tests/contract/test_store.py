@@ -38,6 +38,7 @@ TABLES = {
     "model_aliases",
     "deployments",
     "alerts",
+    "incidents",
     "audit_log",
     "feedback",
     "rollout_events",

@@ -38,6 +38,20 @@ def test_report_object_shows_the_summer_shift(report_inputs: list) -> None:
     assert report.missing["plane_year"][0] > 0.1  # planes missing from the registry
 
 
+def test_compare_leads_with_a_per_column_drift_table(report_inputs: list) -> None:
+    report = build_data_report(report_inputs)  # type: ignore[arg-type]
+    rows = {row["column"]: row for row in report.drift}
+    assert set(rows) == {chart.column for chart in report.charts}
+    temp = rows["temp"]
+    assert temp["drifted"] and temp["statistic"] == "PSI" and temp["threshold"] == 0.2
+    assert temp["value"] > temp["threshold"] and temp["psi"] >= temp["value"]
+    low, high = (float(x) for x in temp["effect"].removeprefix("median ").split(" → "))
+    assert high > low + 20  # °F, in the column's units
+    flags = [bool(row["drifted"]) for row in report.drift]
+    assert flags == sorted(flags, reverse=True)  # drifted columns first
+    assert build_data_report(report_inputs[:1]).drift == []  # one profile: nothing to compare
+
+
 def test_report_renders_every_chart_offline(
     report_inputs: list, browser: object, tmp_path: Path
 ) -> None:
@@ -58,5 +72,7 @@ def test_report_renders_every_chart_offline(
     assert all(url.startswith("file://") for url in requests)  # nothing fetched from a network
     bars = page.locator("#chart-0 .bars path").count() + page.locator("#chart-0 .point").count()
     assert bars > 0
-    assert page.locator("table tbody tr").count() == 2 * len(report.charts)
+    summaries = page.locator("table:not(#drift-table) tbody tr")
+    assert summaries.count() == 2 * len(report.charts)
+    assert page.locator("#drift-table tbody tr").count() == len(report.drift)
     page.close()

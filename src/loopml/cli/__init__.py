@@ -7,7 +7,7 @@ Every command that prints results takes ``--json`` for scripts.
 One module per verb group, each imported only when one of its commands runs (or ``--help``
 lists them): :mod:`~loopml.cli.data` (init, data), :mod:`~loopml.cli.modeling` (train, runs,
 models, predict, report), :mod:`~loopml.cli.serving` (serve, rollout),
-:mod:`~loopml.cli.monitoring` (monitor, alerts), :mod:`~loopml.cli.loop` (loop, retrain,
+:mod:`~loopml.cli.monitoring` (monitor, alerts, incidents), :mod:`~loopml.cli.loop` (loop, retrain,
 simulate, audit) and :mod:`~loopml.cli.ui`. What they share (options, ``--json``, opening the
 spec and the store, renderings) is in ``_common`` and ``_render``.
 """
@@ -41,6 +41,7 @@ _VERBS = {  # command -> the module defining it, in the order --help lists them
     "rollout": "serving",
     "monitor": "monitoring",
     "alerts": "monitoring",
+    "incidents": "monitoring",
     "retrain": "loop",
 }
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -12,7 +12,7 @@ from rich.table import Table
 from loopml.cli._common import JsonOpt, QueryOpt, SpecOpt, console, emit, open_spec, open_store
 from loopml.cli._render import print_validation
 from loopml.config import Settings
-from loopml.reports.tables import dataset_row
+from loopml.reports.tables import dataset_row, number
 
 if TYPE_CHECKING:
     from loopml.data.profile import Profile
@@ -286,14 +286,38 @@ def data_report(
         if compare:
             profiles.append((compare, _profile_of(compare, None)))
     slug = "-vs-".join(_slug(label) for label, _ in profiles)
-    path = write_html(
-        build_data_report(profiles),
-        out or Settings.from_env().reports_dir / f"data-{slug}.html",
-    )
+    report = build_data_report(profiles)
+    path = write_html(report, out or Settings.from_env().reports_dir / f"data-{slug}.html")
     if json:
-        emit({"report": str(path), "datasets": [label for label, _ in profiles]})
+        emit(
+            {
+                "report": str(path),
+                "datasets": [label for label, _ in profiles],
+                "drift": report.drift,
+            }
+        )
         return
+    if report.drift:
+        console.print(_drift_table(report.drift, *report.labels))
     console.print(f"wrote [bold]{path}[/]")
+
+
+def _drift_table(rows: list[dict[str, Any]], reference: str, current: str) -> Table:
+    """The report's per-column drift, as in the HTML page: drifted columns first."""
+    drifted = sum(1 for r in rows if r["drifted"])
+    table = Table(title=f"drift of {current} against {reference}: {drifted} of {len(rows)} columns")
+    for name in ("column", "statistic", "threshold", "drifted", "PSI", "effect"):
+        table.add_column(name)
+    for r in rows:
+        table.add_row(
+            r["column"],
+            f"{r.get('statistic', '')} {number(r.get('value'), 3)}",
+            number(r.get("threshold"), 3),
+            "yes" if r["drifted"] else ("no" if r["drifted"] is not None else "—"),
+            number(r["psi"], 3),
+            str(r["effect"] or ""),
+        )
+    return table
 
 
 def _slug(label: str) -> str:

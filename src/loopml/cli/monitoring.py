@@ -1,5 +1,5 @@
-"""``loopml monitor …`` and ``loopml alerts …``: compute and show the monitoring windows of
-logged predictions, and the alerts they fired."""
+"""``loopml monitor …``, ``loopml alerts …`` and ``loopml incidents …``: compute and show the
+monitoring windows of logged predictions, the alerts they fired and the incidents those form."""
 
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ from loopml.cli._common import (
     need_spec,
     open_store,
 )
-from loopml.reports.tables import alert_row, number
+from loopml.reports.tables import alert_row, incident_row, number
 
 if TYPE_CHECKING:
-    from loopml.store import AlertRecord
+    from loopml.store import AlertRecord, IncidentRecord
 
 app = typer.Typer()
 monitor_app = typer.Typer(
@@ -30,6 +30,10 @@ monitor_app = typer.Typer(
 app.add_typer(monitor_app, name="monitor")
 alerts_app = typer.Typer(help="Fired alerts: list, ack.", no_args_is_help=True)
 app.add_typer(alerts_app, name="alerts")
+incidents_app = typer.Typer(
+    help="Incidents (the alerts that fire together): list, show.", no_args_is_help=True
+)
+app.add_typer(incidents_app, name="incidents")
 
 
 @monitor_app.command("run")
@@ -50,6 +54,7 @@ def monitor_run(since: SinceOpt = None, spec: SpecOpt = None, json: JsonOpt = Fa
                 "open_windows": notes,
                 "none_because": result.none_because,
                 "alerts": [alert_row(a) for a in result.alerts],
+                "incidents": [incident_row(i) for i in result.incidents],
             }
         )
         return
@@ -60,7 +65,10 @@ def monitor_run(since: SinceOpt = None, spec: SpecOpt = None, json: JsonOpt = Fa
         console.print(f"{len(result.windows)} window(s) computed{still}")
     for note in notes:
         console.print(f"open: {escape(note)}")
-    if result.alerts:
+    if result.incidents:
+        console.print(_incidents_table("incidents opened, updated or resolved", result.incidents))
+        console.print(f"{len(result.alerts)} alert(s) fired; 'loopml alerts list' lists them")
+    elif result.alerts:
         console.print(_alerts_table("alerts fired", result.alerts))
     else:
         console.print("no alert fired")
@@ -132,15 +140,14 @@ def _estimated(m: dict[str, float | None], metric: str) -> str:
 
 def _alerts_table(title: str, records: list[AlertRecord]) -> Table:
     table = Table(title=title)
-    for name in ("id", "severity", "rule", "key", "value", "model", "window", "status"):
-        table.add_column(name)
+    for name in ("id", "severity", "rule", "what", "model", "window", "status"):
+        table.add_column(name, min_width=24 if name == "what" else None)
     for a in records:
         table.add_row(
             str(a.id),
             a.severity,
             a.rule,
-            str(a.evidence.get("key", a.metric)),
-            number(a.value),
+            str(a.evidence.get("summary") or f"{a.evidence.get('key', a.metric)} = {a.value}"),
             str(a.evidence.get("model_version", "")),
             str(a.evidence.get("window_start", ""))[:19],
             a.status,
@@ -187,3 +194,77 @@ def alerts_ack(
         emit(alert_row(record))
         return
     console.print(f"acknowledged alert {record.id} ({record.rule})")
+
+
+def _incidents_table(title: str, records: list[IncidentRecord]) -> Table:
+    table = Table(title=title)
+    for name in ("id", "severity", "status", "incident", "model", "windows"):
+        table.add_column(name, min_width=36 if name == "incident" else None)
+    for i in records:
+        spans = len(i.evidence.get("windows", []))
+        table.add_row(
+            str(i.id),
+            i.severity,
+            i.status,
+            i.title if i.resolution is None else f"{i.title}\n[dim]{i.resolution}[/]",
+            i.model_version,
+            f"{spans}, last from {i.last_window:%m-%d %H:%M}",
+        )
+    return table
+
+
+@incidents_app.command("list")
+def incidents_list(
+    all_incidents: Annotated[bool, typer.Option("--all", help="Include resolved ones.")] = False,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Incidents to show.")] = 50,
+    json: JsonOpt = False,
+) -> None:
+    """Incidents, newest first (open ones unless --all): one per model version, window size
+    and rule family, with its features ranked by importance-weighted drift."""
+    with open_store() as store:
+        status = None if all_incidents else "open"
+        records = store.incidents.list(status=status, limit=limit)
+    if json:
+        emit([incident_row(i) for i in records])
+        return
+    if not records:
+        console.print(
+            "no open incidents" + ("" if all_incidents else " (--all lists resolved ones)")
+        )
+        return
+    console.print(_incidents_table("incidents", records))
+
+
+@incidents_app.command("show")
+def incidents_show(
+    incident_id: Annotated[int, typer.Argument(help="The incident's id (loopml incidents list).")],
+    json: JsonOpt = False,
+) -> None:
+    """One incident: its features ranked by importance-weighted drift, with each statistic,
+    its threshold and the effect in the feature's units."""
+    with open_store() as store:
+        found = [i for i in store.incidents.list() if i.id == incident_id]
+    if not found:
+        from loopml.errors import NotFoundError
+
+        raise NotFoundError(
+            f"no incident {incident_id}; list them with 'loopml incidents list --all'"
+        )
+    incident = found[0]
+    if json:
+        emit(incident_row(incident))
+        return
+    console.print(_incidents_table(f"incident {incident.id}", [incident]))
+    table = Table(title="what crossed its rule on the latest window, ranked")
+    for name in ("feature", "statistic", "importance", "weighted", "effect"):
+        table.add_column(name)
+    for m in incident.evidence.get("features", []):
+        statistic = f"{m['statistic']} {number(m['value'], 3)} {m['comparator']} {m['threshold']:g}"
+        table.add_row(
+            str(m.get("feature") or m.get("key")),
+            statistic,
+            number(m.get("importance"), 3),
+            number(m.get("score"), 3),
+            str(m.get("effect") or "—"),
+        )
+    console.print(table)

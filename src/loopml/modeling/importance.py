@@ -125,3 +125,19 @@ def feature_importance(
 
 def _finite_or(value: float, default: float) -> float:
     return value if math.isfinite(value) else default
+
+
+def importance_shares(model: TrainedModel) -> dict[str, float]:
+    """Each input column's share of the model's own importance (gain), summing to 1 — the
+    weight of its drift in an incident's ranking. A model without its own measure (the
+    baseline, an encoding :func:`_gain` cannot map) weighs every column alike, so ranking falls
+    back to the drift itself."""
+    columns = blocks(model)
+    gain = _gain(model)
+    total = float(gain.sum()) if gain is not None else 0.0
+    if gain is None or not math.isfinite(total) or total <= 0:
+        return {column: 1.0 / max(len(columns), 1) for column, _, _ in columns}
+    shares: dict[str, float] = {}
+    for column, start, stop in columns:
+        shares[column] = shares.get(column, 0.0) + float(gain[start:stop].sum()) / total
+    return shares

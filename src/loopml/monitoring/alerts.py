@@ -25,6 +25,10 @@ rule                          fires when                                  severi
 ``error_rate``                over 1 % of requests failed                 critical
 ``drift *``                   the spec's drift test flags a feature or    warning
                               the predictions (``monitoring.drift``)
+``unseen *``                  over 1 % of a feature's values are          warning
+                              categories training never saw
+``out_of_range *``            over 1 % of a feature's values fall         warning
+                              outside the training range
 ``latency_p99_ms``            over ``targets.latency_p99_ms``             warning
 ``quality.<metric>``          worse than ``metric.target`` (if set), on   warning
                               labelled rows
@@ -35,10 +39,16 @@ rule                          fires when                                  severi
                               (log-odds 0.25) beyond noise
 ============================  ==========================================  =========
 
-Notifiers: the log (always) and a webhook (``monitoring.webhook``): a JSON POST with a Slack-style
-``text`` beside the alert's fields, retried with back-off ``webhook_retries`` times within
-``webhook_timeout`` per attempt. A webhook that keeps failing is logged, never raised: the alert
-is already stored.
+Every stored alert says how much (:mod:`loopml.monitoring.explain`): its ``value`` and
+``threshold`` are the statistic's (a drift alert's PSI against the PSI threshold, not the 0/1
+verdict), and its evidence holds the ``statistic`` and a ``summary`` line with the effect in the
+feature's units ("temp: PSI 8.05 > 0.2; training median 38, window median 78").
+
+Notifiers: the log (always, one line per alert) and a webhook (``monitoring.webhook``): a JSON
+POST with a Slack-style ``text``, retried with back-off ``webhook_retries`` times within
+``webhook_timeout`` per attempt. The monitor posts once per incident opened or resolved
+(:mod:`loopml.monitoring.incidents`), not once per alert; :func:`notify_webhook` posts one alert.
+A webhook that keeps failing is logged, never raised: the alert is already stored.
 """
 
 from __future__ import annotations
@@ -46,15 +56,15 @@ from __future__ import annotations
 import logging
 import math
 import operator
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import httpx
-
+from loopml.monitoring.explain import Packages, describe
+from loopml.monitoring.notify import post_json
 from loopml.monitoring.shift import LOG_ODDS, MEAN_SHIFT
+from loopml.registry import Package
 from loopml.spec import AlertRule, Spec
 from loopml.store import AlertRecord, Store, WindowRecord
 
@@ -82,6 +92,8 @@ def default_rules(spec: Spec) -> list[AlertRule]:
         ),
         AlertRule(metric="error_rate", threshold=0.01, min_samples=n, severity="critical"),
         AlertRule(metric="drift", threshold=0.5, min_samples=n),
+        AlertRule(metric="unseen", threshold=0.01, min_samples=n),
+        AlertRule(metric="out_of_range", threshold=0.01, min_samples=n),
         AlertRule(metric="latency_p99_ms", threshold=spec.targets.latency_p99_ms, min_samples=n),
         AlertRule(metric=f"estimate_outside.{spec.metric.name}", threshold=0.5, consecutive=3),
     ]
@@ -125,6 +137,16 @@ def keys_of(rule: AlertRule, metrics: dict[str, Any]) -> list[str]:
             return sorted(k for k in metrics if k.startswith(prefix))
         return [prefix + rule.feature] if prefix + rule.feature in metrics else []
     return [rule.metric] if rule.metric in metrics else []
+
+
+def crosses(rule: AlertRule, window: WindowRecord, key: str) -> float | None:
+    """``key``'s value on ``window`` when it crosses ``rule`` (the window big enough), else
+    ``None`` — the state of one window, without ``consecutive`` or ``cooldown``."""
+    raw = window.metrics.get(key)
+    if raw is None or window.rows < rule.min_samples:
+        return None
+    value = float(raw)
+    return value if _COMPARE[rule.comparator](value, rule.threshold) else None
 
 
 @dataclass(frozen=True)
@@ -222,50 +244,72 @@ def _evidence(
     }
 
 
-def record(store: Store, spec: Spec, fired: list[Fired]) -> list[AlertRecord]:
-    """Store each fired alert and notify (log, and the webhook when the spec names one); the
-    new alerts. An alert that confirms one fired on the open window updates it, unannounced."""
+def record(
+    store: Store, spec: Spec, fired: list[Fired], packages: Packages | None = None
+) -> list[AlertRecord]:
+    """Store each fired alert with what it measured (:func:`explain.describe`) and log it; the
+    new alerts. An alert that confirms one fired on the open window updates it, unannounced.
+    ``packages`` caches the model packages the descriptions read (one per model version)."""
+    packages = packages or Packages(store)
     stored = []
     for alert in fired:
+        package = packages.get(alert.window.model_version)
         if alert.confirms is not None:
+            value, _, evidence = _described(alert, package)
             confirmed = store.monitoring.confirm_alert(
-                alert.confirms, value=alert.value, evidence=alert.evidence
+                alert.confirms, value=value, evidence=evidence
             )
             logger.info("confirmed by the closed window: %s", message(confirmed))
             continue
-        saved = store.monitoring.add_alert(
-            deployment=spec.name,
-            rule=rule_name(alert.rule),
-            severity=alert.rule.severity,
-            metric=alert.rule.metric,
-            feature=alert.feature,
-            value=alert.value,
-            threshold=alert.rule.threshold,
-            evidence=alert.evidence,
-        )
-        stored.append(saved)
-        text = message(saved)
-        log_level = logging.ERROR if saved.severity == "critical" else logging.WARNING
-        logger.log(log_level, "%s", text)
-        if spec.monitoring.webhook:
-            notify_webhook(
-                spec.monitoring.webhook,
-                saved,
-                timeout=spec.monitoring.webhook_timeout.total_seconds(),
-                retries=spec.monitoring.webhook_retries,
-            )
+        stored.append(_store_one(store, spec, alert, package))
     return stored
 
 
-def message(alert: AlertRecord) -> str:
-    """One line for people: what crossed what, where."""
-    what = alert.evidence.get("key", alert.metric)
+def _described(alert: Fired, package: Package | None) -> tuple[float, float, dict[str, Any]]:
+    """The alert's value and threshold as its statistic's, and its evidence with the
+    statistic and its summary line."""
+    statistic = describe(alert.window, alert.rule, alert.key, alert.value, package)
+    value, threshold = statistic["value"], statistic["threshold"]
     return (
-        f"[{alert.severity}] {alert.deployment} {alert.evidence.get('model_version', '')}: "
-        f"{what} = {alert.value:.4g} {alert.evidence.get('comparator', '>')} {alert.threshold:g} "
-        f"(rule {alert.rule}; {'open ' if alert.evidence.get('partial') else ''}window from "
-        f"{alert.evidence.get('window_start', '?')})"
+        float(value) if isinstance(value, int | float) else alert.value,
+        float(threshold) if isinstance(threshold, int | float) else alert.rule.threshold,
+        {**alert.evidence, "statistic": statistic, "summary": statistic["text"]},
     )
+
+
+def _store_one(store: Store, spec: Spec, alert: Fired, package: Package | None) -> AlertRecord:
+    value, threshold, evidence = _described(alert, package)
+    saved = store.monitoring.add_alert(
+        deployment=spec.name,
+        rule=rule_name(alert.rule),
+        severity=alert.rule.severity,
+        metric=alert.rule.metric,
+        feature=alert.feature,
+        value=value,
+        threshold=threshold,
+        evidence=evidence,
+    )
+    log_level = logging.ERROR if saved.severity == "critical" else logging.WARNING
+    logger.log(log_level, "%s", message(saved))
+    return saved
+
+
+def message(alert: AlertRecord) -> str:
+    """One line for people: the statistic against its threshold and the effect, where."""
+    evidence = alert.evidence
+    what = evidence.get("summary") or (
+        f"{evidence.get('key', alert.metric)} = {_num(alert.value)} "
+        f"{evidence.get('comparator', '>')} {_num(alert.threshold)}"
+    )
+    where = "open window" if evidence.get("partial") else "window"
+    return (
+        f"[{alert.severity}] {alert.deployment} {evidence.get('model_version', '')}: {what} "
+        f"(rule {alert.rule}; {where} from {evidence.get('window_start', '?')})"
+    )
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4g}"
 
 
 def notify_webhook(url: str, alert: AlertRecord, *, timeout: float, retries: int) -> bool:
@@ -286,25 +330,4 @@ def notify_webhook(url: str, alert: AlertRecord, *, timeout: float, retries: int
             "created_at": alert.created_at.isoformat(),
         },
     }
-    delay = 0.2
-    for attempt in range(retries + 1):
-        try:
-            response = httpx.post(url, json=body, timeout=timeout)
-            if response.is_success:
-                return True
-            problem = f"HTTP {response.status_code}"
-        except httpx.HTTPError as exc:
-            problem = f"{type(exc).__name__}: {exc}"
-        logger.warning(
-            "webhook %s refused alert %d (attempt %d of %d): %s",
-            url,
-            alert.id,
-            attempt + 1,
-            retries + 1,
-            problem,
-        )
-        if attempt < retries:
-            time.sleep(delay)
-            delay *= 2
-    logger.error("webhook %s never took alert %d; it stays stored", url, alert.id)
-    return False
+    return post_json(url, body, what=f"alert {alert.id}", timeout=timeout, retries=retries)

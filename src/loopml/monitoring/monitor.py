@@ -1,4 +1,5 @@
-"""One monitoring pass: compute the recent windows, store them, fire the alerts they call for.
+"""One monitoring pass: compute the recent windows, store them, fire the alerts they call for,
+and fold those into incidents (:mod:`loopml.monitoring.incidents`).
 
 ``loopml monitor run`` (and later the maintenance loop) calls :func:`run`. By default a pass
 recomputes every window that ends after the latest stored window's start minus
@@ -10,14 +11,15 @@ so the alerts it calls for fire within one pass of its ``min_samples``-th row.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from loopml.monitoring import alerts, pending
+from loopml.monitoring import alerts, incidents, pending
+from loopml.monitoring.explain import Packages
 from loopml.monitoring.windows import Windowing, compute_windows
 from loopml.spec import AlertRule, Spec
-from loopml.store import AlertRecord, Store, WindowRecord
+from loopml.store import AlertRecord, IncidentRecord, Store, WindowRecord
 
 LABEL_HORIZON = 24  # windows recomputed on each pass, for labels that arrive late
 
@@ -30,6 +32,7 @@ class MonitorResult:
     windows: list[WindowRecord]
     alerts: list[AlertRecord]
     none_because: str | None = None
+    incidents: list[IncidentRecord] = field(default_factory=list)  # opened, updated, resolved
 
     @property
     def open_windows(self) -> list[WindowRecord]:
@@ -57,6 +60,8 @@ def run(
     computed: list[WindowRecord] = []
     fired: list[AlertRecord] = []
     first: datetime | None = None
+    touched: dict[int, IncidentRecord] = {}
+    packages = Packages(store)
     for cut, rules in groups.items():
         start = since if since is not None else _resume(store, spec, cut)
         first = start if cut == default else first
@@ -64,10 +69,14 @@ def run(
         store.monitoring.add_windows(windows)
         computed.extend(windows)
         before = store.monitoring.list_alerts(deployment=spec.name)
-        fired.extend(alerts.record(store, spec, alerts.evaluate(windows, rules, before)))
+        new = alerts.record(store, spec, alerts.evaluate(windows, rules, before), packages)
+        fired.extend(new)
+        for incident in incidents.update(store, spec, windows, rules, new, packages):
+            touched[incident.id] = incident
+    changed = sorted(touched.values(), key=lambda i: i.id)
     if not computed:
-        return MonitorResult([], fired, pending.why_none(spec, log_folder, since=first))
-    return MonitorResult(computed, fired)
+        return MonitorResult([], fired, pending.why_none(spec, log_folder, since=first), changed)
+    return MonitorResult(computed, fired, incidents=changed)
 
 
 def _resume(store: Store, spec: Spec, cut: Windowing) -> datetime | None:

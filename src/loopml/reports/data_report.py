@@ -5,6 +5,12 @@ tests assert on); :func:`to_html` draws it as a self-contained page. Numeric and
 become histograms over shared bins (derived from the profiles' quantile sketches, so no raw data is
 needed); categorical and boolean columns become bar charts of the most frequent values. Shares,
 not counts, are drawn so versions of different sizes compare directly.
+
+With two profiles the report leads with a per-column drift table (:func:`drift_table`): the
+monitoring's drift test (:func:`loopml.monitoring.drift.profile_drift`, the spec's
+``monitoring.drift`` thresholds or the defaults) of the second against the first, each column's
+deciding statistic beside its threshold, the PSI, and the effect in the column's units (the
+medians of numbers), drifted columns first.
 """
 
 from __future__ import annotations
@@ -17,7 +23,11 @@ from typing import Any
 import numpy as np
 
 from loopml.data.profile import ColumnProfile, Profile
+from loopml.errors import DataError
+from loopml.monitoring.drift import profile_drift
+from loopml.monitoring.explain import STATISTICS
 from loopml.reports.render import column_summary, render_page, write_page
+from loopml.spec import Drift
 
 N_BINS = 30
 TOP_CATEGORIES = 20
@@ -48,6 +58,7 @@ class DataReport:
     rows: list[int]
     summaries: list[list[dict[str, str]]]
     charts: list[ColumnChart] = field(default_factory=list)
+    drift: list[dict[str, Any]] = field(default_factory=list)  # two profiles: drift_table's
 
     @property
     def missing(self) -> dict[str, list[float]]:
@@ -123,10 +134,58 @@ def _chart(name: str, labels: list[str], columns: list[ColumnProfile]) -> Column
     return ColumnChart(name, kind, "bar", series, missing)
 
 
+def _median(column: ColumnProfile) -> float | None:
+    if column.numeric is None or not column.numeric.sketch.n:
+        return None
+    value = float(column.numeric.sketch.quantiles([0.5])[0])
+    return value if np.isfinite(value) else None
+
+
+def drift_table(
+    reference: Profile, current: Profile, policy: Drift | None = None
+) -> list[dict[str, Any]]:
+    """Per column of both profiles: the drift test of ``current`` against ``reference``
+    (``statistic``, ``value``, ``threshold``, ``drifted``, ``psi``) and the ``effect`` in the
+    column's units, drifted columns first, then by PSI. A column whose kind differs between
+    the two is listed with its reason as ``effect``."""
+    policy = policy or Drift()
+    rows: list[dict[str, Any]] = []
+    for name in [c for c in reference.columns if c in current.columns]:
+        try:
+            (found,) = profile_drift(reference, current, [name], policy)
+        except DataError as exc:
+            rows.append({"column": name, "drifted": None, "psi": None, "effect": str(exc)})
+            continue
+        before, after = _median(reference[name]), _median(current[name])
+        effect = (
+            f"median {before:.4g} → {after:.4g}"
+            if before is not None and after is not None
+            else None
+        )
+        rows.append(
+            {
+                "column": name,
+                "kind": found.kind,
+                "statistic": STATISTICS.get(found.decided_by, found.decided_by),
+                "value": found.as_dict()["value"],
+                "threshold": found.threshold,
+                "drifted": found.drifted,
+                "psi": found.as_dict()["psi"],
+                "effect": effect,
+            }
+        )
+    return sorted(rows, key=lambda r: (not r["drifted"], -(r["psi"] or 0.0)))
+
+
 def build_data_report(
-    profiles: list[tuple[str, Profile]], *, title: str | None = None
+    profiles: list[tuple[str, Profile]],
+    *,
+    title: str | None = None,
+    drift: Drift | None = None,
 ) -> DataReport:
-    """Charts for every column of the first profile, with the others (if any) side by side."""
+    """Charts for every column of the first profile, with the others (if any) side by side;
+    with exactly two, the drift table of the second against the first (``drift``: its
+    thresholds)."""
     labels = [label for label, _ in profiles]
     first = profiles[0][1]
     charts = []
@@ -139,6 +198,7 @@ def build_data_report(
         rows=[p.n_rows for _, p in profiles],
         summaries=[column_summary(p) for _, p in profiles],
         charts=charts,
+        drift=drift_table(profiles[0][1], profiles[1][1], drift) if len(profiles) == 2 else [],
     )
 
 

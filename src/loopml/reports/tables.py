@@ -13,12 +13,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from loopml.store import AlertRecord, AuditRecord, DatasetRecord, ModelRecord, RunRecord
+    from loopml.store import (
+        AlertRecord,
+        AuditRecord,
+        DatasetRecord,
+        IncidentRecord,
+        ModelRecord,
+        RunRecord,
+    )
 
 __all__ = [
     "alert_row",
     "audit_row",
     "dataset_row",
+    "incident_row",
     "model_row",
     "number",
     "primary_metric",
@@ -117,6 +125,27 @@ def alert_row(alert: AlertRecord) -> dict[str, Any]:
         "status": alert.status,
         "created_at": alert.created_at,
         "evidence": alert.evidence,
+    }
+
+
+def incident_row(incident: IncidentRecord) -> dict[str, Any]:
+    """An incident: its headline, its state, its ranked features and alerts."""
+    return {
+        "id": incident.id,
+        "deployment": incident.deployment,
+        "model_version": incident.model_version,
+        "size": incident.size,
+        "family": incident.family,
+        "severity": incident.severity,
+        "status": incident.status,
+        "title": incident.title,
+        "first_window": incident.first_window,
+        "last_window": incident.last_window,
+        "opened_at": incident.opened_at,
+        "updated_at": incident.updated_at,
+        "resolved_at": incident.resolved_at,
+        "resolution": incident.resolution,
+        "evidence": incident.evidence,
     }
 
 

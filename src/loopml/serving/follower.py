@@ -134,5 +134,9 @@ class Follower:
                         self.store.monitoring.list_windows, self.spec.name, limit=20
                     )
                     self.metrics.show_windows(latest)
+                    still_open = await asyncio.to_thread(
+                        self.store.incidents.list, deployment=self.spec.name, status="open"
+                    )
+                    self.metrics.show_incidents(still_open)
             except Exception:  # the store may be briefly unreachable: keep serving, retry
                 log.exception("could not follow deployment '%s'; retrying", self.spec.name)

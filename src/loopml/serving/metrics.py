@@ -10,7 +10,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from loopml.serving.inputs import InputStats
-from loopml.store import WindowRecord
+from loopml.store import IncidentRecord, WindowRecord
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -84,6 +84,25 @@ class ServerMetrics:
             ("model_version", "metric"),
             registry=self.registry,
         )
+        self.drift = Gauge(
+            "loopml_drift_statistic",
+            "The latest window's drift statistic per feature (the one that decides: PSI by "
+            "default), per model version; compare with loopml_drift_threshold",
+            ("model_version", "feature", "statistic"),
+            registry=self.registry,
+        )
+        self.drift_threshold = Gauge(
+            "loopml_drift_threshold",
+            "The threshold the drift statistic of each feature is judged against",
+            ("model_version", "feature", "statistic"),
+            registry=self.registry,
+        )
+        self.incidents = Gauge(
+            "loopml_open_incidents",
+            "Open monitoring incidents (loopml incidents list), per model version and rule family",
+            ("model_version", "family", "severity"),
+            registry=self.registry,
+        )
         self.log_queue = Gauge(
             "loopml_prediction_log_queue_depth",
             "Predictions waiting to be written",
@@ -102,6 +121,19 @@ class ServerMetrics:
             for name, value in window.metrics.items():
                 if isinstance(value, int | float):
                     self.window.labels(version, name).set(value)
+            for drift in window.details.get("drift", []):
+                labels = (version, str(drift["feature"]), str(drift.get("decided_by", "psi")))
+                if isinstance(drift.get("value"), int | float):
+                    self.drift.labels(*labels).set(drift["value"])
+                if isinstance(drift.get("threshold"), int | float):
+                    self.drift_threshold.labels(*labels).set(drift["threshold"])
+
+    def show_incidents(self, incidents: list[IncidentRecord]) -> None:
+        """Count the open incidents (those given) by model version, family and severity."""
+        self.incidents.clear()
+        for incident in incidents:
+            labels = (incident.model_version, incident.family, incident.severity)
+            self.incidents.labels(*labels).inc()
 
     def count_status(self, endpoint: str, status: int) -> None:
         self.responses.labels(endpoint, str(status)).inc()

@@ -10,6 +10,7 @@ in its own module:
 - ``store.models`` (:mod:`.models`): the registry's versions, aliases and archiving;
 - ``store.deployments`` (:mod:`.deployments`): what each deployment serves, rollout decisions;
 - ``store.monitoring`` (:mod:`.monitoring`): monitoring windows and alerts;
+- ``store.incidents`` (:mod:`.incidents`): alerts that fired together, as one incident;
 - ``store.feedback`` (:mod:`.feedback`): labels by request id;
 - ``store.audit`` (:mod:`.audit`): the maintenance loop's decisions.
 
@@ -30,6 +31,7 @@ from loopml.store.artifacts import Artifacts
 from loopml.store.audit import AuditRecord
 from loopml.store.deployments import DeploymentRecord, RolloutEventRecord
 from loopml.store.feedback import FeedbackRecord
+from loopml.store.incidents import IncidentRecord
 from loopml.store.monitoring import AlertRecord, WindowRecord
 from loopml.store.records import DatasetRecord, ModelRecord, RunRecord, check_name
 
@@ -40,6 +42,7 @@ __all__ = [
     "DatasetRecord",
     "DeploymentRecord",
     "FeedbackRecord",
+    "IncidentRecord",
     "ModelRecord",
     "RolloutEventRecord",
     "RunRecord",

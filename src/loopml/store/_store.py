@@ -33,6 +33,7 @@ from loopml.store.audit import Audit
 from loopml.store.datasets import Datasets
 from loopml.store.deployments import Deployments
 from loopml.store.feedback import Feedback
+from loopml.store.incidents import Incidents
 from loopml.store.models import Models
 from loopml.store.monitoring import Monitoring
 from loopml.store.runs import Runs
@@ -48,7 +49,8 @@ class Store:
 
     The records live in its repositories: ``datasets`` (dataset versions), ``runs`` (experiment
     tracking), ``models`` (the registry's versions and aliases), ``deployments`` (what serves,
-    the rollout's decisions), ``monitoring`` (windows and alerts), ``feedback`` (labels by
+    the rollout's decisions), ``monitoring`` (windows and alerts), ``incidents`` (alerts that
+    fired together), ``feedback`` (labels by
     request id) and ``audit`` (the maintenance loop's decisions).
     """
 
@@ -57,6 +59,7 @@ class Store:
     models: Models
     deployments: Deployments
     monitoring: Monitoring
+    incidents: Incidents
     feedback: Feedback
     audit: Audit
 
@@ -78,6 +81,7 @@ class Store:
         self.models = Models(db)
         self.deployments = Deployments(db)
         self.monitoring = Monitoring(db)
+        self.incidents = Incidents(db)
         self.feedback = Feedback(db)
         self.audit = Audit(db)
 

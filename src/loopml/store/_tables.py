@@ -222,6 +222,31 @@ class Alert(Base):
     acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class Incident(Base):
+    """What fired together: one rule family (``drift``, ``unseen``, ``error_rate``) on one
+    model version's windows of one size, from the window that opened it until it resolves.
+    ``evidence`` holds its features, ranked, its alerts' ids and its windows."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (Index(None, "deployment", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    deployment: Mapped[str] = mapped_column(String(128))
+    model_version: Mapped[str] = mapped_column(String(160))
+    size: Mapped[str] = mapped_column(String(32))
+    family: Mapped[str] = mapped_column(String(128))
+    severity: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open / resolved
+    title: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[Json] = mapped_column(JSONType, default=dict)
+    first_window: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_window: Mapped[datetime] = mapped_column(UTCDateTime)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolution: Mapped[str | None] = mapped_column(Text)
+
+
 class MonitorWindow(Base):
     """One window of logged predictions of one model version, with its metrics.
 

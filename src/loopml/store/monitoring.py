@@ -2,8 +2,9 @@
 
 A window is identified by its deployment, model version, size and start; storing it again
 replaces its values (its labels may have arrived since it was first computed, or it was the open
-window, ``partial``, and has grown or closed since). Alerts keep their
-evidence (the windows' values that crossed the rule) and move from ``open`` to ``acked`` once.
+window, ``partial``, and has grown or closed since). Alerts keep their evidence (the windows'
+values that crossed the rule) and move from ``open`` to ``acked`` once, or to ``resolved`` when
+the model version they fired on no longer serves.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class AlertRecord:
     value: float | None
     threshold: float | None
     evidence: dict[str, Any]
-    status: str  # open / acked
+    status: str  # open / acked / resolved (its model version stopped serving)
     created_at: datetime
     acked_at: datetime | None
 
@@ -237,3 +238,17 @@ class Monitoring(Repository):
             return _alert(row)
 
         return self._db.write(f"acknowledge alert {alert_id}", ack)
+
+    def resolve_alerts(self, alert_ids: list[int]) -> int:
+        """Mark the open ones of ``alert_ids`` ``resolved`` (their model version stopped
+        serving: no one needs to acknowledge them); how many changed."""
+
+        def resolve(session: Session) -> int:
+            rows = session.scalars(
+                select(Alert).where(Alert.id.in_(alert_ids), Alert.status == "open")
+            ).all()
+            for row in rows:
+                row.status = "resolved"
+            return len(rows)
+
+        return self._db.write("resolve alerts", resolve) if alert_ids else 0

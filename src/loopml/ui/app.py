@@ -234,6 +234,7 @@ def create_ui(
             page="alerts",
             title="Alerts",
             rows=rows,
+            incidents=store.incidents.list(limit=50),
             show=show,
             acked=acked,
             token_required=admin_token is not None,

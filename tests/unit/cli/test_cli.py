@@ -65,6 +65,10 @@ def test_the_data_stage(project: Path, cli: Any) -> None:
     code, out, _ = cli("data", "report", "jan@1", "--compare", "april.csv", "--json")
     path = Path(orjson.loads(out)["report"])
     assert code == 0 and path.exists() and path.stat().st_size > 1_000_000  # plotly.js inlined
+    drift = {row["column"]: row for row in orjson.loads(out)["drift"]}
+    assert drift["temp"]["statistic"] == "PSI" and "median" in drift["temp"]["effect"]
+    code, out, _ = cli("data", "report", "jan@1", "--compare", "april.csv")
+    assert code == 0 and "drift of april.csv against jan@1" in out
 
 
 @pytest.mark.parametrize(
