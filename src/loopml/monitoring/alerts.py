@@ -37,6 +37,8 @@ rule                          fires when                                  severi
                               the held-out rows', beyond noise
 ``predicted_positive_shift``  binary: the predicted-positive rate moved   warning
                               (log-odds 0.25) beyond noise
+``estimate_outside.<metric>`` labelled quality outside the label-free     warning
+                              estimate's interval, 3 windows in a row
 ============================  ==========================================  =========
 
 Every stored alert says how much (:mod:`loopml.monitoring.explain`): its ``value`` and
