@@ -25,16 +25,14 @@ from typing import Any
 import polars as pl
 import pytest
 
-from loopml.data.versions import add_frame
 from loopml.modeling.importance import importance_shares
-from loopml.modeling.train import train
 from loopml.monitoring import alerts, incidents, monitor
 from loopml.monitoring.explain import Packages
-from loopml.registry import load_package, register
+from loopml.registry import load_package
 from loopml.spec import parse_spec
 from loopml.store import Store
-from tests.e2e.test_monitoring import Webhook, held_out_start
-from tests.support.projects import FLIGHTS_SPEC, project_store
+from tests.support.monitoring import Webhook, held_out_start
+from tests.support.projects import FLIGHTS_SPEC, project_store, trained_project
 from tests.support.servers import send, start
 
 SPEC = (
@@ -61,13 +59,8 @@ def hook() -> Iterator[Webhook]:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory, flights: pl.DataFrame) -> Path:
-    root = tmp_path_factory.mktemp("incidents")
-    (root / "loopml.yaml").write_text(SPEC)
     q1 = flights.filter(pl.col("month") <= 3)
-    with project_store(root) as store:
-        version = add_frame(store, q1.gather_every(5), name="flights", source="test")
-        register(store, parse_spec(SPEC), train(store, parse_spec(SPEC), version))
-    return root
+    return trained_project(tmp_path_factory.mktemp("incidents"), SPEC, q1.gather_every(5))
 
 
 @pytest.fixture(scope="module")

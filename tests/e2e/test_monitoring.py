@@ -5,24 +5,21 @@ feedback, and `monitor run` computes windows, finds drift and missing values, an
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
 
-from loopml.data.versions import add_frame
-from loopml.modeling.train import train
 from loopml.monitoring import alerts, monitor
-from loopml.registry import load_package, register
+from loopml.registry import load_package
 from loopml.spec import AlertRule, parse_spec
 from loopml.store import Store
+from tests.support.monitoring import Webhook, held_out_start
 from tests.support.pages import open_page
-from tests.support.projects import FLIGHTS_SPEC, project_store
+from tests.support.projects import FLIGHTS_SPEC, project_store, trained_project
 from tests.support.servers import send, start
 
 SPEC = (
@@ -40,14 +37,8 @@ monitoring:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory, flights: pl.DataFrame) -> Path:
-    root = tmp_path_factory.mktemp("monitor")
-    (root / "loopml.yaml").write_text(SPEC)
-    spec = parse_spec(SPEC)
     q1 = flights.filter(pl.col("month") <= 3)
-    with project_store(root) as store:
-        version = add_frame(store, q1.gather_every(5), name="flights", source="test")
-        register(store, spec, train(store, spec, version))
-    return root
+    return trained_project(tmp_path_factory.mktemp("monitor"), SPEC, q1.gather_every(5))
 
 
 @pytest.fixture(scope="module")
@@ -59,46 +50,6 @@ def store(project: Path) -> Iterator[Store]:
 @pytest.fixture(scope="module")
 def spec() -> Any:
     return parse_spec(SPEC)
-
-
-class Webhook:
-    """A real HTTP endpoint on 127.0.0.1 that records JSON posts (failing the first ``fail``)."""
-
-    def __init__(self, fail: int = 0) -> None:
-        self.received: list[dict[str, Any]] = []
-        self.attempts = 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["content-length"]))
-                outer.attempts += 1
-                if outer.attempts <= fail:
-                    self.send_response(503)
-                else:
-                    outer.received.append(json.loads(body))
-                    self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
-
-
-def held_out_start(store: Store, trained: pl.DataFrame) -> Any:
-    """When the champion's held-out rows begin: its split is by time, training rows first."""
-    sizes = load_package(store, "flights@champion").meta.lineage.sizes
-    assert sizes is not None
-    return trained.sort("scheduled_departure")["scheduled_departure"][sizes["train"]]
 
 
 def test_monitoring_sees_drift_missing_values_and_quality(

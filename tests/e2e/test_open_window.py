@@ -14,17 +14,14 @@ from typing import Any
 import polars as pl
 import pytest
 
-from loopml.data.versions import add_frame
-from loopml.modeling.train import train
 from loopml.monitoring import monitor
 from loopml.monitoring.windows import Windowing, compute_windows
-from loopml.registry import register
 from loopml.reports.monitor_charts import figures
 from loopml.reports.monitor_report import build
 from loopml.spec import parse_spec
 from loopml.store import Store
 from loopml.ui.pages import window_summary
-from tests.support.projects import FLIGHTS_SPEC, project_store
+from tests.support.projects import FLIGHTS_SPEC, project_store, trained_project
 from tests.support.servers import send, start
 
 SPEC = (
@@ -55,13 +52,8 @@ def _faulty(frame: pl.DataFrame) -> pl.DataFrame:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory, flights: pl.DataFrame) -> Path:
-    root = tmp_path_factory.mktemp("openwin")
-    (root / "loopml.yaml").write_text(SPEC)
     q1 = flights.filter(pl.col("month") <= 3)
-    with project_store(root) as store:
-        version = add_frame(store, q1.gather_every(5), name="flights", source="test")
-        register(store, parse_spec(SPEC), train(store, parse_spec(SPEC), version))
-    return root
+    return trained_project(tmp_path_factory.mktemp("openwin"), SPEC, q1.gather_every(5))
 
 
 @pytest.fixture(scope="module")

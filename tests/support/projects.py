@@ -9,7 +9,7 @@ import polars as pl
 from loopml.data.versions import add_frame
 from loopml.modeling.train import train
 from loopml.registry import register
-from loopml.spec import Spec
+from loopml.spec import Spec, parse_spec
 from loopml.store import Store
 
 #: The flights project the tests share; a test appends the sections it needs (metric, model…).
@@ -24,6 +24,17 @@ features:
   numeric: [distance, hour, temp, humid, wind_speed, visib]
   categorical: [carrier, origin, dest]
 """
+
+
+def trained_project(root: Path, spec_text: str, frame: pl.DataFrame) -> Path:
+    """A project folder ``root`` with ``spec_text`` as its ``loopml.yaml``, ``frame`` as dataset
+    ``flights`` and the model trained on it registered as champion."""
+    (root / "loopml.yaml").write_text(spec_text)
+    spec = parse_spec(spec_text)
+    with project_store(root) as store:
+        version = add_frame(store, frame, name="flights", source="test")
+        register(store, spec, train(store, spec, version))
+    return root
 
 
 def project_store(root: Path) -> Store:
