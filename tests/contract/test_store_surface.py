@@ -20,7 +20,9 @@ REPOSITORIES = {
         "confirm_alert",
         "list_alerts",
         "ack_alert",
+        "resolve_alerts",
     },
+    "incidents": {"open", "update", "resolve", "list"},
     "feedback": {"add", "labels", "list", "count"},
     "audit": {"add", "list"},
 }
