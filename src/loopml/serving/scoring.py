@@ -120,21 +120,32 @@ class Scorer:
         if entity is None and self.entity_column and self.entity_column in records[0]:
             entity = records[0][self.entity_column]
         route, current, answer = "stable", stable, None
+        failed: list[LogEntry] = []  # a canary's failure, logged with stable's answer
         if snapshot.route(None if entity is None else str(entity)) == "canary":
             assert snapshot.canary is not None
             answer = self._try_candidate(
-                snapshot.canary, "canary", records, ids, checked=snapshot.canary_checked
+                snapshot.canary,
+                "canary",
+                records,
+                ids,
+                checked=snapshot.canary_checked,
+                failures=failed,
             )
             if answer is None:
                 self.metrics.fallbacks.labels(snapshot.canary.version).inc()
             else:
                 route, current = "canary", snapshot.canary
         if answer is None:  # stable answers (and logs) the request
-            decisions, output = self._run(stable, records, "stable")
+            try:
+                decisions, output = self._run(stable, records, "stable")
+            except Exception:
+                self.sink.log(failed)  # the canary's failure is logged even when stable fails
+                raise
             rows = [stable.outputs(decisions[i], output[i]) for i in range(len(records))]
-            self.sink.log(
-                self._entries(stable, "stable", ids, records, rows, stable.scores(output), started)
+            answered = self._entries(
+                stable, "stable", ids, records, rows, stable.scores(output), started
             )
+            self.sink.log([*failed, *answered])  # one batch: never a failure without its answer
         else:
             output, rows = answer
         if snapshot.shadow is not None and snapshot.shadows():
@@ -201,10 +212,12 @@ class Scorer:
         ids: list[str],
         *,
         checked: bool = False,
+        failures: list[LogEntry] | None = None,
     ) -> tuple[np.ndarray, list[dict[str, Any]]] | None:
         """Score on a canary or shadow: its outputs and per-row outputs, or ``None`` after
         logging its failure (an exception, records its schema refuses, or outputs that are not
-        finite numbers). ``checked``: stable's check, already passed, is this model's too."""
+        finite numbers) — into ``failures`` when given, for the caller to log beside the answer
+        that replaced it. ``checked``: stable's check, already passed, is this model's too."""
         started = time.perf_counter()
         try:
             if not checked:
@@ -214,7 +227,11 @@ class Scorer:
                 raise ValueError("the model answered NaN or infinity")
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
-            self.sink.log(self._entries(current, route, ids, records, None, None, started, error))
+            entries = self._entries(current, route, ids, records, None, None, started, error)
+            if failures is None:
+                self.sink.log(entries)
+            else:
+                failures.extend(entries)
             return None
         rows = [current.outputs(decisions[i], output[i]) for i in range(len(records))]
         scores = current.scores(output)

@@ -27,9 +27,11 @@ RECORDS = [{"distance": 100.0 * i, "carrier": "UA"} for i in range(1, 4)]
 class ListSink:
     def __init__(self) -> None:
         self.entries: list[LogEntry] = []
+        self.batches: list[list[LogEntry]] = []  # one per log() call: a flush never splits one
 
     def log(self, entries: Sequence[LogEntry]) -> None:
         self.entries.extend(entries)
+        self.batches.append(list(entries))
 
 
 class Model:
@@ -114,6 +116,8 @@ def test_a_failing_canary_falls_back_to_stable_and_its_failure_is_logged() -> No
     assert len(failed) == 3 and len(answered) == 3
     assert all(e.error.startswith("ModelFailure") and e.outputs == {} for e in failed)  # type: ignore[union-attr]
     assert [e.request_id for e in failed] == [e.request_id for e in answered]
+    # logged in one batch: a reader of the log never sees a failure without its answer
+    assert [[e.route for e in batch] for batch in sink.batches] == [["canary"] * 3 + ["stable"] * 3]
     assert metrics.fallbacks.labels("flights@2")._value.get() == 1
     assert metrics.model_errors.labels("flights@2", "canary")._value.get() == 1
 
@@ -131,6 +135,12 @@ def test_a_failing_stable_is_a_model_failure() -> None:
     sink = ListSink()
     with pytest.raises(ModelFailure):
         scorer(Routing(stable=model("flights@1", fails=True)), sink).score(RECORDS, "/predict")
+    both = Routing(
+        stable=model("flights@1", fails=True), canary=model("flights@2", fails=True), weight=100.0
+    )
+    with pytest.raises(ModelFailure):
+        scorer(both, sink).score(RECORDS, "/predict")
+    assert [e.route for e in sink.entries] == ["canary"] * 3  # the canary's failure still logged
 
 
 def test_records_stable_refuses_are_not_scored_nor_logged() -> None:
