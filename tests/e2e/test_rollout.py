@@ -219,7 +219,11 @@ def test_a_failing_canary_is_answered_by_stable_and_rolled_back(
     assert set(codes) == {200} and routes["canary"] > 0  # every failure answered by stable
     assert status["rollout"]["status"] == "rolled_back"
     error_rate = next(c for c in status["events"][-1]["checks"] if c["name"] == "error_rate")
-    assert error_rate["verdict"] == "fail" and error_rate["measured"] > 0.2
+    # a third of the canary's requests fail; the check may fire on its first few dozen (the
+    # Wilson bound fails a surely broken canary before min_requests), so the measured rate is
+    # that of a small sample: far over the 1 % limit, not necessarily near a third
+    assert error_rate["verdict"] == "fail"
+    assert error_rate["measured"] > 5 * error_rate["threshold"], error_rate
     logged = read_log(server.root / ".loopml" / "artifacts" / "predictions", "flights")
     failed = logged.filter((pl.col("route") == "canary") & pl.col("error").is_not_null())
     assert failed.height > 0 and "seats" in failed["error"][0]
