@@ -34,6 +34,7 @@ SPEC = FLIGHTS_SPEC + "metric: {name: roc_auc}\nmodel: {candidates: [linear]}\n"
 RECORD = {"distance": 500.0, "hour": 9, "carrier": "UA", "origin": "JFK", "dest": "LAX"}
 ADMIN, PREDICTION, FEEDBACK, WRONG = "admin-t", "predict-t", "feedback-t", "wrong-t"
 
+
 class InProcess(asgi.InProcess):
     """The app in-process, able to issue request ids by predicting."""
 

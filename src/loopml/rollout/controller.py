@@ -361,6 +361,8 @@ def _apply(
         failed_evaluations=decision.failed_evaluations,
         consecutive_failures=decision.consecutive_failures,
     )
+    if decision.failed:  # the next verdict is on fresh evidence, not this window again
+        updated = replace(updated, step_started_at=moment)
     canary, shadow, weight = current.canary, current.shadow, current.canary_weight
     action: EventAction = "hold"
     message = decision.message

@@ -8,19 +8,20 @@ Two ways in, one index:
 
 - from **sketches** (monitoring, which holds profiles, not rows): :func:`sketch_edges` cuts at
   the reference sketch's deciles, :func:`sketch_shares` reads each side's shares off its CDF;
-- from **raw samples** (the rollout decision): :func:`sample_psi` and :func:`sample_psi_noise`
-  bin at :func:`quantile_edges` (the reference's deciles) or at given edges such as
-  :data:`PROBABILITY_EDGES`.
+- from **raw samples** (the rollout decision, on windows of a few dozen requests):
+  :func:`sample_psi` bins at :func:`quantile_edges` (the reference's deciles) or at given edges
+  such as :data:`PROBABILITY_EDGES`, smoothing the counts, and :func:`sample_psi_noise` is the
+  PSI chance stays under at a confidence (a decision to roll back must be sure, not average).
 
-Both then call :func:`psi` and :func:`psi_noise` on the shares. The two binnings keep their own
-conventions (a sketch bin holds its upper cut, a sample bin its lower one) and their own decile
-levels, so monitoring and rollouts report the numbers they always have.
+Both end in :func:`psi` on the shares; the two binnings keep their own conventions (a sketch
+bin holds its upper cut, a sample bin its lower one).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+from scipy.stats import chi2
 
 from loopml.stats.jsonsafe import FloatArray
 from loopml.stats.quantiles import QuantileSketch
@@ -69,10 +70,9 @@ def quantile_edges(reference: npt.NDArray[np.floating], bins: int = PSI_BINS) ->
     return np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)[1:-1]))
 
 
-def sample_shares(values: npt.NDArray[np.floating], edges: FloatArray) -> FloatArray:
-    """Each bin's share of ``values`` (a bin includes its lower cut)."""
-    counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
-    return counts / counts.sum()
+def sample_counts(values: npt.NDArray[np.floating], edges: FloatArray) -> npt.NDArray[np.int64]:
+    """How many of ``values`` fall in each bin (a bin includes its lower cut)."""
+    return np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
 
 
 def sample_psi(
@@ -82,21 +82,38 @@ def sample_psi(
 ) -> float:
     """PSI of the ``current`` sample against the ``reference`` one on bins cut at ``edges``
     (default: the reference's deciles, :func:`quantile_edges`). Non-finite values are dropped;
-    NaN when either side has none left."""
+    NaN when either side has none left.
+
+    Counts get half an observation each (Jeffreys), over the bins either sample occupies: a
+    bin a sample of 60 happens to miss is a share of about 1/120, not :data:`PSI_FLOOR`, whose
+    logarithm would make one stray value a "major shift"."""
     reference = reference[np.isfinite(reference)]
     current = current[np.isfinite(current)]
     if not len(reference) or not len(current):
         return float("nan")
     cuts = quantile_edges(reference) if edges is None else edges
-    return psi(sample_shares(reference, cuts), sample_shares(current, cuts))
+    ref_counts, cur_counts = sample_counts(reference, cuts), sample_counts(current, cuts)
+    occupied = (ref_counts + cur_counts) > 0
+    ref, cur = ref_counts[occupied] + 0.5, cur_counts[occupied] + 0.5
+    return psi(ref / ref.sum(), cur / cur.sum())
 
 
 def sample_psi_noise(
     reference: npt.NDArray[np.floating],
     current: npt.NDArray[np.floating],
     edges: FloatArray | None = None,
+    *,
+    confidence: float,
 ) -> float:
-    """:func:`psi_noise` for two samples of these sizes, binned as :func:`sample_psi` bins
-    them."""
+    """The PSI two samples of these sizes, binned as :func:`sample_psi` bins them, stay under
+    with probability ``confidence`` when nothing changed: PSI times ``n·m/(n+m)`` is about
+    chi-square with (occupied bins − 1) degrees of freedom. A PSI above it is, at that
+    confidence, more than chance."""
+    reference = reference[np.isfinite(reference)]
+    current = current[np.isfinite(current)]
+    if not len(reference) or not len(current):
+        return float("nan")
     cuts = quantile_edges(reference) if edges is None else edges
-    return psi_noise(sample_shares(reference, cuts), len(reference), len(current))
+    occupied = int(np.count_nonzero(sample_counts(reference, cuts) + sample_counts(current, cuts)))
+    freedom = max(occupied - 1, 1)
+    return float(chi2.ppf(confidence, freedom)) * (1 / len(reference) + 1 / len(current))
