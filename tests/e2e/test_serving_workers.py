@@ -81,7 +81,9 @@ def _workers(parent: int) -> set[int]:
     return found
 
 
-def _wait_for(condition: Any, what: str, timeout: float = 20.0) -> None:
+def _wait_for(condition: Any, what: str, timeout: float = 60.0) -> None:
+    """Poll ``condition`` until it holds. A worker starting on a loaded 2-core machine (imports,
+    then the model) took 10-13 s, so the bound is generous: it only stops a hung test."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
