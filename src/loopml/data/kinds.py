@@ -7,17 +7,20 @@ tuned to one dataset:
 - **identifier**: more than 95 % of over 50 values unique, and text (or an integer named like an
   id); unless it is prose (4 words or more on average), which is **text**.
 - **text** for a string column whose values a category per value cannot learn but whose words
-  can: more than half of the rows hold a value seen fewer than ``MIN_LEVEL_ROWS`` times (a
-  level's mean from fewer than 10 rows has a standard error over 30 % of the spread), and the
-  values share words (fewer distinct words than distinct values), as job titles do ("Senior
-  Data Engineer", "Data Engineer"). A high-cardinality code of one word (a tail number) has
-  nothing to share and stays categorical; prose (4 words or more, mostly unique) is text too.
-- **categorical** for an integer code: from 3 to ``MAX_CODE_LEVELS`` distinct values (the
-  multiclass limit for an integer target), each seen ``MIN_LEVEL_ROWS`` times on average. A
-  level per value costs little at that size and assumes no order or spacing, which a code (a
-  district, a store group) does not have; with two values both encodings make the same split,
-  so 0/1 flags stay numeric. Calendar parts of the time column (hour, weekday) keep their order
-  and stay numeric (:func:`calendar_cycles` tells them).
+  can: at least ``RARE_ROWS`` (a quarter) of the rows hold a value seen fewer than
+  ``MIN_LEVEL_ROWS`` times (a level's mean from fewer than 10 rows has a standard error over
+  30 % of the spread, so a quarter of the predictions would learn nothing from the column),
+  and the values share words (fewer distinct words than distinct values), as job titles do
+  ("Senior Data Engineer", "Data Engineer"). A high-cardinality code of one word (a tail
+  number) has nothing to share and stays categorical; prose (4 words or more, mostly unique)
+  is text too.
+- **categorical** for an integer code: from 3 to ``MAX_CODE_LEVELS`` (32) distinct values, each
+  seen ``MIN_LEVEL_ROWS`` times on average. 32 is the most levels LightGBM's categorical split
+  searches (``max_cat_threshold``): up to there a level per value costs the model nothing and
+  assumes no order or spacing, which a code (a district, a store group) does not have; with
+  two values both encodings make the same split, so 0/1 flags stay numeric. Calendar parts of
+  the time column (hour, weekday) keep their order and stay numeric (:func:`calendar_cycles`
+  tells them).
 - **numeric**, **datetime**: by type, otherwise.
 """
 
@@ -29,7 +32,8 @@ from typing import Any
 import polars as pl
 
 MIN_LEVEL_ROWS = 10
-MAX_CODE_LEVELS = 20
+RARE_ROWS = 0.25
+MAX_CODE_LEVELS = 32
 #: words as the text encoder's tokenizer (scikit-learn's default) sees them
 _WORD = r"(?u)\b\w\w+\b"
 _ID_NAME = re.compile(r"(^id$|_id$|^id_|uuid|guid)", re.IGNORECASE)
@@ -96,7 +100,7 @@ def column_kind(series: pl.Series) -> tuple[str | None, str]:
         return "numeric", ""
     if mean_words(nonnull) >= 4 and unique_share > 0.5:
         return "text", ""
-    if dtype == pl.String and (rare := rare_share(nonnull)) > 0.5 and shares_words(nonnull):
+    if dtype == pl.String and (rare := rare_share(nonnull)) >= RARE_ROWS and shares_words(nonnull):
         return "text", (
             f"{distinct:,} values, {rare:.0%} of rows with one seen under {MIN_LEVEL_ROWS} times"
         )

@@ -174,9 +174,10 @@ def propose_spec(
         share = as_float((values == positive).mean())
         if share < 0.1:
             metric = "pr_auc"
-    slices = [
-        {"name": c, "column": c} for c in kinds["categorical"] if 2 <= sample[c].n_unique() <= 20
-    ][:3]
+    # named categories (text, flags) slice more readably than integer codes: they come first
+    sliceable = [c for c in kinds["categorical"] if 2 <= sample[c].n_unique() <= 20]
+    sliceable.sort(key=lambda c: sample[c].dtype.is_integer())
+    slices = [{"name": c, "column": c} for c in sliceable[:3]]
     raw: dict[str, Any] = {
         "name": name,
         "task": task,

@@ -143,12 +143,11 @@ def _number_format(values: pl.Series) -> str | None:
         low, high = float(nonnull.min()), float(nonnull.max())  # type: ignore[arg-type]
         ranges = EPOCH_RANGES.items()
         return next((rule for rule, (a, b) in ranges if a <= low and high < b), None)
-    digits = nonnull.cast(pl.Int64, strict=False).abs().cast(pl.String).str.len_chars()
-    if digits.null_count() or digits.n_unique() != 1 or bool((nonnull < 0).any()):
+    if bool((nonnull < 0).any()):
         return None
-    count = int(digits[0])
-    if count in DIGIT_FORMATS:
-        rule = DIGIT_FORMATS[count]
+    digits = nonnull.cast(pl.Int64, strict=False).cast(pl.String).str.len_chars()
+    if not digits.null_count() and digits.n_unique() == 1 and int(digits[0]) in DIGIT_FORMATS:
+        rule = DIGIT_FORMATS[int(digits[0])]
         parsed = parse_times(values, rule)
         return rule if not parsed.null_count() and _plausible(parsed) else None
     low, high = float(nonnull.min()), float(nonnull.max())  # type: ignore[arg-type]
