@@ -144,3 +144,15 @@ def test_the_spec_records_the_rule_and_frames_are_read_by_it() -> None:
         parse_spec(SPEC + "time_column: month\ntime_format: monthly\n")
     with pytest.raises(SpecError, match=r"unknown directive\(s\) %Q"):
         parse_spec(SPEC + "time_column: month\ntime_format: '%Y-%Q'\n")
+
+
+def test_a_long_column_is_read_whole_not_by_its_sample() -> None:
+    days = pl.date_range(date(1950, 1, 1), date(2010, 12, 31), eager=True)  # 22,280 values
+    values = days.dt.strftime("%d/%m/%Y").alias("when")
+    assert infer_time_format(values) == "%d/%m/%Y"
+    assert parse_times(values, "%d/%m/%Y").equals(days.alias("when"))
+    # one value among thousands that no form reads: refused, with how far the closest got
+    for at in (0, 20_000):
+        spoiled = pl.concat([values.head(at), pl.Series("when", ["1/1/1970?"]), values.slice(at)])
+        with pytest.raises(DataError, match=r"closest form, '%d/%m/%Y', reads [\d,]+ of [\d,]+"):
+            infer_time_format(spoiled)
