@@ -139,19 +139,16 @@ def _plausible(parsed: pl.Series) -> bool:
 
 
 def _number_format(values: pl.Series) -> str | None:
-    nonnull = values.drop_nulls()
-    if values.dtype.is_float() and not bool((nonnull == nonnull.round(0)).all()):
-        low, high = float(nonnull.min()), float(nonnull.max())  # type: ignore[arg-type]
-        ranges = EPOCH_RANGES.items()
-        return next((rule for rule, (a, b) in ranges if a <= low and high < b), None)
-    if bool((nonnull < 0).any()):
-        return None
-    digits = nonnull.cast(pl.Int64, strict=False).cast(pl.String).str.len_chars()
-    if not digits.null_count() and digits.n_unique() == 1 and int(digits[0]) in DIGIT_FORMATS:
-        rule = DIGIT_FORMATS[int(digits[0])]
-        parsed = parse_times(values, rule)
-        return rule if not parsed.null_count() and _plausible(parsed) else None
-    low, high = float(nonnull.min()), float(nonnull.max())  # type: ignore[arg-type]
+    """The rule for numbers (``values``: distinct, non-null): whole non-negative numbers by their
+    digit count (years, YYYYMM, YYYYMMDD), else epoch seconds or milliseconds by their range."""
+    whole = not values.dtype.is_float() or bool((values == values.round(0)).all())
+    if whole and not bool((values < 0).any()):
+        digits = values.cast(pl.Int64, strict=False).cast(pl.String).str.len_chars()
+        count = int(digits[0]) if not digits.null_count() and digits.n_unique() == 1 else 0
+        if count in DIGIT_FORMATS:
+            parsed = parse_times(values, DIGIT_FORMATS[count])
+            return DIGIT_FORMATS[count] if not parsed.null_count() and _plausible(parsed) else None
+    low, high = float(values.min()), float(values.max())  # type: ignore[arg-type]
     return next((rule for rule, (a, b) in EPOCH_RANGES.items() if a <= low and high < b), None)
 
 
@@ -211,6 +208,8 @@ def infer_time_format(values: pl.Series) -> str | None:
         rule = _number_format(distinct)
     elif dtype == pl.String:
         rule, hint = _text_format(distinct)
+        if rule is None and bool(distinct.str.contains(r"^\s*\d{1,18}\s*$").all()):
+            rule = _number_format(distinct.str.strip_chars().cast(pl.Int64))  # epochs as text
     if rule is None:
         raise DataError(
             f"time column '{values.name}' cannot be ordered as dates: got {_seen(values)}{hint}; "
