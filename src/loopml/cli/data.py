@@ -39,7 +39,18 @@ def init(
     time_column: Annotated[
         str | None, typer.Option("--time-column", help="Column that orders rows in time.")
     ] = None,
-    name: Annotated[str | None, typer.Option("--name", help="Project name.")] = None,
+    time_format: Annotated[
+        str | None,
+        typer.Option(
+            "--time-format",
+            help="How the time column is written: a strftime pattern such as '%b-%Y', or "
+            "epoch_s / epoch_ms (default: inferred from its values).",
+        ),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="Project name (default: the data's name and the target)."),
+    ] = None,
     query: QueryOpt = None,
     out: Annotated[Path, typer.Option("--out", help="Where to write the spec.")] = Path(
         "loopml.yaml"
@@ -49,8 +60,8 @@ def init(
 ) -> None:
     """Read DATA, infer a spec for predicting TARGET, and write a commented loopml.yaml."""
     from loopml.data.io import describe_source, read_source
+    from loopml.data.naming import project_name
     from loopml.data.scope import propose_spec
-    from loopml.data.versions import default_name
     from loopml.errors import SpecError
 
     if out.exists() and not force:
@@ -63,7 +74,8 @@ def init(
         target=target,
         task=task,  # type: ignore[arg-type]
         time_column=time_column,
-        name=name or default_name(data),
+        time_format=time_format,
+        name=name or project_name(data, target),
         source=describe_source(data),
     )
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -97,7 +109,8 @@ def init(
 def data_add(
     source: Annotated[str, typer.Argument(help="CSV or Parquet file, or a database URL.")],
     name: Annotated[
-        str | None, typer.Option("--name", help="Dataset name (default: file stem).")
+        str | None,
+        typer.Option("--name", help="Dataset name (default: the project's name, else file stem)."),
     ] = None,
     query: QueryOpt = None,
     spec: SpecOpt = None,
@@ -107,6 +120,7 @@ def data_add(
     from loopml.data.versions import add_dataset
 
     project = open_spec(spec)
+    name = name or (project.name if project is not None else None)  # what validate compares with
     with console.status("reading, hashing and profiling…"), open_store(create=True) as store:
         version = add_dataset(store, source, name=name, query=query, spec=project)
     record = version.record
@@ -233,6 +247,7 @@ def data_validate(
     """Validate SOURCE against a stored version's schema; exit 1 when any rule fails."""
     from loopml.data.io import read_source
     from loopml.data.schema import infer_schema
+    from loopml.data.times import with_time_column
     from loopml.data.validate import validate
     from loopml.data.versions import get_version
 
@@ -240,7 +255,7 @@ def data_validate(
     with open_store() as store:
         version = get_version(store, against or _default_reference(store, project))
     schema = version.schema if project is None else infer_schema(version.profile, project)
-    frame = read_source(source, query=query)
+    frame = with_time_column(read_source(source, query=query), project)
     with console.status(f"validating {frame.height:,} rows against {version.ref}…"):
         report = validate(frame, schema)
     if json:

@@ -8,7 +8,9 @@
   from a Polars frame in two parallel passes;
 - ``schema``: what each column should look like, inferred from a profile;
 - ``validate``: a frame checked against a schema, every violation reported;
-- ``scope``: a proposed ``loopml.yaml`` for a target column (``loopml init``).
+- ``scope``: a proposed ``loopml.yaml`` for a target column (``loopml init``), with
+  ``kinds`` (each column's feature kind, from its values), ``times`` (the time column read into
+  dates by the spec's ``time_format``, or refused) and ``naming`` (the project's name).
 
 The sketches and statistics themselves live in :mod:`loopml.stats`. Import each name from its
 module.

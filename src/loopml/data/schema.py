@@ -11,7 +11,8 @@ Defaults, documented here because users will ask:
 
 - ``nullable`` is false when the reference had no nulls.
 - ``max_missing`` = min(1, 2 × the reference's missing fraction + 0.01).
-- ``min``/``max`` (numbers only; not for the spec's id and time columns) widen the reference's
+- ``min``/``max`` (numbers only; not for the spec's id, time and target columns, nor the
+  columns it excludes) widen the reference's
   range by ``RANGE_MARGIN`` (10 %) of its span on each side.
 - ``allowed`` is the reference's category set when it is complete and has at most 1,000 values;
   up to ``max_unseen`` (1 %) of rows may hold other values before the rule is broken.
@@ -140,18 +141,29 @@ def _apply(column: ColumnSchema, expectation: Expectation) -> ColumnSchema:
     return replace(column, **changes, strict=tuple(sorted(strict)))
 
 
+def _unvalued(column: ColumnSchema) -> ColumnSchema:
+    """``column`` without value rules (range, category set, common values)."""
+    return replace(column, min=None, max=None, allowed=None, common=None, common_share=0.0)
+
+
 def infer_schema(profile: Profile, spec: Spec | None = None) -> Schema:
     """Infer column rules from a reference profile, then apply the spec's expectations.
 
     The spec's id and time columns keep their structural rules but get no value range or
-    category set: new rows always bring new ids and later times.
+    category set: new rows always bring new ids and later times. Nor does the target (its range
+    and classes are what the model learns, not an input's contract), and the columns the spec
+    excludes from the features keep only presence and type: the model never reads them, so
+    their values and gaps are no fault of the data it is given.
     """
     columns = {name: _infer_column(column) for name, column in profile.columns.items()}
     if spec is None:
         return Schema(columns)
-    for name in (spec.id_column, spec.time_column):
+    for name in (spec.id_column, spec.time_column, spec.target):
         if name in columns:
-            columns[name] = replace(columns[name], min=None, max=None, allowed=None)
+            columns[name] = _unvalued(columns[name])
+    for name in spec.features.exclude:
+        if name in columns:
+            columns[name] = replace(_unvalued(columns[name]), nullable=True, max_missing=1.0)
     for name, expectation in spec.data.expectations.items():
         if name not in columns:
             raise unknown_column(name, columns, where="the reference data (data.expectations)")

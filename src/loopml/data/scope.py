@@ -1,7 +1,10 @@
 """Scoping from data: propose a ``loopml.yaml`` for a target column (``loopml init``).
 
-Reads a sample, infers each column's kind, flags columns that should not be features, proposes the
-task and a primary metric, and renders a commented spec that the user edits.
+Reads a sample, reads the time column into dates (:mod:`loopml.data.times`; the rule goes into
+the spec's ``time_format``), infers each column's kind (:mod:`loopml.data.kinds`), flags columns
+that should not be features, proposes the task and a primary metric, and renders a commented
+spec that the user edits. The project is named after its data and its target
+(:func:`project_name`).
 
 Flags (each excluded from the features with the reason written beside it):
 
@@ -12,7 +15,8 @@ Flags (each excluded from the features with the reason written beside it):
   the data (month over one quarter, day of month over three months). Such a column names dates:
   with a time-based split, a model learns what happened on those dates and scores worse on the
   future (flights, January–March: day of month cost LightGBM 0.03 test ROC AUC). Hour of day and
-  day of week repeat often enough and stay.
+  day of week repeat often enough and stay (numeric: their order is time's). A column of two
+  values (a holiday flag) is never a time proxy: it splits the dates in two and names none.
 - *likely leak*: the column alone predicts the target almost perfectly, the mark of a column
   computed from the outcome (see :mod:`loopml.data.leaks`).
 - *missingness leak*: where the column is missing, the target is (almost) always one thing — a
@@ -22,7 +26,6 @@ Flags (each excluded from the features with the reason written beside it):
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -30,7 +33,9 @@ from typing import Any
 import polars as pl
 import yaml
 
+from loopml.data.kinds import as_float, calendar_cycles, column_kind
 from loopml.data.leaks import LEAK_SCORE, leak_score, missing_leak
+from loopml.data.times import describe_rule, infer_time_format, read_times
 from loopml.errors import DataError, unknown_column
 from loopml.spec import (
     DEFAULT_METRIC,
@@ -43,10 +48,10 @@ from loopml.spec import (
     Task,
     parse_spec,
 )
+from loopml.spec.time_format import check_time_format
 
 SAMPLE_ROWS = 200_000
 MIN_CYCLES = 6
-_ID_NAME = re.compile(r"(^id$|_id$|^id_|uuid|guid)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -95,101 +100,53 @@ def _infer_task(target: pl.Series) -> Task:
     )
 
 
-def _kind(series: pl.Series) -> tuple[str | None, str]:
-    """(feature kind or None when excluded, reason)."""
-    nonnull = series.drop_nulls()
-    if nonnull.len() == 0:
-        return None, "all missing"
-    distinct = nonnull.n_unique()
-    if distinct == 1:
-        return None, f"constant (a single value: {nonnull[0]!r})"
-    dtype = series.dtype
-    unique_share = distinct / nonnull.len()
-    if dtype.is_temporal():
-        return "datetime", ""
-    if dtype == pl.Boolean:
-        return "categorical", ""
-    looks_like_id = _ID_NAME.search(series.name) is not None
-    unique = unique_share > 0.95 and distinct > 50
-    if unique and (dtype == pl.String or (dtype.is_integer() and looks_like_id)):
-        if dtype == pl.String and _mean_words(nonnull) >= 4:
-            return "text", ""
-        return None, f"identifier ({unique_share:.0%} of values unique)"
-    if dtype.is_numeric():
-        return "numeric", ""
-    if _mean_words(nonnull) >= 4 and unique_share > 0.5:
-        return "text", ""
-    return "categorical", ""
-
-
-def _float(value: Any, default: float = 0.0) -> float:
-    """A Polars scalar (typed loosely by Polars) as a float."""
-    return default if value is None else float(value)
-
-
-def _mean_words(values: pl.Series) -> float:
-    sample = values.head(5_000).cast(pl.String)
-    return _float(sample.str.count_matches(r"\S+").mean())
-
-
-def calendar_cycles(frame: pl.DataFrame, column: str, time_column: str) -> int | None:
-    """How many times ``column`` runs through its values along time, if time determines it.
-
-    ``None`` when ``column`` is not a function of ``time_column`` (one value per time).
-    Otherwise the number of cycles: 1 plus how often the value falls back along time (a month
-    column over one quarter: 1; day of month: 3; hour of day: one per day).
-    """
-    if not frame[column].dtype.is_numeric() or frame[column].null_count():
-        return None
-    data = frame.select(time_column, column).drop_nulls(time_column)
-    if data.height == 0:
-        return None
-    per_time = data.group_by(time_column).agg(pl.col(column).n_unique()).get_column(column)
-    if _float(per_time.max()) > 1:
-        return None
-    ordered = data.unique(time_column).sort(time_column).get_column(column)
-    return int(_float((ordered.diff() < 0).sum())) + 1
-
-
 def propose_spec(
     frame: pl.DataFrame,
     *,
     target: str,
     task: Task | None = None,
     time_column: str | None = None,
+    time_format: str | None = None,
     name: str = "project",
     source: str = "the data",
 ) -> Proposal:
-    """Propose a spec for predicting ``target`` from ``frame``'s other columns."""
+    """Propose a spec for predicting ``target`` from ``frame``'s other columns.
+
+    The time column (given, or the first column in time order: dates, or text that reads as
+    dates) is read into dates by ``time_format`` or the rule :func:`infer_time_format` finds,
+    and that rule is written in the spec; a time column that cannot be read is refused."""
     for column in (target, time_column):
         if column is not None and column not in frame.columns:
             raise unknown_column(column, frame.columns, where=source)
+    if time_format is not None and time_column is None:
+        raise DataError("--time-format says how to read the time column: pass --time-column too")
+    findings: list[Finding] = []
+    if time_column is None:
+        time_column, time_format = _ordering_column(frame, target)
+        why = "rows are in its order"
+    else:
+        if time_format is None:
+            time_format = infer_time_format(frame[time_column])
+        else:
+            try:
+                check_time_format(time_format)
+            except ValueError as exc:
+                raise DataError(f"--time-format: {exc}") from exc
+        why = "given with --time-column"
+    if time_column is not None:
+        if time_format is not None:
+            frame = frame.with_columns(read_times(frame[time_column], time_format))
+        findings.append(Finding(time_column, "time", reason=f"{why}; {describe_rule(time_format)}"))
     sample = frame.sample(SAMPLE_ROWS, seed=0) if frame.height > SAMPLE_ROWS else frame
     task = task or _infer_task(sample[target])
-    findings: list[Finding] = [Finding(target, "target", reason=f"{task} target")]
-    if time_column is None:
-        time_column = next(
-            (
-                c
-                for c in frame.columns
-                if c != target
-                and frame[c].dtype.is_temporal()
-                and frame[c].is_sorted()
-                and frame[c].null_count() == 0
-            ),
-            None,
-        )
-        if time_column:
-            findings.append(Finding(time_column, "time", reason="rows are in its order"))
-    else:
-        findings.append(Finding(time_column, "time", reason="given with --time-column"))
+    findings.insert(0, Finding(target, "target", reason=f"{task} target"))
     kinds: dict[str, list[str]] = {"numeric": [], "categorical": [], "text": [], "datetime": []}
     exclude: list[str] = []
     id_column = None
     for column in frame.columns:
         if column in (target, time_column):
             continue
-        kind, reason = _kind(sample[column])
+        kind, reason = column_kind(sample[column])
         if kind is None and reason.startswith("identifier") and id_column is None:
             id_column = column
             findings.append(Finding(column, "id", reason=reason))
@@ -201,33 +158,26 @@ def propose_spec(
             elif (found := missing_leak(sample, column, target, task)) is not None:
                 kind, reason = None, found
         if kind is not None and time_column is not None:
-            cycles = calendar_cycles(sample, column, time_column)
-            if cycles is not None and cycles < MIN_CYCLES:
-                kind, reason = (
-                    None,
-                    (
-                        f"time proxy (a calendar part of {time_column} with only {cycles} cycle(s) "
-                        "in the data: a model would memorise dates, not learn patterns)"
-                    ),
-                )
+            kind, reason = _calendar_part(sample, column, time_column, kind, reason)
         if kind is None:
             exclude.append(column)
             findings.append(Finding(column, "excluded", reason=reason))
         else:
             kinds[kind].append(column)
-            findings.append(Finding(column, "feature", kind=kind))
+            findings.append(Finding(column, "feature", kind=kind, reason=reason))
     metric = DEFAULT_METRIC[task]
     positive: Any = None
     share = None
     if task == "binary":
         values = sample[target].drop_nulls()
         positive = _positive_class(values)
-        share = _float((values == positive).mean())
+        share = as_float((values == positive).mean())
         if share < 0.1:
             metric = "pr_auc"
-    slices = [
-        {"name": c, "column": c} for c in kinds["categorical"] if 2 <= sample[c].n_unique() <= 20
-    ][:3]
+    # named categories (text, flags) slice more readably than integer codes: they come first
+    sliceable = [c for c in kinds["categorical"] if 2 <= sample[c].n_unique() <= 20]
+    sliceable.sort(key=lambda c: sample[c].dtype.is_integer())
+    slices = [{"name": c, "column": c} for c in sliceable[:3]]
     raw: dict[str, Any] = {
         "name": name,
         "task": task,
@@ -235,6 +185,7 @@ def propose_spec(
         "positive_class": positive,
         "id_column": id_column,
         "time_column": time_column,
+        "time_format": time_format,
         "features": {**kinds, "exclude": exclude},
         "metric": {
             "name": metric,
@@ -245,6 +196,48 @@ def propose_spec(
     }
     text = _render(raw, findings, source)
     return Proposal(parse_spec(text, source="loopml.yaml (proposed)"), findings, text)
+
+
+def _ordering_column(frame: pl.DataFrame, target: str) -> tuple[str | None, str | None]:
+    """(the first column other than the target that orders the rows in time, its rule): dates,
+    or text read as dates, with no missing value and in non-decreasing order. Numbers are never
+    taken for times unasked: a sorted integer is as often a row number as a year."""
+    for column in frame.columns:
+        values = frame[column]
+        if column == target or values.null_count():
+            continue
+        rule = None
+        if values.dtype == pl.String:
+            try:
+                infer_time_format(values.head(100))
+                rule = infer_time_format(values)
+            except DataError:
+                continue
+            if rule is not None:
+                values = read_times(values, rule)
+        if values.dtype.is_temporal() and values.is_sorted():
+            return column, rule
+    return None, None
+
+
+def _calendar_part(
+    sample: pl.DataFrame, column: str, time_column: str, kind: str, reason: str
+) -> tuple[str | None, str]:
+    """A column that time determines: a *time proxy* (excluded) when it runs through its values
+    fewer than ``MIN_CYCLES`` times and has more than two values (two values only split the
+    dates in two, as any flag does: a holiday flag names no date); otherwise a numeric feature
+    (hour, weekday: their order is time's), even when it looks like an integer code."""
+    cycles = calendar_cycles(sample, column, time_column)
+    if cycles is None:
+        return kind, reason
+    if cycles < MIN_CYCLES and sample[column].n_unique() > 2:
+        return None, (
+            f"time proxy (a calendar part of {time_column} with only {cycles} cycle(s) in the "
+            "data: a model would memorise dates, not learn patterns)"
+        )
+    if kind == "categorical" and sample[column].dtype.is_integer():
+        return "numeric", f"a calendar part of {time_column} ({cycles} cycles)"
+    return kind, reason
 
 
 _POSITIVE = ("true", "1", "yes", "y", "positive", "pos")
@@ -269,7 +262,7 @@ def _metric_target(metric: str, target: pl.Series, positive_share: float | None)
     if metric == "pr_auc":
         return round(min(0.9, 2 * (positive_share or 0.1)), 3)
     if metric in ("rmse", "mae"):
-        std = _float(target.cast(pl.Float64, strict=False).std())
+        std = as_float(target.cast(pl.Float64, strict=False).std())
         return round(0.8 * std, 4) if std else None
     return None
 
@@ -278,6 +271,7 @@ _COMMENTS = {
     "task": "binary | multiclass | regression",
     "id_column": "unique per row; carried beside predictions",
     "time_column": "orders the rows: time-based splits and monitoring windows use it",
+    "time_format": "how time_column is read into dates (strftime, epoch_s, epoch_ms; null: as is)",
     "positive_class": "the class whose probability the model reports",
 }
 
@@ -307,7 +301,8 @@ def _render(raw: dict[str, Any], findings: list[Finding], source: str) -> str:
         "# Every loopml command reads this file: edit it, then run `loopml data add`.",
         "",
     ]
-    for key in ("name", "task", "target", "positive_class", "id_column", "time_column"):
+    keys = ("name", "task", "target", "positive_class", "id_column", "time_column", "time_format")
+    for key in keys:
         entry = _dump({key: raw[key]})
         lines.append(f"{entry}  # {_COMMENTS[key]}" if key in _COMMENTS else entry)
     lines += [

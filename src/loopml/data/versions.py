@@ -26,6 +26,7 @@ from loopml.data.io import describe_source, is_sql_url, read_source
 from loopml.data.profile import Profile
 from loopml.data.profiling import profile_frame
 from loopml.data.schema import Schema, infer_schema
+from loopml.data.times import with_time_column
 from loopml.errors import DataError, StoreError
 from loopml.spec import Spec
 from loopml.store import DatasetRecord, Store, check_name
@@ -72,10 +73,14 @@ def _check_name(name: str) -> str:
 def add_frame(
     store: Store, frame: pl.DataFrame, *, name: str, source: str, spec: Spec | None = None
 ) -> DatasetVersion:
-    """Store ``frame`` as a version of dataset ``name``, or return the identical stored one."""
+    """Store ``frame`` as a version of dataset ``name``, or return the identical stored one.
+
+    With a ``spec``, its time column is stored as the dates its ``time_format`` reads (see
+    :mod:`loopml.data.times`), so training and replays order rows by time, not by text."""
     _check_name(name)
     if frame.height == 0 or frame.width == 0:
         raise DataError(f"{source} has no rows or no columns: nothing to add")
+    frame = with_time_column(frame, spec)
     digest = content_hash(frame)
     for record in store.datasets.list(name):
         if record.content_hash == digest:

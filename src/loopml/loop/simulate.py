@@ -30,6 +30,7 @@ import numpy as np
 import polars as pl
 
 from loopml.data.schema import Schema
+from loopml.data.times import with_time_column
 from loopml.data.validate import validate
 from loopml.data.versions import add_frame, get_version, load_frame
 from loopml.errors import DataError, RetrainError
@@ -182,6 +183,7 @@ def simulate(
             f"the data to simulate lacks {', '.join(missing)}, which the champion's training "
             f"data ({base_version.ref}) has: replay rows of the same table"
         )
+    data = with_time_column(data, spec)  # read as training read it (the spec's time_format)
     data = data.select(base.columns).cast(dict(base.schema), strict=False)  # type: ignore[arg-type]
     if every is None and rows is None:
         every, rows = ("1mo", None) if spec.time_column else (None, 1000)

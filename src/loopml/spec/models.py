@@ -26,6 +26,7 @@ from pydantic import (
 
 from loopml.errors import SpecError, did_you_mean
 from loopml.spec.durations import Duration, within
+from loopml.spec.time_format import TimeFormat
 
 Path_ = tuple[str | int, ...]
 
@@ -322,6 +323,7 @@ class Spec(_Section):
     positive_class: str | int | bool | None = None
     id_column: str | None = None
     time_column: str | None = None
+    time_format: TimeFormat | None = None  # how time_column's values are read
     entity_column: str | None = None
     weight_column: str | None = None
     features: Features

@@ -22,7 +22,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flights: pl.DataFra
 
 
 def test_the_data_stage(project: Path, cli: Any) -> None:
-    code, out, _ = cli("init", "jan.parquet", "--target", "late", "--json")
+    code, out, _ = cli("init", "jan.parquet", "--target", "late", "--name", "jan", "--json")
     assert code == 0 and (project / "loopml.yaml").exists()
     assert orjson.loads(out)["proposal"]["id_column"] == "flight_id"
 
