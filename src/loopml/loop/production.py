@@ -15,6 +15,16 @@ log names no client, so the unit is the window: its healthy rows go too, the pri
 learning the fault. An incident covers its windows from when it opened to its latest window,
 also once resolved: the rows logged while it was open are still the faulty ones. Schema faults
 (unknown fields, wrong types) never reach the log: serving refuses them.
+
+Which families: by default ``missing`` only. A missing-value increase is a fault (a feature no
+longer sent), and training on it teaches the model the fault. Unseen categories and values out
+of the training range are as often the world changing as a client breaking (a model trained on
+January–March flights sees 60–100 % of June's temperatures beyond its range): quarantining
+them would keep the loop from ever learning the change, so they are opt-in
+(``retrain.quarantine: [missing, unseen, out_of_range]``). What is certainly a fault is always
+left out, row by row: a value beyond ``FAR_SPANS`` times the training range's width (the
+validation's ``far_out_of_range`` error, a unit or encoding fault), which would otherwise make
+the retrain's validation fail and block the loop for as long as those rows are fresh.
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ from typing import Any
 
 import polars as pl
 
+from loopml.data.schema import FAR_SPANS, Schema
 from loopml.errors import FeatureError
 from loopml.features._datetime import to_datetime
 from loopml.modeling import metrics as M
@@ -71,13 +82,25 @@ class Labelled:
     rows: pl.DataFrame
     spans: list[Span] = field(default_factory=list)
     quarantined: dict[int, int] = field(default_factory=dict)  # incident id -> labelled rows
+    far: dict[str, int] = field(default_factory=dict)  # column -> rows far out of its range
+    far_rows: int = 0
 
     @property
     def left_out(self) -> int:
-        return sum(self.quarantined.values())
+        return sum(self.quarantined.values()) + self.far_rows
 
     def report(self) -> list[dict[str, Any]]:
-        """Each incident that quarantined rows: its id, family, title, span and rows."""
+        """Each incident that quarantined rows (its id, family, title, span and rows), then
+        each column whose values were far out of its training range."""
+        far = [
+            {
+                "incident": None,
+                "family": "far_out_of_range",
+                "title": f"{column}: values beyond {FAR_SPANS}× its training range's width",
+                "rows": count,
+            }
+            for column, count in self.far.items()
+        ]
         return [
             {
                 "incident": span.incident,
@@ -90,7 +113,7 @@ class Labelled:
             }
             for span in self.spans
             if self.quarantined.get(span.incident)
-        ]
+        ] + far
 
 
 def quarantine_spans(store: Store, spec: Spec) -> list[Span]:
@@ -134,9 +157,11 @@ def labelled_production(
     log_folder: str | Path,
     like: pl.Schema,
     quarantine: list[Span] | None = None,
+    schema: Schema | None = None,
 ) -> Labelled:
-    """:func:`labelled_rows`, less the rows logged within a ``quarantine`` span (see the
-    module doc), which are counted per incident."""
+    """:func:`labelled_rows`, less the rows logged within a ``quarantine`` span, counted per
+    incident, and the rows with a value far out of ``schema``'s ranges, counted per column
+    (see the module doc)."""
     log = read_log(log_folder, spec.name)
     log = log.filter(pl.col("route").is_in(SERVED) & pl.col("error").is_null())
     log = log.unique("request_id", keep="first", maintain_order=True)
@@ -152,7 +177,30 @@ def labelled_production(
         counted = {int(i): int(n) for i, n in hits.iter_rows()}
         log = log.filter(pl.col("_quarantine").is_null()).drop("_quarantine")
     rows = to_training_frame(log, [labels[i] for i in log.get_column("request_id")], spec, like)
-    return Labelled(rows.filter(pl.col(spec.target).is_not_null()), quarantine or [], counted)
+    rows = rows.filter(pl.col(spec.target).is_not_null())
+    masks = _far_out_of_range(rows, schema) if schema is not None else {}
+    if not masks:
+        return Labelled(rows, quarantine or [], counted)
+    counts = rows.select(mask.sum().alias(name) for name, mask in masks.items()).row(0, named=True)
+    far = {name: int(n) for name, n in counts.items() if n}
+    kept = rows.filter(~pl.any_horizontal(list(masks.values())))
+    return Labelled(kept, quarantine or [], counted, far, rows.height - kept.height)
+
+
+def _far_out_of_range(rows: pl.DataFrame, schema: Schema) -> dict[str, pl.Expr]:
+    """Per numeric column with a training range, the rows beyond ``FAR_SPANS`` times its
+    width (the validation's ``far_out_of_range`` rule, where it applies)."""
+    masks = {}
+    for name, rule in schema.columns.items():
+        if name not in rows.columns or rule.kind != "numeric" or "range" in rule.strict:
+            continue
+        if rule.min is None or rule.max is None or not rows.schema[name].is_numeric():
+            continue
+        width = (rule.max - rule.min) or max(abs(rule.min), abs(rule.max), 1.0)
+        value = pl.col(name).cast(pl.Float64)
+        far = (value < rule.min - FAR_SPANS * width) | (value > rule.max + FAR_SPANS * width)
+        masks[name] = far.fill_null(False)
+    return masks
 
 
 def to_training_frame(

@@ -141,6 +141,7 @@ def _retrain(
             log_folder or default_log_folder(store),
             base_frame.schema,
             quarantine_spans(store, spec),
+            base.schema,
         )
         production = labelled.rows
     except Exception as exc:  # e.g. the training data's snapshot is gone

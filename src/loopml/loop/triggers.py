@@ -184,7 +184,7 @@ def weigh_drift(
         parts.append((share * _in_thresholds(d, psi_threshold), d["feature"]))
     weighted = sum(p for p, _ in parts)
     top = [name for p, name in sorted(parts, reverse=True)[:3] if p > 0]
-    return Weighed(prediction or weighted >= 1.0, weighted, prediction, top)
+    return Weighed(prediction or weighted >= 1.0 - 1e-9, weighted, prediction, top)
 
 
 def _in_thresholds(d: dict[str, Any], psi_threshold: float) -> float:

@@ -237,7 +237,9 @@ class Retrain(_Section):
     not train on have arrived (default: ``NEW_LABELS_SHARE`` of its training rows, see
     loopml.loop.policy); ``quality`` once its labelled quality is worse than at registration by
     more than ``quality_drop`` (relative), beyond the window's noise. Rows logged under an input
-    incident of a ``quarantine`` family are left out of the retraining data."""
+    incident of a ``quarantine`` family (default: missing values; unseen categories and values
+    out of range are as often real change, see loopml.loop.production) are left out of the
+    retraining data."""
 
     on: list[Literal["labels", "drift", "quality", "schedule", "manual"]] = [
         "labels",
@@ -253,11 +255,7 @@ class Retrain(_Section):
     approval: Literal["auto", "manual"] = "auto"
     min_new_labels: int | None = Field(None, ge=1)
     quality_drop: Annotated[float, Field(ge=0, lt=1)] = 0.02
-    quarantine: list[Literal["missing", "unseen", "out_of_range"]] = [
-        "missing",
-        "unseen",
-        "out_of_range",
-    ]
+    quarantine: list[Literal["missing", "unseen", "out_of_range"]] = ["missing"]
 
     @model_validator(mode="after")
     def _consistent(self) -> Retrain:

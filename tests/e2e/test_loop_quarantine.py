@@ -1,0 +1,66 @@
+"""A faulty client never blocks the loop, and never gets trained in: a real server logs June
+flights, one window of them from a client that stopped sending ``distance``; monitoring opens a
+missing-values incident on it, and the retrain quarantines that window's rows (counted in the
+audit and the retrain's facts) and goes on with the rest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from loopml.data.versions import load_frame
+from loopml.loop.retrain import retrain
+from loopml.monitoring import monitor
+from loopml.predlog import log_folder
+from loopml.spec import parse_spec
+from tests.support.projects import FLIGHTS_SPEC, project_store, trained_project
+from tests.support.servers import send, start
+
+SPEC = (
+    FLIGHTS_SPEC
+    + """\
+metric: {name: roc_auc, target: 0.6}
+model: {candidates: [lightgbm]}
+monitoring: {window_rows: 500, min_samples: 200}
+"""
+)
+
+
+def test_a_window_under_a_missing_values_incident_is_quarantined_and_the_retrain_goes_on(
+    tmp_path: Path, flights: pl.DataFrame
+) -> None:
+    winter = flights.filter(pl.col("month") <= 3).gather_every(40)
+    root = trained_project(tmp_path, SPEC, winter)
+    spec = parse_spec(SPEC)
+    june = flights.filter(pl.col("month") == 6).sample(3000, seed=0).sort("scheduled_departure")
+    broken = pl.int_range(pl.len()).is_between(1000, 1499)  # the third 500-row window
+    sent = june.with_columns(
+        pl.when(broken).then(None).otherwise(pl.col("distance")).alias("distance")
+    )
+    server = start(root)
+    try:
+        send(server, sent)  # batches of 100: the faulty client's rows fill one window exactly
+    finally:
+        server.stop()  # a graceful stop: every prediction is in the log
+    with project_store(root) as store:
+        monitor.run(store, spec, log_folder(store))
+        incidents = [
+            i for i in store.incidents.list(deployment=spec.name) if i.family == "missing_increase"
+        ]
+        assert len(incidents) == 1 and "distance" in incidents[0].title
+        outcome = retrain(store, spec, reason="test")
+        facts = outcome.facts
+        assert facts["quarantined_rows"] == 500
+        [quarantined] = facts["quarantine"]
+        assert quarantined["incident"] == incidents[0].id and quarantined["rows"] == 500
+        assert facts["labelled_production_rows"] == 2500
+        assert facts["fresh_rows"] + facts["comparison_rows"] == 2500
+        trained = load_frame(store, outcome.dataset)
+        assert trained.height == winter.height + facts["fresh_rows"]
+        assert trained["distance"].null_count() == winter["distance"].null_count() == 0
+        assert outcome.status in ("rollout", "rejected"), "the retrain went on: a challenger"
+        started = store.audit.list(spec.name, actions=["retrain"])[0]
+        assert "500 labelled rows quarantined under input incidents" in started.reason
+        assert f"incident {incidents[0].id}: missing values on" in started.reason
+        assert started.evidence["quarantined_rows"] == 500
