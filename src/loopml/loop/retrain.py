@@ -176,7 +176,7 @@ def _retrain(
         STARTED,
         f"retraining {serving.record.ref} ({reason}): {frame.height:,} rows "
         f"({spec.retrain.data} policy), compared on the {fresh.comparison.height:,} most "
-        f"recent labelled rows{_quarantine_note(labelled.report())}",
+        f"recent labelled rows{_quarantine_note(labelled.report(), labelled.left_out)}",
         evidence={**(evidence or {}), **facts, "reason": reason},
         model_ref=serving.record.ref,
         actor=actor,
@@ -197,14 +197,17 @@ def _retrain(
         raise
 
 
-def _quarantine_note(report: list[dict[str, Any]]) -> str:
-    """ "; 840 rows quarantined (incident 3: missing values on 1 feature: distance)"."""
-    if not report:
+def _quarantine_note(report: list[dict[str, Any]], rows: int) -> str:
+    """ "; 510 labelled rows quarantined (incident 3: missing values on 1 feature: distance;
+    distance: values beyond 10× its training range's width)", or nothing."""
+    if not rows:
         return ""
-    rows = sum(item["rows"] for item in report)
-    which = "; ".join(f"incident {i['incident']}: {i['title']}" for i in report[:3])
+    which = "; ".join(
+        f"incident {i['incident']}: {i['title']}" if i["incident"] is not None else i["title"]
+        for i in report[:3]
+    )
     more = f"; and {len(report) - 3} more" if len(report) > 3 else ""
-    return f"; {rows:,} labelled rows quarantined under input incidents ({which}{more})"
+    return f"; {rows:,} labelled rows quarantined ({which}{more})"
 
 
 def _lineage_dataset(store: Store, serving: Package) -> DatasetVersion:
