@@ -6,12 +6,15 @@ flies (a unit fault) are left out too, rather than failing the retrain's validat
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 
 from loopml.data.versions import load_frame
-from loopml.loop.retrain import retrain
+from loopml.loop.evidence import gather
+from loopml.loop.policy import plan
+from loopml.loop.retrain import history, retrain
 from loopml.monitoring import monitor
 from loopml.predlog import log_folder
 from loopml.spec import parse_spec
@@ -50,6 +53,14 @@ def test_a_window_under_a_missing_values_incident_is_quarantined_and_the_retrain
             i for i in store.incidents.list(deployment=spec.name) if i.family == "missing_increase"
         ]
         assert len(incidents) == 1 and "distance" in incidents[0].title
+        # the evidence the daemon weighs: 3,000 labels the champion never saw, a quarter of
+        # its ~2,000 training rows needed (and at least 2 × min_samples)
+        found = gather(store, spec, "flights@1")
+        assert found.new_labels == 3000 and found.training_rows == winter.height
+        assert found.reference is not None and len(found.windows) == 6
+        decided = plan(spec.retrain, [], now=datetime.now(UTC), history=history(store, spec),
+                       serving_since=None, new_labels=200, evidence=found)  # fmt: skip
+        assert decided.action == "retrain" and "labels" in {s.kind for s in decided.signals}
         outcome = retrain(store, spec, reason="test")
         facts = outcome.facts
         assert facts["quarantined_rows"] == 510

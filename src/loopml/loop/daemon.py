@@ -80,7 +80,7 @@ def run_pass(store: Store, spec: Spec, *, log_folder: str | Path | None = None) 
         history=history(store, spec),
         serving_since=_serving_since(store, spec, record.stable),
         new_labels=spec.monitoring.min_samples,
-        evidence=gather(store, spec, record.stable),
+        evidence=gather(store, spec, record.stable) if _weighs(spec) else None,
     )
     if decided.action == "wait":
         _audit_wait(store, spec, decided.reason, decided.evidence())
@@ -105,6 +105,11 @@ def run_pass(store: Store, spec: Spec, *, log_folder: str | Path | None = None) 
         logger.exception("retrain failed; %s keeps serving", record.stable)
         result.error = f"{type(exc).__name__}: {exc}"
     return result
+
+
+def _weighs(spec: Spec) -> bool:
+    """Whether a trigger of the policy weighs evidence beyond alerts and the schedule."""
+    return bool({"labels", "drift", "quality"} & set(spec.retrain.on))
 
 
 def _serving_since(store: Store, spec: Spec, stable: str) -> datetime:

@@ -32,7 +32,7 @@ verdict, and a crash would repeat.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from loopml.loop.triggers import Evidence, labels_needed, quality_drop, weigh_drift
@@ -126,13 +126,16 @@ def _weighed(signals: list[Signal], evidence: Evidence | None) -> list[Signal]:
     window as one signal that says how much (see :mod:`loopml.loop.triggers`)."""
     if evidence is None:
         return signals
-    windows = {(w.size, w.start.isoformat()): w for w in evidence.windows}
+    windows = {(w.size, _instant(w.start)): w for w in evidence.windows}
     kept, seen = [], set()
     for signal in signals:
         if signal.kind != "drift":
             kept.append(signal)
             continue
-        window = windows.get(signal.window) if signal.window else None
+        window = None
+        if signal.window is not None:
+            size, start = signal.window
+            window = windows.get((size, _instant(datetime.fromisoformat(start))))
         if window is None:  # its window is no longer among the recent ones: stale
             continue
         if signal.window in seen:
@@ -153,6 +156,11 @@ def _weighed(signals: list[Signal], evidence: Evidence | None) -> list[Signal]:
                    signal.alert_id, signal.feature, signal.window)
         )  # fmt: skip
     return kept
+
+
+def _instant(moment: datetime) -> datetime:
+    """``moment`` comparable whatever its time zone (naive is UTC)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _evidence_signals(
