@@ -184,8 +184,9 @@ def _evidence_signals(
     if "labels" in policy.on:
         needed = labels_needed(policy.min_new_labels, evidence.training_rows, min_samples)
         tried = history.last_tried or history.last
-        new = evidence.new_labels if tried is None else min(evidence.new_labels,
-                                                             history.labels_since)  # fmt: skip
+        new = evidence.new_labels
+        if tried is not None:  # the rows an attempt already weighed would give its verdict
+            new = min(new, history.labels_since)
         if new >= needed:
             since = "" if tried is None else " since the last attempt"
             found.append(

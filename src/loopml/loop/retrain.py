@@ -198,8 +198,9 @@ def _retrain(
 
 
 def _quarantine_note(report: list[dict[str, Any]], rows: int) -> str:
-    """ "; 510 labelled rows quarantined (incident 3: missing values on 1 feature: distance;
-    distance: values beyond 10× its training range's width)", or nothing."""
+    """The audit's words for the rows left out, such as "; 510 labelled rows quarantined
+    (incident 3: missing values on 1 feature: distance; distance: values beyond 10× its
+    training range's width)", or nothing."""
     if not rows:
         return ""
     which = "; ".join(
