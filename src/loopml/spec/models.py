@@ -234,8 +234,8 @@ class Retrain(_Section):
     approves before the canary (``approval: manual``).
 
     ``labels`` retrains once ``min_new_labels`` labelled production rows the serving model did
-    not train on have arrived (default: ``NEW_LABELS_SHARE`` of its training rows, see
-    loopml.loop.policy); ``quality`` once its labelled quality is worse than at registration by
+    not train on have arrived (default: a quarter of its training rows, see
+    loopml.loop.triggers); ``quality`` once its labelled quality is worse than at registration by
     more than ``quality_drop`` (relative), beyond the window's noise. Rows logged under an input
     incident of a ``quarantine`` family (default: missing values; unseen categories and values
     out of range are as often real change, see loopml.loop.production) are left out of the
