@@ -88,6 +88,12 @@ def retrain_command(
         f"{facts['base_dataset']} + {facts['fresh_rows']:,} labelled production rows); "
         f"compared on the {facts['comparison_rows']:,} most recent labelled rows"
     )
+    for left_out in facts.get("quarantine", []):
+        which = f"incident {left_out['incident']}: " if left_out["incident"] is not None else ""
+        console.print(
+            f"[yellow]quarantined[/] {left_out['rows']:,} labelled rows ({which}"
+            f"{escape(left_out['title'])}): left out of training"
+        )
     table = Table(title=f"gate: {outcome.model} against {facts['serving']}")
     for column in ("check", "value", "threshold", "passed"):
         table.add_column(column)

@@ -7,8 +7,10 @@ Each pass (:func:`run_pass`):
    mid-rollout therefore picks the rollout up from the store;
 2. **monitors**: computes the new windows and fires their alerts (:func:`loopml.monitoring.
    monitor.run`);
-3. **decides** with :mod:`loopml.loop.policy` whether the alerts on the serving model, or the
-   schedule, call for a retrain, unless a rollout runs or a proposal waits for approval;
+3. **decides** with :mod:`loopml.loop.policy` whether the alerts on the serving model, the
+   evidence of its windows (new labels, a quality drop, drift that matters:
+   :func:`loopml.loop.evidence.gather`), or the schedule call for a retrain, unless a rollout
+   runs or a proposal waits for approval;
 4. **retrains** when they do (:func:`loopml.loop.retrain.retrain`). A retrain that fails is
    audited and the pass returns: the serving model keeps serving and the loop keeps running.
 
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from loopml.errors import RetrainError, ValidationFailed
+from loopml.loop.evidence import gather
 from loopml.loop.policy import Plan, plan, signals_from_alerts
 from loopml.loop.retrain import RetrainOutcome, history, pending_proposal, retrain
 from loopml.monitoring import monitor
@@ -77,6 +80,7 @@ def run_pass(store: Store, spec: Spec, *, log_folder: str | Path | None = None) 
         history=history(store, spec),
         serving_since=_serving_since(store, spec, record.stable),
         new_labels=spec.monitoring.min_samples,
+        evidence=gather(store, spec, record.stable) if _weighs(spec) else None,
     )
     if decided.action == "wait":
         _audit_wait(store, spec, decided.reason, decided.evidence())
@@ -101,6 +105,11 @@ def run_pass(store: Store, spec: Spec, *, log_folder: str | Path | None = None) 
         logger.exception("retrain failed; %s keeps serving", record.stable)
         result.error = f"{type(exc).__name__}: {exc}"
     return result
+
+
+def _weighs(spec: Spec) -> bool:
+    """Whether a trigger of the policy weighs evidence beyond alerts and the schedule."""
+    return bool({"labels", "drift", "quality"} & set(spec.retrain.on))
 
 
 def _serving_since(store: Store, spec: Spec, stable: str) -> datetime:

@@ -32,9 +32,13 @@ class FreshData:
         return described
 
 
-def split_fresh(production: pl.DataFrame, base: pl.DataFrame, spec: Spec) -> FreshData:
+def split_fresh(
+    production: pl.DataFrame, base: pl.DataFrame, spec: Spec, *, quarantined: int = 0
+) -> FreshData:
     """The production rows ``base`` lacks, each once (by ``id_column`` where a row has one,
-    else by value), the most recent of them held out for the comparison (see the module doc)."""
+    else by value), the most recent of them held out for the comparison (see the module doc).
+    ``quarantined``: the labelled rows already left out under input incidents, for the message
+    when too few remain."""
     everything = list(base.columns)
     if spec.id_column:
         ids = pl.col(spec.id_column).is_not_null()
@@ -48,8 +52,14 @@ def split_fresh(production: pl.DataFrame, base: pl.DataFrame, spec: Spec) -> Fre
         fresh = fresh.sort(spec.time_column, maintain_order=True, nulls_last=False)
     held = max(spec.monitoring.min_samples, round(spec.model.test_fraction * fresh.height))
     if fresh.height < held + spec.monitoring.min_samples:
+        left_out = (
+            f" ({quarantined:,} more are quarantined under input incidents: see loopml incidents)"
+            if quarantined
+            else ""
+        )
         raise RetrainError(
-            f"{fresh.height} labelled production rows the serving model did not train on; a "
+            f"{fresh.height} labelled production rows the serving model did not train on"
+            f"{left_out}; a "
             f"retrain needs at least {held + spec.monitoring.min_samples} (the most recent "
             f"{held} to compare the challenger with the serving model, the rest to learn from): "
             "wait for more labels (POST /feedback), or lower monitoring.min_samples"

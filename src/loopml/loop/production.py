@@ -6,25 +6,137 @@ the same columns and types, the target filled in from the label. The time column
 record when the client sent it, else from the time the request was answered, so a sliding
 window and the comparison window (the most recent labelled rows) order rows by when they
 happened.
+
+**Quarantine.** A faulty client must not be trained in: the rows logged in the windows an input
+incident covered (:func:`quarantine_spans`: missing values, unseen categories, out-of-range
+values, as ``retrain.quarantine`` lists) are left out, whatever model answered them (the fault
+is in the inputs, and stable and canary saw the same clients), and counted per incident. The
+log names no client, so the unit is the window: its healthy rows go too, the price of never
+learning the fault. An incident covers its windows from when it opened to its latest window,
+also once resolved: the rows logged while it was open are still the faulty ones. Schema faults
+(unknown fields, wrong types) never reach the log: serving refuses them.
+
+Which families: by default ``missing`` only. A missing-value increase is a fault (a feature no
+longer sent), and training on it teaches the model the fault. Unseen categories and values out
+of the training range are as often the world changing as a client breaking (a model trained on
+January–March flights sees 60–100 % of June's temperatures beyond its range): quarantining
+them would keep the loop from ever learning the change, so they are opt-in
+(``retrain.quarantine: [missing, unseen, out_of_range]``). What is certainly a fault is always
+left out, row by row: a value beyond ``FAR_SPANS`` times the training range's width (the
+validation's ``far_out_of_range`` error, a unit or encoding fault), which would otherwise make
+the retrain's validation fail and block the loop for as long as those rows are fresh.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from loopml.data.schema import FAR_SPANS, Schema
 from loopml.errors import FeatureError
 from loopml.features._datetime import to_datetime
 from loopml.modeling import metrics as M
 from loopml.monitoring.windows import SERVED
 from loopml.predlog import decode_features, read_log
 from loopml.spec import Spec
-from loopml.store import Store
+from loopml.store import IncidentRecord, Store
 
 logger = logging.getLogger(__name__)
+
+#: ``retrain.quarantine`` names -> the incident families (alert metrics) they cover
+QUARANTINED = {
+    "missing": ("missing_increase", "missing_fraction"),
+    "unseen": ("unseen",),
+    "out_of_range": ("out_of_range",),
+}
+
+
+@dataclass(frozen=True)
+class Span:
+    """The time an input incident covered: its windows from ``start`` to ``end`` (a count
+    window's end is its last row, so ``inclusive``)."""
+
+    incident: int
+    family: str
+    title: str
+    status: str
+    start: datetime
+    end: datetime
+    inclusive: bool = False
+
+    def mask(self) -> pl.Expr:
+        ts = pl.col("ts")
+        end = ts <= self.end if self.inclusive else ts < self.end
+        return (ts >= self.start) & end
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """Labelled production rows shaped like the training data, and those quarantined."""
+
+    rows: pl.DataFrame
+    spans: list[Span] = field(default_factory=list)
+    quarantined: dict[int, int] = field(default_factory=dict)  # incident id -> labelled rows
+    far: dict[str, int] = field(default_factory=dict)  # column -> rows far out of its range
+    far_rows: int = 0
+
+    @property
+    def left_out(self) -> int:
+        return sum(self.quarantined.values()) + self.far_rows
+
+    def report(self) -> list[dict[str, Any]]:
+        """Each incident that quarantined rows (its id, family, title, span and rows), then
+        each column whose values were far out of its training range."""
+        far = [
+            {
+                "incident": None,
+                "family": "far_out_of_range",
+                "title": f"{column}: values beyond {FAR_SPANS}× its training range's width",
+                "rows": count,
+            }
+            for column, count in self.far.items()
+        ]
+        return [
+            {
+                "incident": span.incident,
+                "family": span.family,
+                "title": span.title,
+                "status": span.status,
+                "from": span.start.isoformat(),
+                "to": span.end.isoformat(),
+                "rows": self.quarantined[span.incident],
+            }
+            for span in self.spans
+            if self.quarantined.get(span.incident)
+        ] + far
+
+
+def quarantine_spans(store: Store, spec: Spec) -> list[Span]:
+    """The spans of ``spec``'s input incidents of the ``retrain.quarantine`` families."""
+    families = {f for name in spec.retrain.quarantine for f in QUARANTINED[name]}
+    return [
+        _span(incident)
+        for incident in store.incidents.list(deployment=spec.name)
+        if incident.family in families
+    ]
+
+
+def _span(incident: IncidentRecord) -> Span:
+    ends = [datetime.fromisoformat(w["end"]) for w in incident.evidence.get("windows", [])]
+    end = max([_aware(incident.last_window), *map(_aware, ends)])
+    return Span(
+        incident.id, incident.family, incident.title, incident.status,
+        _aware(incident.first_window), end, inclusive=incident.size.endswith("rows"),
+    )  # fmt: skip
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def labelled_rows(
@@ -36,14 +148,59 @@ def labelled_rows(
     """The served, answered and labelled requests of ``spec``'s deployment, shaped like
     ``like`` (the training dataset's schema), oldest first; rows whose label does not fit the
     target's type are left out (see :func:`to_training_frame`)."""
+    return labelled_production(store, spec, log_folder, like).rows
+
+
+def labelled_production(
+    store: Store,
+    spec: Spec,
+    log_folder: str | Path,
+    like: pl.Schema,
+    quarantine: list[Span] | None = None,
+    schema: Schema | None = None,
+) -> Labelled:
+    """:func:`labelled_rows`, less the rows logged within a ``quarantine`` span, counted per
+    incident, and the rows with a value far out of ``schema``'s ranges, counted per column
+    (see the module doc)."""
     log = read_log(log_folder, spec.name)
     log = log.filter(pl.col("route").is_in(SERVED) & pl.col("error").is_null())
     log = log.unique("request_id", keep="first", maintain_order=True)
     ids = log.get_column("request_id").to_list()
     labels = store.feedback.labels(ids) if ids else {}
     log = log.filter(pl.col("request_id").is_in(list(labels)))
+    counted: dict[int, int] = {}
+    if quarantine:
+        log = log.with_columns(pl.col("ts").dt.convert_time_zone("UTC"))
+        which = [pl.when(s.mask()).then(pl.lit(s.incident)) for s in quarantine]
+        log = log.with_columns(pl.coalesce(which).alias("_quarantine"))
+        hits = log.get_column("_quarantine").drop_nulls().value_counts()
+        counted = {int(i): int(n) for i, n in hits.iter_rows()}
+        log = log.filter(pl.col("_quarantine").is_null()).drop("_quarantine")
     rows = to_training_frame(log, [labels[i] for i in log.get_column("request_id")], spec, like)
-    return rows.filter(pl.col(spec.target).is_not_null())
+    rows = rows.filter(pl.col(spec.target).is_not_null())
+    masks = _far_out_of_range(rows, schema) if schema is not None else {}
+    if not masks:
+        return Labelled(rows, quarantine or [], counted)
+    counts = rows.select(mask.sum().alias(name) for name, mask in masks.items()).row(0, named=True)
+    far = {name: int(n) for name, n in counts.items() if n}
+    kept = rows.filter(~pl.any_horizontal(list(masks.values())))
+    return Labelled(kept, quarantine or [], counted, far, rows.height - kept.height)
+
+
+def _far_out_of_range(rows: pl.DataFrame, schema: Schema) -> dict[str, pl.Expr]:
+    """Per numeric column with a training range, the rows beyond ``FAR_SPANS`` times its
+    width (the validation's ``far_out_of_range`` rule, where it applies)."""
+    masks = {}
+    for name, rule in schema.columns.items():
+        if name not in rows.columns or rule.kind != "numeric" or "range" in rule.strict:
+            continue
+        if rule.min is None or rule.max is None or not rows.schema[name].is_numeric():
+            continue
+        width = (rule.max - rule.min) or max(abs(rule.min), abs(rule.max), 1.0)
+        value = pl.col(name).cast(pl.Float64)
+        far = (value < rule.min - FAR_SPANS * width) | (value > rule.max + FAR_SPANS * width)
+        masks[name] = far.fill_null(False)
+    return masks
 
 
 def to_training_frame(

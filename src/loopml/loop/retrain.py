@@ -3,8 +3,11 @@
 ``retrain`` is the one path for ``loopml retrain`` and the maintenance loop:
 
 1. The **labelled production rows** of the serving model's deployment that its training data
-   lacks are the fresh data. The most recent of them (``model.test_fraction`` of them, at least
-   ``monitoring.min_samples``) are the **comparison window**, which neither model trains on.
+   lacks are the fresh data, less the rows **quarantined** under an input incident
+   (:mod:`loopml.loop.production`: counted per incident in the audit entry and the retrain's
+   facts; the retrain goes on with the rest). The most recent of them (``model.test_fraction``
+   of them, at least ``monitoring.min_samples``) are the **comparison window**, which neither
+   model trains on.
 2. The training data follows ``retrain.data``: ``append`` adds the other fresh rows to the
    serving model's training dataset; ``window`` keeps only the most recent ``retrain.window``
    (by the time column) and/or ``retrain.window_rows`` of both.
@@ -24,7 +27,7 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,7 +39,7 @@ from loopml.data.versions import DatasetVersion, add_frame, get_version, load_fr
 from loopml.errors import RetrainError, ValidationFailed
 from loopml.loop.fresh import FreshData, split_fresh, training_frame
 from loopml.loop.policy import History
-from loopml.loop.production import labelled_rows
+from loopml.loop.production import labelled_production, quarantine_spans
 from loopml.modeling.progress import OnProgress, StageStarted, ignore
 from loopml.predlog import log_folder as default_log_folder
 from loopml.registry import Comparison, Package, load_package
@@ -48,6 +51,8 @@ from loopml.workflows import TrainOutcome, train_model
 
 #: audit actions that mark one retrain attempt's start and its possible ends
 STARTED, ENDS = "retrain", ("invalid", "rejected", "proposed", "rollout", "failed")
+#: the ends of an attempt that stored nothing: they do not count against the cooldown or budget
+STORED_NOTHING = ("invalid", "failed")
 #: how long a retrain may hold the deployment's retrain lease (one retrain at a time); a
 #: process that died frees it then
 LEASE = timedelta(hours=6)
@@ -130,9 +135,15 @@ def _retrain(
         base = _lineage_dataset(store, serving)
         emit(StageStarted(f"reading {base.ref} and the labelled production log"))
         base_frame = load_frame(store, base)
-        production = labelled_rows(
-            store, spec, log_folder or default_log_folder(store), base_frame.schema
+        labelled = labelled_production(
+            store,
+            spec,
+            log_folder or default_log_folder(store),
+            base_frame.schema,
+            quarantine_spans(store, spec),
+            base.schema,
         )
+        production = labelled.rows
     except Exception as exc:  # e.g. the training data's snapshot is gone
         store.audit.add(
             spec.name,
@@ -148,12 +159,14 @@ def _retrain(
             actor=actor,
         )
         raise
-    fresh = split_fresh(production, base_frame, spec)
+    fresh = split_fresh(production, base_frame, spec, quarantined=labelled.left_out)
     frame = training_frame(base_frame, fresh.train, spec)
     facts = {
         "serving": serving.record.ref,
         "base_dataset": base.ref,
         "labelled_production_rows": production.height,
+        "quarantined_rows": labelled.left_out,
+        "quarantine": labelled.report(),
         **fresh.describe(spec),
         "policy": spec.retrain.data,
         "training_rows": frame.height,
@@ -163,7 +176,7 @@ def _retrain(
         STARTED,
         f"retraining {serving.record.ref} ({reason}): {frame.height:,} rows "
         f"({spec.retrain.data} policy), compared on the {fresh.comparison.height:,} most "
-        "recent labelled rows",
+        f"recent labelled rows{_quarantine_note(labelled.report(), labelled.left_out)}",
         evidence={**(evidence or {}), **facts, "reason": reason},
         model_ref=serving.record.ref,
         actor=actor,
@@ -182,6 +195,20 @@ def _retrain(
             actor=actor,
         )
         raise
+
+
+def _quarantine_note(report: list[dict[str, Any]], rows: int) -> str:
+    """The audit's words for the rows left out, such as "; 510 labelled rows quarantined
+    (incident 3: missing values on 1 feature: distance; distance: values beyond 10× its
+    training range's width)", or nothing."""
+    if not rows:
+        return ""
+    which = "; ".join(
+        f"incident {i['incident']}: {i['title']}" if i["incident"] is not None else i["title"]
+        for i in report[:3]
+    )
+    more = f"; and {len(report) - 3} more" if len(report) > 3 else ""
+    return f"; {rows:,} labelled rows quarantined ({which}{more})"
 
 
 def _lineage_dataset(store: Store, serving: Package) -> DatasetVersion:
@@ -346,14 +373,19 @@ def approve(
 
 
 def history(store: Store, spec: Spec) -> History:
-    """The attempts so far (a retrain started, or one that failed before it could), how the
-    last ended, and the labels fed back since: the policy's memory, kept in the audit log."""
-    entries = store.audit.list(spec.name, actions=[STARTED, *ENDS])
-    attempts = [
-        e.at
-        for e in entries
-        if e.action == STARTED or (e.action == "failed" and not e.evidence.get("started", True))
-    ]
-    outcome = entries[0].action if entries and entries[0].action in ENDS else None
-    labels = store.feedback.count(since=attempts[0]) if attempts else 0
-    return History(attempts, outcome, labels)
+    """The policy's memory, kept in the audit log: the attempts that count against the cooldown
+    and the budget (a retrain started that stored a challenger, or still runs), how the last
+    attempt of any kind ended, when it was tried, and the labels fed back since."""
+    entries = store.audit.list(spec.name, actions=[STARTED, *ENDS])[::-1]  # oldest first
+    tried: list[tuple[datetime, str | None]] = []  # each attempt's start and end
+    for entry in entries:
+        if entry.action == STARTED:
+            tried.append((entry.at, None))
+        elif entry.action == "failed" and not entry.evidence.get("started", True):
+            tried.append((entry.at, "failed"))  # failed before it could start
+        elif tried and tried[-1][1] is None:
+            tried[-1] = (tried[-1][0], entry.action)
+    counted = [at for at, end in reversed(tried) if end not in STORED_NOTHING]
+    last_tried, outcome = tried[-1] if tried else (None, None)
+    labels = store.feedback.count(since=last_tried) if last_tried is not None else 0
+    return History(counted, outcome, labels, last_tried)

@@ -34,6 +34,7 @@ from loopml.data.times import with_time_column
 from loopml.data.validate import validate
 from loopml.data.versions import add_frame, get_version, load_frame
 from loopml.errors import DataError, RetrainError
+from loopml.loop.evidence import evidence_of
 from loopml.loop.fresh import split_fresh, training_frame
 from loopml.loop.policy import History, plan, signals_from_alerts
 from loopml.modeling import metrics as M
@@ -257,6 +258,7 @@ def _loop_step(
         history=History(state.retrains[::-1], state.outcome, state.labels_since),
         serving_since=state.since,
         new_labels=spec.monitoring.min_samples,
+        evidence=evidence_of(spec, state.package, state.windows, training_rows=state.base.height),
     )
     if decided.action != "retrain":
         return None

@@ -8,7 +8,6 @@ field (see :mod:`loopml.spec.loader`), so :meth:`Spec.check_columns` can cite th
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from itertools import pairwise
@@ -16,7 +15,6 @@ from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -26,6 +24,7 @@ from pydantic import (
 
 from loopml.errors import SpecError, did_you_mean
 from loopml.spec.durations import Duration, within
+from loopml.spec.sizes import BodySize
 from loopml.spec.time_format import TimeFormat
 
 Path_ = tuple[str | int, ...]
@@ -233,9 +232,21 @@ class Retrain(_Section):
     """When the maintenance loop retrains (``on``; see loopml.loop.policy), on what data
     (``append`` to the serving model's training data, or a sliding ``window`` of the newest
     ``window`` span and/or ``window_rows`` rows), how often at most, and whether a person
-    approves before the canary (``approval: manual``)."""
+    approves before the canary (``approval: manual``).
 
-    on: list[Literal["drift", "quality", "schedule", "manual"]] = ["drift", "quality"]
+    ``labels`` retrains once ``min_new_labels`` labelled production rows the serving model did
+    not train on have arrived (default: a quarter of its training rows, see
+    loopml.loop.triggers); ``quality`` once its labelled quality is worse than at registration by
+    more than ``quality_drop`` (relative), beyond the window's noise. Rows logged under an input
+    incident of a ``quarantine`` family (default: missing values; unseen categories and values
+    out of range are as often real change, see loopml.loop.production) are left out of the
+    retraining data."""
+
+    on: list[Literal["labels", "drift", "quality", "schedule", "manual"]] = [
+        "labels",
+        "drift",
+        "quality",
+    ]
     data: Literal["append", "window"] = "append"
     window: RecentSpan | None = None
     window_rows: int | None = Field(None, ge=1)
@@ -243,6 +254,9 @@ class Retrain(_Section):
     cooldown: Duration = timedelta(days=1)
     max_per_week: int = Field(3, ge=1)
     approval: Literal["auto", "manual"] = "auto"
+    min_new_labels: int | None = Field(None, ge=1)
+    quality_drop: Annotated[float, Field(ge=0, lt=1)] = 0.02
+    quarantine: list[Literal["missing", "unseen", "out_of_range"]] = ["missing"]
 
     @model_validator(mode="after")
     def _consistent(self) -> Retrain:
@@ -268,31 +282,6 @@ class ModelSearch(_Section):
     validation_fraction: Annotated[float, Field(gt=0, lt=0.5)] = 0.15
     test_fraction: Annotated[float, Field(gt=0, lt=0.5)] = 0.15
     seed: int = 42
-
-
-_SIZE_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9,
-               "kib": 2**10, "mib": 2**20, "gib": 2**30}  # fmt: skip
-_SIZE = re.compile(r"\s*(\d+)\s*([a-z]*)\s*", re.IGNORECASE)
-MIN_BODY, MAX_BODY = 2**10, 2**30
-
-
-def _body_size(value: object) -> int:
-    """``serving.max_body``: a byte count (an int) or a size string such as ``"10MB"``,
-    ``"512kB"`` or ``"1GiB"``; from 1 KiB to 1 GiB."""
-    expected = 'a byte count or a size such as "10MB", "512kB" or "1GiB", from 1KiB to 1GiB'
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError(f"expected {expected} (the largest request body), got {value!r}")
-    if isinstance(value, str):
-        match = _SIZE.fullmatch(value)
-        if not match or match[2].lower() not in _SIZE_UNITS:
-            raise ValueError(f"expected {expected} (the largest request body), got {value!r}")
-        value = int(match[1]) * _SIZE_UNITS[match[2].lower()]
-    if not MIN_BODY <= value <= MAX_BODY:
-        raise ValueError(f"expected {expected} (the largest request body), got {value:,} bytes")
-    return value
-
-
-BodySize = Annotated[int, BeforeValidator(_body_size)]
 
 
 class Serving(_Section):

@@ -38,7 +38,8 @@ def test_minimal_spec_loads_with_defaults() -> None:
     assert spec.rollout.steps == [5, 25, 50, 100]
     assert spec.monitoring.window == timedelta(hours=1)
     assert spec.serving.log_flush_interval == timedelta(milliseconds=200)
-    assert spec.retrain.on == ["drift", "quality"]
+    assert spec.retrain.on == ["labels", "drift", "quality"]  # issue 14: labels on by default
+    assert spec.retrain.quality_drop == 0.02 and spec.retrain.min_new_labels is None
 
 
 def test_round_trip_through_json_dump() -> None:
