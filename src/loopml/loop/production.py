@@ -38,6 +38,7 @@ from typing import Any
 import polars as pl
 
 from loopml.data.schema import FAR_SPANS, Schema
+from loopml.data.times import parse_times
 from loopml.errors import FeatureError
 from loopml.features._datetime import to_datetime
 from loopml.modeling import metrics as M
@@ -218,7 +219,9 @@ def to_training_frame(
     }
     frame = decode_features(log.select("features"), as_sent)
     frame = frame.with_columns(
-        _times(frame.get_column(name), dtype)
+        _times(
+            frame.get_column(name), dtype, spec.time_format if name == spec.time_column else None
+        )
         for name, dtype in wanted.items()
         if dtype.is_temporal()
     )
@@ -230,15 +233,20 @@ def to_training_frame(
     return frame.with_columns(label).select(list(like.keys()))
 
 
-def _times(values: pl.Series, dtype: pl.DataType) -> pl.Series:
-    """ISO-8601 texts as ``dtype`` values; unreadable ones are null."""
+def _times(values: pl.Series, dtype: pl.DataType, time_format: str | None = None) -> pl.Series:
+    """Texts as ``dtype`` values: read by the spec's ``time_format`` (for its time column,
+    which clients send as the data has it, e.g. ``Jan-2018``), else as ISO 8601; unreadable
+    ones are null."""
     parsed = []
     for value in values.to_list():
         try:
             parsed.append(to_datetime(values.name, value))
         except FeatureError:
             parsed.append(None)
-    return _in_type(pl.Series(values.name, parsed, dtype=pl.Datetime("us")), dtype)
+    iso = pl.Series(values.name, parsed, dtype=pl.Datetime("us"))
+    if time_format is not None:
+        iso = parse_times(values, time_format).cast(pl.Datetime("us")).fill_null(iso)
+    return _in_type(iso, dtype)
 
 
 def _in_type(naive_utc: pl.Series, dtype: pl.DataType) -> pl.Series:

@@ -253,3 +253,26 @@ def test_fresh_rows_leave_out_what_the_model_trained_on_and_hold_out_the_newest(
     one_class = _rows(list(range(100, 140)), start=100).with_columns(pl.lit(True).alias("late"))
     with pytest.raises(RetrainError, match="one class"):
         split_fresh(one_class, base, spec)
+
+
+@pytest.mark.parametrize(
+    ("time_format", "sent", "expected"),
+    [("%b-%Y", "Mar-2018", date(2018, 3, 1)), ("%Y", 2013, date(2013, 1, 1))],
+)
+def test_a_time_column_in_the_spec_s_format_comes_back_as_that_date(
+    time_format: str, sent: object, expected: date
+) -> None:
+    """Clients send the time column as the data has it (``Mar-2018``, ``2013``): the retrain
+    reads it by the spec's rule, not as the time the request was answered."""
+    from loopml.loop.production import to_training_frame
+    from loopml.spec import parse_spec
+
+    spec = parse_spec(
+        f"name: f\ntask: regression\ntarget: y\ntime_column: month\ntime_format: '{time_format}'\n"
+        "features: {numeric: [x]}\nmetric: {name: rmse}\n"
+    )
+    like = pl.Schema({"month": pl.Date(), "x": pl.Float64(), "y": pl.Float64()})
+    rows = [{"month": sent, "x": 1.0}, {"x": 2.0}]
+    log = pl.DataFrame({"ts": [T0] * 2, "features": [orjson.dumps(row).decode() for row in rows]})
+    frame = to_training_frame(log, [3.0, 4.0], spec, like)
+    assert frame["month"].to_list() == [expected, T0.date()]
