@@ -24,7 +24,6 @@ import polars as pl
 from loopml.data.profile import ColumnProfile
 from loopml.reports.monitor_base import Figure, Windows, chart, layout, partial_points
 from loopml.reports.monitor_charts import drift_threshold
-from loopml.reports.tables import number
 from loopml.spec import Spec
 from loopml.stats.psi import sketch_edges, sketch_shares
 from loopml.stats.quantiles import QuantileSketch
@@ -36,7 +35,8 @@ GREY, ORANGE = "#9a9a9a", "#ff7f0e"
 
 
 def _label(value: float) -> str:
-    return number(float(value), 4)
+    """A bin edge: four significant digits, thousands separated (``38.1``, ``1,204``)."""
+    return f"{float(value):,.4g}"
 
 
 def numeric_bins(
@@ -105,6 +105,7 @@ def histogram(
     base = layout(title, "share of values")
     base.update(barmode="group")
     base["xaxis"] = {"title": {"text": x}, "type": "category", "automargin": True}
+    base["legend"] = {"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"}  # clear of ticks
     base["yaxis"]["tickformat"] = ".0%"
     return f"hist-{column.name}", title, {"data": traces, "layout": base}
 

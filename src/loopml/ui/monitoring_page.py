@@ -19,6 +19,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import polars as pl
 
@@ -149,7 +150,9 @@ def _unknown(name: str, known: list[str]) -> PageError:
     )
 
 
-def _window_values(store: Store, spec: Spec, window: WindowRecord, name: str, kind: str) -> list:
+def _window_values(
+    store: Store, spec: Spec, window: WindowRecord, name: str, kind: str
+) -> list[Any]:
     """``name``'s logged values in ``window`` (served rows of its model version)."""
     until = window.end + timedelta(microseconds=1) if window.size.endswith("rows") else window.end
     frame = read_log(log_folder(store), spec.name, since=window.start, until=until)
@@ -171,7 +174,7 @@ def _effect(reference: Profile | None, window: WindowRecord, name: str) -> str |
     if stats is None or not stats.count:
         return None
     before = float(stats.sketch.quantiles([0.5])[0])
-    return f"reference median {number(before)}, window median {number(float(now[2]))}"
+    return f"reference median {before:,.4g}, window median {float(now[2]):,.4g}"
 
 
 def feature(store: Store, spec: Spec, facts: ModelFacts, name: str, *, last: int) -> FeaturePage:
