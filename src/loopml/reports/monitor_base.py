@@ -70,6 +70,28 @@ def chart(
     return ident, title, {"data": traces, "layout": base}
 
 
+def one_at_a_time(made: Figure, names: Sequence[str], owner: Sequence[int]) -> Figure:
+    """``made`` with a menu that shows one of ``names`` at a time: trace ``i`` belongs to
+    ``names[owner[i]]`` (the first name's traces are the visible ones), so the legend holds one
+    metric's entries however many there are. The chart is sized for that legend."""
+    ident, title, figure = made
+    buttons = [
+        {
+            "label": name,
+            "method": "update",
+            "args": [{"visible": [o == i for o in owner]}, {"yaxis.title.text": name}],
+        }
+        for i, name in enumerate(names)
+    ]
+    sized = layout(title, names[0], entries=4)
+    figure["layout"].update(height=sized["height"], margin=sized["margin"])
+    figure["layout"]["updatemenus"] = [
+        {"buttons": buttons, "x": 0, "xanchor": "left", "y": 1, "yanchor": "bottom",
+         "direction": "down", "showactive": True, "pad": {"b": 2}},
+    ]  # fmt: skip
+    return ident, title, figure
+
+
 def partial_points(windows: list[WindowRecord]) -> dict[str, Any]:
     """Trace settings that draw the open (partial) window's point hollow, with a hover text
     saying it is still open; nothing when every window is closed."""

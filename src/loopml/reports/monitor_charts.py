@@ -34,7 +34,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from loopml.reports.estimate_band import band, outside
-from loopml.reports.monitor_base import LINES, Figure, Windows, chart, layout, partial_points
+from loopml.reports.monitor_base import (
+    LINES,
+    Figure,
+    Windows,
+    chart,
+    one_at_a_time,
+    partial_points,
+)
 from loopml.spec import Spec
 from loopml.store import AlertRecord, WindowRecord
 
@@ -198,21 +205,7 @@ def _other_quality(w: Windows) -> Figure | None:
         traces,
         w.rule_lines(keys),
     )
-    buttons = [
-        {
-            "label": name,
-            "method": "update",
-            "args": [{"visible": [o == i for o in owner]}, {"yaxis.title.text": name}],
-        }
-        for i, name in enumerate(names)
-    ]
-    sized = layout(title, names[0], entries=4)  # the legend of one metric, not of all
-    figure["layout"].update(height=sized["height"], margin=sized["margin"])
-    figure["layout"]["updatemenus"] = [
-        {"buttons": buttons, "x": 0, "xanchor": "left", "y": 1, "yanchor": "bottom",
-         "direction": "down", "showactive": True, "pad": {"b": 2}},
-    ]  # fmt: skip
-    return ident, title, figure
+    return one_at_a_time((ident, title, figure), names, owner)
 
 
 def _per_feature(
@@ -270,11 +263,24 @@ def _outputs(w: Windows) -> Figure | None:
 
 
 def _other(w: Windows) -> Figure | None:
+    """Whatever no other chart claims; one metric at a time (a menu) past :data:`LINES` lines."""
     keys = w.take([k for k in w.keys if k not in w.claimed])
     if not keys:
         return None
-    traces = [s for k in keys for s in w.series(k, k)]
-    return chart("other", "Other metrics", "value", [*traces, *w.marks(keys)], w.rule_lines(keys))
+    parts = [[*w.series(k, k), *w.marks([k])] for k in keys]
+    if sum(len(p) for p in parts) <= LINES:
+        traces = [t for p in parts for t in p]
+        return chart("other", "Other metrics", "value", traces, w.rule_lines(keys))
+    traces = [{**t, "visible": i == 0} for i, p in enumerate(parts) for t in p]
+    owner = [i for i, p in enumerate(parts) for _ in p]
+    made = chart(
+        "other",
+        "Other metrics, one at a time (pick it in the menu)",
+        keys[0],
+        traces,
+        w.rule_lines(keys),
+    )
+    return one_at_a_time(made, keys, owner)
 
 
 #: the charts that say whether the model is all right, first; the page shows them on top
