@@ -1,5 +1,6 @@
-"""The monitoring report: every window metric over time, with thresholds and fired alerts, the
-drifted features' training-versus-now distributions, and quality with its label coverage.
+"""The monitoring report: quality (labelled, and estimated with its interval), the features
+ranked by importance-weighted drift, every window metric over time with thresholds and fired
+alerts, and the drifted features' training-versus-now distributions.
 
 Built from what the store keeps (windows, alerts) and the served model's training profile, so it
 never re-reads the prediction log. Compute, then render: :func:`build` returns a
@@ -9,13 +10,18 @@ dashboard's monitoring page draws the same ones); :func:`to_html` draws a self-c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from loopml.data.profile import Profile
-from loopml.reports.monitor_charts import Figure, drifted_features, figures, layout
-from loopml.reports.render import render_page, write_page
+from loopml.reports.monitor_base import layout
+from loopml.reports.monitor_charts import Figure, drifted_features, figures
+from loopml.reports.monitor_quality import QualityView, quality_view
+from loopml.reports.monitor_ranking import RankedFeature, judged_window, rank_drift
+from loopml.reports.render import headed, render_page, write_page
+from loopml.reports.tables import number
 from loopml.spec import Spec
 from loopml.store import AlertRecord, WindowRecord
 
@@ -35,6 +41,11 @@ class MonitorReport:
     figures: list[Figure]
     drifted: list[str]
     summary: list[tuple[str, str]]
+    quality: QualityView | None = None
+    #: every feature by importance-weighted drift on ``judged`` (prediction drift first)
+    ranking: list[RankedFeature] = field(default_factory=list)
+    judged: WindowRecord | None = None  # the window the ranking is read from
+    distributions: list[Figure] = field(default_factory=list)  # training vs the latest window
 
 
 def build(
@@ -42,13 +53,19 @@ def build(
     windows: list[WindowRecord],
     alerts: list[AlertRecord],
     profile: Profile | None,
+    shares: Mapping[str, float] | None = None,
 ) -> MonitorReport:
-    """The report of ``windows`` (oldest first) and the ``alerts`` they fired."""
+    """The report of ``windows`` (oldest first) and the ``alerts`` they fired; ``shares`` (each
+    feature's share of the served model's importance) weigh the features' drift."""
     versions = list(dict.fromkeys(w.model_version for w in windows))
     drifted = drifted_features(alerts)
-    charts = figures(spec, windows, alerts)
+    charts = figures(spec, windows, alerts, shares)
+    distributions = []
     if profile is not None and windows:
-        charts.extend(_distributions(drifted[:MAX_DRIFT_CHARTS], windows[-1], profile))
+        distributions = _distributions(drifted[:MAX_DRIFT_CHARTS], windows[-1], profile)
+    judged = judged_window(windows, spec.monitoring.min_samples)
+    ranking = rank_drift(judged, shares or {}, spec.features.all) if judged is not None else []
+    quality = quality_view(spec, windows)
     still = [w for w in windows if w.partial]
     summary = [
         ("deployment", spec.name),
@@ -57,6 +74,8 @@ def build(
         ("model versions", ", ".join(versions) or "—"),
         ("alerts", f"{len(alerts):,} ({sum(a.status == 'open' for a in alerts)} open)"),
         ("drifted features", ", ".join(drifted) or "none"),
+        (f"{quality.metric} (labelled)", number(quality.labelled)),
+        (f"{quality.metric} (estimated)", quality.estimate_text),
         *(("open window", open_window(w)) for w in still),
     ]
     return MonitorReport(
@@ -67,6 +86,10 @@ def build(
         charts,
         drifted,
         summary,
+        quality,
+        ranking,
+        judged,
+        distributions,
     )
 
 
@@ -117,7 +140,7 @@ def to_html(report: MonitorReport) -> str:
     return render_page(
         "monitor_report.html.j2",
         report=report,
-        figures=report.figures,
+        figures=headed([*report.figures, *report.distributions]),
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
 

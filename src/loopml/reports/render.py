@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import jinja2
 import orjson
@@ -64,6 +65,23 @@ def column_summary(profile: Profile) -> list[dict[str, str]]:
     return [column_row(column) for column in profile.columns.values()]
 
 
+def headed(figures: list[tuple[str, str, dict[str, Any]]]) -> list[tuple[str, str, dict[str, Any]]]:
+    """``(id, heading, figure)`` with each figure's title moved to its heading, for pages that
+    draw the heading as HTML above the chart: Plotly draws its toolbar over the top of the plot
+    area, where a title of more than a few words ends up under it. The top margin shrinks to
+    what the toolbar needs."""
+    out = []
+    for ident, heading, figure in figures:
+        layout = dict(figure.get("layout", {}))
+        title = layout.pop("title", None)
+        text = title.get("text") if isinstance(title, dict) else title
+        margin = dict(layout.get("margin", {}))
+        margin["t"] = min(int(margin.get("t", 30)), 30)
+        layout["margin"] = margin
+        out.append((ident, str(text or heading), {**figure, "layout": layout}))
+    return out
+
+
 @cache
 def plotly_js() -> str:
     """Plotly's bundled JavaScript (read once)."""
@@ -95,13 +113,15 @@ def to_json(value: Any) -> str:
 @cache
 def templates(folder: Path = _TEMPLATES) -> jinja2.Environment:
     """The Jinja2 environment of the templates in ``folder`` (the reports' by default): HTML
-    autoescaped, undefined names an error, and the ``tojson_script`` filter (:func:`to_json`)."""
+    autoescaped, undefined names an error, the ``tojson_script`` filter (:func:`to_json`) and
+    ``path_part`` (a value quoted to be one segment of a URL path, ``/`` included)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(folder),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
         undefined=jinja2.StrictUndefined,
     )
     env.filters["tojson_script"] = to_json
+    env.filters["path_part"] = lambda value: quote(str(value), safe="")
     return env
 
 

@@ -3,7 +3,8 @@
 :func:`create_ui` builds a Starlette app meant to be mounted (``loopml ui`` and ``loopml serve``
 mount it at ``/ui``); links are built from the mount point (the request's ``root_path``), so it
 works under any prefix. Pages (``GET``): ``/`` overview, ``/models``, ``/runs``, ``/datasets``
-and ``/datasets/{name}/{version}``, ``/monitoring``, ``/alerts``, ``/audit``; the training reports
+and ``/datasets/{name}/{version}``, ``/monitoring`` and ``/monitoring/features/{name}`` (one
+feature's histogram now and drift over time), ``/alerts``, ``/audit``; the training reports
 and model cards that training wrote are served from the reports folder at ``/reports/run/{id}``
 and ``/reports/model/{name}/{version}`` (built from validated names, never from a path).
 ``POST /alerts/{id}/ack`` acknowledges an alert (see :mod:`loopml.ui.access` for who may) and
@@ -11,6 +12,9 @@ redirects back to the alerts page, so a reload does not post again; a client tha
 (``Accept: application/json``) gets the alert as JSON instead. Every form carries the page's CSRF
 token (:mod:`loopml.ui.csrf`), and every request must name the dashboard's own host
 (:mod:`loopml.ui.hosts`), which keeps out DNS rebinding.
+
+Every chart's title is drawn as an HTML heading above it (:func:`loopml.reports.render.headed`),
+never inside the plot where Plotly's toolbar covers it.
 
 Plotly's JavaScript is served once at ``/static/plotly.min.js`` (gzipped when the browser takes
 it, cacheable for a year, its URL versioned by Plotly's version), never from a CDN: the dashboard
@@ -53,12 +57,13 @@ from loopml.errors import (
     StoreError,
     http_status,
 )
-from loopml.reports.render import plotly_js, templates
+from loopml.reports.render import headed, plotly_js, templates
 from loopml.reports.tables import number
 from loopml.spec import Spec
 from loopml.store import Store, check_name
-from loopml.ui import pages
+from loopml.ui import monitoring_page, pages
 from loopml.ui.access import check_change
+from loopml.ui.audit import audit as audit_rows
 from loopml.ui.csrf import CsrfTokens, new_secret
 from loopml.ui.hosts import HostCheck
 from loopml.workflows import reports_folder
@@ -114,6 +119,7 @@ def create_ui(
     folder = reports_folder(reports)
     env = templates(TEMPLATES)
     csrf = CsrfTokens(csrf_secret or new_secret())
+    facts = monitoring_page.ModelFacts(store)
 
     def render(
         request: Request, template: str, *, status: int = 200, counts: bool = True, **context: Any
@@ -126,7 +132,7 @@ def create_ui(
             plotly_version=plotly.__version__,
             number=number,
             pretty=pages.pretty,
-            figures=context.pop("figures", []),
+            figures=headed(context.pop("figures", [])),
             csrf_token=csrf.token(),
             **context,
         )
@@ -205,20 +211,37 @@ def create_ui(
             figures=shown.figures,
         )
 
-    def monitoring(request: Request) -> Response:
-        raw = request.query_params.get("windows", str(DEFAULT_WINDOWS))
-        last = _id(raw, "windows")
+    def windows(request: Request) -> int:
+        last = _id(request.query_params.get("windows", str(DEFAULT_WINDOWS)), "windows")
         if last > MAX_WINDOWS:
             raise PageError(f"windows must be at most {MAX_WINDOWS:,}, got {last:,}")
-        report = pages.monitoring(store, spec, last=last)
+        return last
+
+    def monitoring(request: Request) -> Response:
+        last = windows(request)
+        shown = monitoring_page.monitoring(store, spec, facts, last=last)
         return render(
             request,
             "monitoring.html.j2",
             page="monitoring",
             title="Monitoring",
-            report=report,
+            m=shown,
+            report=shown.report if shown else None,
             last=last,
-            figures=report.figures if report else [],
+            figures=[*shown.lead, *shown.more] if shown else [],
+        )
+
+    def feature(request: Request) -> Response:
+        last = windows(request)
+        shown = monitoring_page.feature(store, spec, facts, request.path_params["name"], last=last)
+        return render(
+            request,
+            "feature.html.j2",
+            page="monitoring",
+            title=f"Feature '{shown.name}'",
+            f=shown,
+            last=last,
+            figures=shown.figures,
         )
 
     def alerts(request: Request) -> Response:
@@ -270,7 +293,7 @@ def create_ui(
 
     def audit(request: Request) -> Response:
         return render(
-            request, "audit.html.j2", page="audit", title="Audit log", rows=pages.audit(store, spec)
+            request, "audit.html.j2", page="audit", title="Audit log", rows=audit_rows(store, spec)
         )
 
     def report_file(name: str) -> Response:
@@ -318,6 +341,7 @@ def create_ui(
             Route("/datasets", datasets),
             Route("/datasets/{name}/{version}", dataset),
             Route("/monitoring", monitoring),
+            Route("/monitoring/features/{name:path}", feature),
             Route("/alerts", alerts),
             Route("/alerts/{alert_id}/ack", ack, methods=["POST"]),
             Route("/audit", audit),

@@ -9,7 +9,6 @@ large the models are. A damaged package shows up as a problem on its row, never 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,8 @@ from loopml.errors import LoopmlError, NotFoundError
 from loopml.modeling.metrics import greater_is_better
 from loopml.registry import read_meta
 from loopml.reports import data_report
-from loopml.reports.monitor_report import MonitorReport, open_window
+from loopml.reports.monitor_quality import quality_view
+from loopml.reports.monitor_report import open_window
 from loopml.reports.tables import number, run_test_metrics
 from loopml.rollout.controller import active_rollout
 from loopml.rollout.state import RolloutState, latest_rollout
@@ -34,7 +34,7 @@ from loopml.store import (
     Store,
     WindowRecord,
 )
-from loopml.workflows import build_monitor_report
+from loopml.ui.audit import AuditRow, audit
 
 Figure = tuple[str, str, dict[str, Any]]  # element id, heading, Plotly figure
 RECENT = 8  # audit entries on the overview
@@ -44,35 +44,6 @@ def pretty(value: Any) -> str:
     """Evidence (a dict or list from the store) as indented JSON, for people to read."""
     option = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
     return orjson.dumps(value, option=option, default=str).decode()
-
-
-# --- audit -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AuditRow:
-    """One decision: the maintenance loop's (``loop``) or the rollout controller's (``rollout``)."""
-
-    at: datetime
-    source: str
-    action: str
-    model_ref: str | None
-    actor: str
-    text: str
-    evidence: Any  # the audit entry's evidence dict, or the rollout decision's checks
-
-
-def audit(store: Store, spec: Spec, *, limit: int = 300) -> list[AuditRow]:
-    """The deployment's audit log and rollout decisions merged, newest first."""
-    rows = [
-        AuditRow(a.at, "loop", a.action, a.model_ref, a.actor, a.reason, a.evidence)
-        for a in store.audit.list(spec.name, limit=limit)
-    ]
-    rows += [
-        AuditRow(e.at, "rollout", e.action, e.model_ref, e.actor, e.message, e.checks)
-        for e in reversed(store.deployments.list_events(spec.name, limit=limit))
-    ]
-    return sorted(rows, key=lambda row: row.at, reverse=True)[:limit]
 
 
 # --- overview ----------------------------------------------------------------------------------
@@ -122,7 +93,7 @@ def window_summary(spec: Spec, window: WindowRecord) -> list[tuple[str, str]]:
         ("error rate", number(m.get("error_rate"))),
         ("latency p99 (ms)", number(m.get("latency_p99_ms"), 1)),
         (f"{metric} (labelled)", number(m.get(f"quality.{metric}"))),
-        (f"{metric} (estimated)", number(m.get(f"expected.{metric}"))),
+        (f"{metric} (estimated)", quality_view(spec, [window]).estimate_text),
         ("label coverage", number(m.get("label_coverage"))),
         ("drifted features", ", ".join(drifted) or "none"),
     ]
@@ -308,14 +279,3 @@ def dataset(store: Store, ref: str) -> DatasetPage:
     charts: list[Figure] = [("missing", "missing values", data_report.missing_figure(report))]
     charts += [(ident, ident, figure) for ident, figure in data_report.figures(report)]
     return DatasetPage(record, validation(store, record), report.summaries[0], charts)
-
-
-# --- monitoring --------------------------------------------------------------------------------
-
-
-def monitoring(store: Store, spec: Spec, *, last: int) -> MonitorReport | None:
-    """The monitoring report of the last ``last`` windows, or ``None`` before the first one."""
-    try:
-        return build_monitor_report(store, spec, limit=last)
-    except NotFoundError:
-        return None

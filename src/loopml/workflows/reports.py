@@ -8,6 +8,7 @@ by default into the project's reports folder (:attr:`loopml.config.Settings.repo
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from loopml.config import Settings
 from loopml.data.profile import Profile
 from loopml.errors import LoopmlError, NotFoundError
 from loopml.modeling.analysis import Analysis
-from loopml.registry import read_document
+from loopml.modeling.importance import importance_shares
+from loopml.registry import load_package, read_document
 from loopml.reports import monitor_report as report
 from loopml.reports.run_report import build_run_report, write_html
 from loopml.spec import Spec
@@ -74,12 +76,15 @@ def build_monitor_report(
     *,
     since: datetime | None = None,
     limit: int | None = None,
+    shares: Mapping[str, float] | None = None,
 ) -> report.MonitorReport:
     """The monitoring report of ``spec``'s deployment from the stored windows and alerts: the
     windows after ``since`` (the last ``limit`` of them) of the newest window size.
 
     The served model's training profile (for the drifted features' distributions) is read from
     its package without loading the model; an unreadable package only drops those charts.
+    ``shares`` (each feature's share of the served model's importance, which weighs its drift)
+    are read from the loaded package when not given (the dashboard passes the ones it keeps).
     """
     windows = store.monitoring.list_windows(spec.name, since=since, limit=limit)
     if not windows:
@@ -102,7 +107,19 @@ def build_monitor_report(
     except LoopmlError as exc:
         logger.warning("no training profile for the monitoring report: %s", exc)
         profile = None
-    return report.build(spec, windows, list(reversed(alerts)), profile)
+    if shares is None:
+        shares = importance_of(store, windows[-1].model_version)
+    return report.build(spec, windows, list(reversed(alerts)), profile, shares)
+
+
+def importance_of(store: Store, ref: str) -> dict[str, float]:
+    """Each input column's share of model ``ref``'s own importance (the weight of its drift),
+    or ``{}`` (equal weights) when its package cannot be loaded."""
+    try:
+        return importance_shares(load_package(store, ref).model)
+    except LoopmlError as exc:
+        logger.warning("drift goes unweighted by importance: %s", exc)
+        return {}
 
 
 def monitor_report(
