@@ -15,6 +15,7 @@ from loopml.errors import PackageError
 from loopml.modeling.train import train
 from loopml.registry import gate, load_package, register, save_package
 from loopml.spec import parse_spec
+from loopml.stats.paired import PairedDifference
 from loopml.store import Store
 from tests.support.projects import FLIGHTS_SPEC
 
@@ -155,40 +156,63 @@ class Hook:
         return X
 
 
+def _gain(new: float, old: float, low: float, high: float, rows: int = 4000) -> PairedDifference:
+    """A paired comparison's summary, as :func:`loopml.stats.paired.paired_difference` gives."""
+    return PairedDifference("roc_auc", new, old, new - old, low, high, 0.95, rows, 16)
+
+
 def test_gate_checks_targets_and_margin() -> None:
     spec = parse_spec(
         SPEC.replace("margin: 0.0", "margin: 0.01").replace("CANDIDATES", "linear")
         + "targets: {metrics: {recall: 0.3}}\n"
     )
-    passed = gate(spec, {"roc_auc": 0.70, "recall": 0.4}, {"roc_auc": 0.68})
+    champion = {"roc_auc": 0.68}
+    versus = _gain(0.70, 0.68, 0.012, 0.028)
+    passed = gate(spec, {"roc_auc": 0.70, "recall": 0.4}, champion, versus=versus)
     assert passed.blessed
     assert [c["check"] for c in passed.checks] == [
         "roc_auc target",
         "recall target",
         "beats champion",
     ]
-    small_gain = gate(spec, {"roc_auc": 0.685, "recall": 0.4}, {"roc_auc": 0.68})
+    small_gain = gate(
+        spec, {"roc_auc": 0.685, "recall": 0.4}, champion, versus=_gain(0.685, 0.68, 0.001, 0.009)
+    )
     assert not small_gain.blessed and "margin 0.01" in small_gain.reason
+    # the same point gain as `passed`, but within the noise of the rows: the champion stays
+    noisy = gate(
+        spec, {"roc_auc": 0.70, "recall": 0.4}, champion, versus=_gain(0.70, 0.68, -0.01, 0.05)
+    )
+    assert not noisy.blessed
+    assert "not above 0.01 beyond noise" in noisy.reason and "keeps serving" in noisy.reason
+    # no paired comparison to judge by: never a point difference
+    assert not gate(spec, {"roc_auc": 0.70, "recall": 0.4}, champion).blessed
     low_recall = gate(spec, {"roc_auc": 0.70, "recall": 0.2}, None)
     assert not low_recall.blessed and "recall 0.2000 misses the target 0.3" in low_recall.reason
     under_target = gate(spec, {"roc_auc": 0.5, "recall": 0.9}, None)
     assert not under_target.blessed and "misses the target 0.55" in under_target.reason
     # a hard window of recent data: the champion misses the target there too, so it is the bar
     hard = {"roc_auc": 0.52, "recall": 0.25}
-    assert not gate(spec, {"roc_auc": 0.54, "recall": 0.26}, hard).blessed  # a test split
-    better = gate(spec, {"roc_auc": 0.54, "recall": 0.26}, hard, on="May", relative=True)
+    hard_gain = _gain(0.54, 0.52, 0.015, 0.025)
+    assert not gate(spec, {"roc_auc": 0.54, "recall": 0.26}, hard, versus=hard_gain).blessed
+    better = gate(
+        spec, {"roc_auc": 0.54, "recall": 0.26}, hard, on="May", relative=True, versus=hard_gain
+    )
     assert better.blessed, better.reason
     assert (
         "as does the champion (0.5200): no worse than the champion there"
         in (better.checks[0]["message"])
     )
-    worse_recall = gate(spec, {"roc_auc": 0.54, "recall": 0.2}, hard, on="May", relative=True)
+    worse_recall = gate(
+        spec, {"roc_auc": 0.54, "recall": 0.2}, hard, on="May", relative=True, versus=hard_gain
+    )
     assert not worse_recall.blessed and "worse than the champion there" in worse_recall.reason
     # one verdict: a target passed only against the champion is said so, never "meets"
     assert "meets every target" not in better.reason
     assert better.reason.startswith("roc_auc 0.5400 misses the target 0.55 on May, as does")
     assert "beats the champion: roc_auc 0.5400 vs champion 0.5200 on May" in better.reason
     assert passed.reason.startswith("meets every target; beats the champion: roc_auc 0.7000")
+    assert "gain +0.0200, 95% interval [+0.0120, +0.0280] on 4,000 rows" in passed.reason
     assert gate(spec, {"roc_auc": 0.70, "recall": 0.4}, None).reason == (
         "meets every target; no champion before it"
     )
