@@ -178,13 +178,7 @@ def gate(
             ok,
             (f"beats {label}" if ok else f"does not beat {label}")
             + f": {primary} {diff.new:.4f} vs {diff.old:.4f} on {on} ({diff.describe()})"
-            + (
-                ""
-                if ok
-                else _beyond_noise(
-                    diff, 0.0, "the simpler model does as well here: keep it, or add features"
-                )
-            ),
+            + ("" if ok else _beyond_noise(diff, 0.0, _instead(name))),
             gain=diff.to_dict(),
         )
     if validation is not None and test is not None and math.isfinite(test.low):
@@ -208,6 +202,20 @@ def gate(
             warning=not agrees,
         )
     return GateDecision(all(c["passed"] for c in checks), checks)
+
+
+def _instead(name: str) -> str:
+    """What to do when the best candidate does not beat baseline ``name``."""
+    if name == "baseline":
+        return (
+            "nothing was learnt beyond the class prior (or the mean): check the features "
+            "(loopml data report) or wait for more rows"
+        )
+    return (
+        f"the simpler model does as well here: train it alone (model.candidates: [{name}]), "
+        "add features that help, or promote this version by hand (loopml models alias REF "
+        "champion)"
+    )
 
 
 def _beyond_noise(diff: PairedDifference, margin: float, then: str) -> str:
