@@ -6,8 +6,10 @@ what a hard stretch of rows costs one model it mostly costs the other, so the di
 judged against its own noise, far smaller than either metric's. The interval is the percentile
 interval of the resampled differences at ``confidence``; a model *beats* the other when the whole
 interval lies above the margin (:meth:`PairedDifference.beats`), so a model compared with itself
-never does. One method serves every metric of the spec (ROC AUC too, where DeLong's variance
-would assume independent rows, which rows in time order are not).
+never does. ROC AUC, whose resamples would cost ``draws × rows`` rankings, takes DeLong's
+variance instead, summed over the same blocks (:mod:`loopml.stats.delong`), with a normal
+interval. Under :data:`MIN_BLOCKS` blocks (about 40 rows) there is too little to measure noise
+with: the interval is undefined and nothing beats anything.
 
 :func:`metric_interval` gives one model's metric with its interval on its rows: how precisely a
 test split measured it (the gate's check that validation and test agree).
@@ -20,14 +22,20 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from loopml.spec import METRICS, Task
+from loopml.stats.delong import block_sd, influence, multiclass_influence
 from loopml.stats.resampled import Blocks, resampled
 
 #: resamples per interval: the 2.5 % and 97.5 % percentiles rest on about 25 draws each
 DRAWS = 1000
-#: rows × draws weighed at once by the ranking metrics (memory: 8 bytes each)
+#: rows × draws weighed at once by PR AUC's resamples (memory: 8 bytes each)
 CHUNK = 2_000_000
+#: PR AUC's budget of rows × draws (about 10 s of one core at 2·10^7)
+RANKED = 20_000_000
+#: fewer resampled blocks than this say nothing of the noise (a handful of rows)
+MIN_BLOCKS = 10
 
 
 @dataclass(frozen=True)
@@ -100,23 +108,31 @@ def paired_difference(
     model's class order, when it differs); binary decisions at each model's own threshold. Rows
     are resampled in their order's blocks (see the module doc)."""
     old_y = y if old_y is None else old_y
-    _check(y, confidence, new, old, old_y)
+    _check(metric, task, y, confidence, new, old, old_y)
+    draws = _affordable(metric, draws, len(y))
     blocks = Blocks.of(len(y))
     sign = 1.0 if METRICS[metric][1] else -1.0
-    ones = np.ones((1, blocks.count))
-    value_new = float(resampled(metric, task, y, new, blocks, ones, new_threshold)[0])
-    value_old = float(resampled(metric, task, old_y, old, blocks, ones, old_threshold)[0])
-    gains = []
-    for counts in _chunks(blocks, len(y), draws, seed):
-        a = resampled(metric, task, y, new, blocks, counts, new_threshold)
-        b = resampled(metric, task, old_y, old, blocks, counts, old_threshold)
-        gains.append(sign * (a - b))
-    low, high = _percentiles(np.concatenate(gains), confidence)
+    if metric == "roc_auc":
+        value_new, psi_new = _auc(task, y, new)
+        value_old, psi_old = _auc(task, old_y, old)
+        gain = value_new - value_old
+        low, high = _normal(gain, block_sd(psi_new - psi_old, blocks), confidence, blocks)
+    else:
+        ones = np.ones((1, blocks.count))
+        value_new = float(resampled(metric, task, y, new, blocks, ones, new_threshold)[0])
+        value_old = float(resampled(metric, task, old_y, old, blocks, ones, old_threshold)[0])
+        gain = sign * (value_new - value_old)
+        gains = []
+        for counts in _chunks(blocks, len(y), draws, seed):
+            a = resampled(metric, task, y, new, blocks, counts, new_threshold)
+            b = resampled(metric, task, old_y, old, blocks, counts, old_threshold)
+            gains.append(sign * (a - b))
+        low, high = _percentiles(np.concatenate(gains), confidence, blocks)
     return PairedDifference(
         metric,
         value_new,
         value_old,
-        sign * (value_new - value_old),
+        gain,
         low,
         high,
         confidence,
@@ -138,21 +154,28 @@ def metric_interval(
 ) -> Estimate:
     """One model's ``metric`` on its rows, with the percentile interval of its block
     resamples at ``confidence``."""
-    _check(y, confidence, output)
+    _check(metric, task, y, confidence, output)
+    draws = _affordable(metric, draws, len(y))
     blocks = Blocks.of(len(y))
-    ones = np.ones((1, blocks.count))
-    value = float(resampled(metric, task, y, output, blocks, ones, threshold)[0])
-    values = np.concatenate(
-        [
-            resampled(metric, task, y, output, blocks, counts, threshold)
-            for counts in _chunks(blocks, len(y), draws, seed)
-        ]
-    )
-    low, high = _percentiles(values, confidence)
+    if metric == "roc_auc":
+        value, psi = _auc(task, y, output)
+        low, high = _normal(value, block_sd(psi, blocks), confidence, blocks)
+    else:
+        ones = np.ones((1, blocks.count))
+        value = float(resampled(metric, task, y, output, blocks, ones, threshold)[0])
+        values = np.concatenate(
+            [
+                resampled(metric, task, y, output, blocks, counts, threshold)
+                for counts in _chunks(blocks, len(y), draws, seed)
+            ]
+        )
+        low, high = _percentiles(values, confidence, blocks)
     return Estimate(metric, value, low, high, confidence, len(y))
 
 
-def _check(y: np.ndarray, confidence: float, *outputs: np.ndarray) -> None:
+def _check(metric: str, task: Task, y: np.ndarray, confidence: float, *outputs: np.ndarray) -> None:
+    if metric not in METRICS or task not in METRICS[metric][0]:
+        raise ValueError(f"metric {metric!r} does not apply to a {task} task")
     if not 0 < confidence < 1:
         raise ValueError(f"expected a confidence between 0 and 1 (such as 0.95), got {confidence}")
     if len(y) < 2:
@@ -165,6 +188,12 @@ def _check(y: np.ndarray, confidence: float, *outputs: np.ndarray) -> None:
             )
 
 
+def _affordable(metric: str, draws: int, rows: int) -> int:
+    """PR AUC weighs every row in every resample: at most :data:`RANKED` row-resamples in all
+    (at least 200 draws, whose 2.5 % tails still rest on 5 each)."""
+    return min(draws, max(200, RANKED // max(rows, 1))) if metric == "pr_auc" else draws
+
+
 def _chunks(blocks: Blocks, rows: int, draws: int, seed: int) -> list[np.ndarray]:
     """``draws`` block resamples from ``seed``, in chunks of at most :data:`CHUNK` weights."""
     rng = np.random.default_rng(seed)
@@ -172,12 +201,28 @@ def _chunks(blocks: Blocks, rows: int, draws: int, seed: int) -> list[np.ndarray
     return [blocks.draws(rng, min(size, draws - start)) for start in range(0, draws, size)]
 
 
-def _percentiles(values: np.ndarray, confidence: float) -> tuple[float, float]:
-    """The central ``confidence`` interval of ``values``; NaN when more than the tails' share
-    of resamples left the metric undefined (too few rows of a class to say anything)."""
-    finite = values[np.isfinite(values)]
-    if len(finite) < (1 - (1 - confidence) / 2) * len(values):
+def _auc(task: Task, y: np.ndarray, output: np.ndarray) -> tuple[float, np.ndarray]:
+    """ROC AUC and the rows' influences on it (binary: the positive class's score)."""
+    if task == "binary":
+        return influence(y, output[:, 1] if output.ndim == 2 else output)
+    return multiclass_influence(y, output)
+
+
+def _normal(value: float, sd: float, confidence: float, blocks: Blocks) -> tuple[float, float]:
+    """The normal interval ``value ± z·sd``; NaN under :data:`MIN_BLOCKS` blocks."""
+    if blocks.count < MIN_BLOCKS or not (np.isfinite(value) and np.isfinite(sd)):
         return math.nan, math.nan
+    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    return value - z * sd, value + z * sd
+
+
+def _percentiles(values: np.ndarray, confidence: float, blocks: Blocks) -> tuple[float, float]:
+    """The central ``confidence`` interval of ``values``; NaN under :data:`MIN_BLOCKS` blocks,
+    or when more than the tails' share of resamples left the metric undefined (too few rows of
+    a class to say anything)."""
+    finite = values[np.isfinite(values)]
     tail = (1 - confidence) / 2
+    if blocks.count < MIN_BLOCKS or len(finite) < (1 - tail) * len(values):
+        return math.nan, math.nan
     low, high = np.quantile(finite, [tail, 1 - tail])
     return float(low), float(high)

@@ -12,6 +12,7 @@ from scipy.stats import norm
 
 from loopml.modeling import metrics as M
 from loopml.spec import METRICS
+from loopml.stats.delong import influence, multiclass_influence
 from loopml.stats.paired import metric_interval, paired_difference
 from loopml.stats.resampled import Blocks, resampled
 
@@ -150,3 +151,33 @@ def test_the_summary_names_the_gain_its_interval_and_the_rows() -> None:
     text = diff.describe()
     assert text.startswith(f"gain {diff.gain:+.4f}, 95% interval [{diff.low:+.4f}, ")
     assert text.endswith("on 4,000 rows") and diff.low < diff.gain < diff.high
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.integers(2, 300), seed=st.integers(0, 10_000), task=st.sampled_from(TASKS[:2]))
+def test_delong_placements_give_scikit_learns_auc_and_its_classic_variance(
+    rows: int, seed: int, task: str
+) -> None:
+    """The placements' mean is the AUC; their influences sum to 0, and, one row a block, their
+    squares add up to DeLong's variance S10/m + S01/n (up to its m−1 and n−1)."""
+    y, output = _data(task, max(rows, 3), seed)
+    auc, psi = influence(y, output) if task == "binary" else multiclass_influence(y, output)
+    assert auc == pytest.approx(M.compute(task, y, output)["roc_auc"], abs=1e-12)  # type: ignore[arg-type]
+    assert abs(psi.sum()) < 1e-9
+    if task == "binary":
+        m, n = int(y.sum()), int(len(y) - y.sum())
+        if m > 1 and n > 1:
+            placement = np.where(y == 1, psi * m, psi * n) + auc
+            classic = placement[y == 1].var(ddof=1) / m + placement[y == 0].var(ddof=1) / n
+            ours = float(np.sum(psi**2))
+            assert ours == pytest.approx(
+                ((m - 1) / m) * placement[y == 1].var(ddof=1) / m
+                + ((n - 1) / n) * placement[y == 0].var(ddof=1) / n
+            )
+            assert ours <= classic + 1e-15
+
+
+def test_fewer_than_ten_blocks_measure_no_noise_so_nothing_beats_anything() -> None:
+    y, good = _data("regression", 30, 4)  # 30 rows: 8 blocks of 4
+    diff = paired_difference("rmse", "regression", y, good, good + 3.0)
+    assert diff.gain > 0 and np.isnan(diff.low) and not diff.beats()
