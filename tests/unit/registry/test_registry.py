@@ -18,7 +18,7 @@ from loopml.modeling.train import CandidateResult, TrainResult, train
 from loopml.registry import Comparison, gate, load_package, register, save_package
 from loopml.reports.model_card import build_model_card
 from loopml.spec import parse_spec
-from loopml.stats.paired import PairedDifference
+from loopml.stats.paired import Estimate, PairedDifference
 from loopml.store import Store
 from tests.support.projects import FLIGHTS_SPEC
 
@@ -308,3 +308,30 @@ def test_validation_far_from_test_is_a_warning_in_the_verdict_and_the_card(train
     card = build_model_card(load_package(store, record.ref).meta, None, spec)
     assert f"warning: {check['message']}" in card.gate
     assert card.gate[0].endswith(decision.reason)
+
+
+def test_the_issues_figures_are_not_every_target_met() -> None:
+    """A LightGBM with test RMSE 41.8 against the linear baseline's 40.9 (and 15.8 on
+    validation): refused, with the baseline named, and the disagreement said."""
+    spec = parse_spec(
+        FLIGHTS_SPEC.replace("task: binary", "task: regression")
+        .replace("target: late", "target: arr_delay")
+        .replace("positive_class: true\n", "")
+        + "metric: {name: rmse, target: 45}\n"
+    )
+    linear = PairedDifference("rmse", 41.8, 40.9, -0.9, -1.6, -0.2, 0.95, 5000, 18)
+    test = Estimate("rmse", 41.8, 39.9, 43.7, 0.95, 5000)
+    decision = gate(
+        spec, {"rmse": 41.8}, None, baselines={"linear": linear}, validation=15.8, test=test
+    )
+    assert not decision.blessed and "meets every target" not in decision.reason
+    assert decision.reason.startswith(
+        "does not beat the linear baseline: rmse 41.8000 vs 40.9000 on the test split (gain "
+        "-0.9000, 95% interval [-1.6000, -0.2000] on 5,000 rows): not above 0.0 beyond noise"
+    )
+    assert "warning: rmse 15.8000 on validation outside the test split's 95% interval " in (
+        decision.reason
+    )
+    # a match within the test estimate's noise says nothing
+    calm = gate(spec, {"rmse": 41.8}, None, validation=42.5, test=test)
+    assert calm.blessed and "warning" not in calm.reason
