@@ -89,7 +89,7 @@ def judge(
         relative=comparison is not None,
         versus=versus,
         baselines=baselines,
-        validation=best.metrics["validation"].get(primary),
+        validation=_validation(spec, result),
         test=test,
     )
     if problem is not None:  # never replace a champion that could not be compared
@@ -107,6 +107,18 @@ def judge(
             ],
         )
     return Judgement(decision, where, metrics, ref, champion_metrics)
+
+
+def _validation(spec: Spec, result: TrainResult) -> float | None:
+    """The best candidate's primary metric on validation, unweighted like the test estimate
+    it is held against (the run's own figure, weighted by the spec's weight column, is not)."""
+    best = result.best
+    if result.data.weight is None:
+        return best.metrics["validation"].get(spec.metric.name)
+    rows = result.data.split.validation
+    output = _output(best.model, result.data.frame[rows])
+    value = M.compute(spec.task, result.data.y[rows], output, threshold=best.model.threshold)
+    return value.get(spec.metric.name)
 
 
 def _output(model: TrainedModel, frame: pl.DataFrame) -> np.ndarray:

@@ -221,7 +221,10 @@ def _instead(name: str) -> str:
 def _beyond_noise(diff: PairedDifference, margin: float, then: str) -> str:
     """Why a gain did not count: expected, got, and what follows."""
     if not math.isfinite(diff.low):
-        return f": the rows are too few to measure the gain (one class in most resamples); {then}"
+        return (
+            f": {diff.rows:,} rows are too few to measure the gain's noise (or hold one class in "
+            f"most resamples); {then}"
+        )
     return (
         f": not above {margin} beyond noise (expected the whole interval above it; more "
         f"labelled rows narrow it); {then}"
