@@ -6,14 +6,15 @@
   types (and skops loaders) of its estimator, checked before anything is loaded;
 - :mod:`loopml.registry.meta`: :class:`PackageMeta`, the typed ``meta.json`` (the model, its
   metrics, lineage and gate decision);
-- :mod:`loopml.registry.gate`: the champion gate, comparing a new version with the champion on
-  the same data;
+- :mod:`loopml.registry.gate`: the champion gate, comparing a new version with the champion and
+  the baselines on the same rows, beyond their noise; :mod:`loopml.registry.evidence` scores
+  them there;
 - :mod:`loopml.registry.register`: :func:`register`, packaging a training run's best candidate and
   letting the gate set its alias.
 
 A new version becomes **champion** only when it meets the spec's targets on its test data and
-beats the current champion on that same data by the spec's margin; otherwise it is kept as
-**challenger**, with the reason recorded.
+beats the current champion and the baselines on that same data beyond noise (the champion by the
+spec's margin); otherwise it is kept as **challenger**, with the reason recorded.
 """
 
 from loopml.registry.gate import (

@@ -1,7 +1,8 @@
 """Registering a trained model: package the best candidate, let the gate decide its alias.
 
-The new version is scored against the champion on the same data (see :mod:`loopml.registry.gate`);
-a champion that cannot be loaded or scored there is never replaced automatically. The package's
+The new version is scored against the champion and the run's baselines on the same rows (see
+:mod:`loopml.registry.evidence` and :mod:`loopml.registry.gate`); a champion that cannot be loaded
+or scored there is never replaced automatically. The package's
 :class:`~loopml.registry.meta.PackageMeta` records the lineage and the gate's decision, and the
 store's model note its reason. It also keeps what monitoring needs to estimate quality before
 labels, fitted on the validation split (:func:`quality_model`).
@@ -16,11 +17,11 @@ import numpy as np
 
 from loopml.data.profiling import profile_frame
 from loopml.data.schema import Schema
-from loopml.errors import LoopmlError, NotFoundError
 from loopml.modeling.train import TrainResult
-from loopml.registry.gate import Comparison, GateDecision, _labelled, gate, score_package
+from loopml.registry.evidence import judge
+from loopml.registry.gate import Comparison, GateDecision
 from loopml.registry.meta import FORMAT, GateRecord, Lineage, PackageMeta
-from loopml.registry.package import load_package, save_package
+from loopml.registry.package import save_package
 from loopml.spec import Spec
 from loopml.stats.calibration import Calibration
 from loopml.stats.error_model import ErrorModel
@@ -52,47 +53,9 @@ def register(
     """
     best = result.best
     test_rows = result.data.split.test
-    if comparison is not None:
-        frame_cmp, y_cmp = _labelled(comparison.frame, result.classes, spec, comparison.label)
-        metrics = score_package(best.model, frame_cmp, y_cmp, spec)
-        where = comparison.label
-    else:
-        frame_cmp, y_cmp = result.data.frame[test_rows], result.data.y[test_rows]
-        metrics, where = best.metrics["test"], "the test split"
-    champion_metrics = None
-    champion_ref = None
-    problem = None
-    try:
-        incumbent = load_package(store, champion or f"{spec.name}@champion")
-    except NotFoundError:
-        incumbent = None
-    except LoopmlError as exc:  # a damaged champion package
-        incumbent, problem = None, f"could not load the champion: {exc}"
-    if incumbent is not None:
-        champion_ref = incumbent.record.ref
-        try:
-            if comparison is not None:  # in its own class order (a new class may have come)
-                frame_inc, y_inc = _labelled(frame_cmp, incumbent.model.classes, spec, where)
-            else:
-                frame_inc, y_inc = frame_cmp, y_cmp
-            champion_metrics = score_package(incumbent.model, frame_inc, y_inc, spec)
-        except Exception as exc:  # e.g. the spec's features changed since it was trained
-            problem = f"could not score the champion {champion_ref} on the same data: {exc}"
-    decision = gate(spec, metrics, champion_metrics, on=where, relative=comparison is not None)
-    if problem is not None:  # never replace a champion that could not be compared
-        decision = GateDecision(
-            False,
-            [
-                *decision.checks,
-                {
-                    "check": "beats champion",
-                    "value": None,
-                    "threshold": None,
-                    "passed": False,
-                    "message": f"{problem}; promote by hand: loopml models alias REF champion",
-                },
-            ],
-        )
+    judged = judge(store, spec, result, comparison=comparison, champion=champion)
+    decision, where, metrics = judged.decision, judged.on, judged.metrics
+    champion_ref, champion_metrics = judged.champion, judged.champion_metrics
     profile = result.dataset.profile
     # drift's reference: the held-out rows (validation and test), scored once here — out of
     # sample, unlike training rows, and over more of the training period than the test split

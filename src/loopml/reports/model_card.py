@@ -219,7 +219,8 @@ def build_model_card(
     gate = []
     if meta.gate is not None:
         gate = [
-            ("passed: " if c.get("passed") else "failed: ") + str(c.get("message"))
+            ("warning: " if c.get("warning") else "passed: " if c.get("passed") else "failed: ")
+            + str(c.get("message"))
             for c in meta.gate.checks
         ]
         verdict = GateDecision(meta.gate.blessed, meta.gate.checks).reason  # as the registry says

@@ -94,11 +94,15 @@ class Features(_Section):
 
 
 class Metric(_Section):
-    """The primary metric, the value that makes a model good enough, and the gate's margin."""
+    """The primary metric, the value that makes a model good enough, and the gate's margin and
+    confidence: a new version replaces the champion (and counts as better than a baseline) only
+    when the ``confidence`` interval of its gain on the same rows lies wholly above ``margin``
+    (above 0 for baselines)."""
 
     name: str
     target: float | None = None
     margin: float = Field(0.0, ge=0)
+    confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
 
     @property
     def greater_is_better(self) -> bool:

@@ -14,6 +14,9 @@
   by predicted value);
 - ``intervals``: the intervals of estimated quality, from labels (or residuals) simulated for a
   window's rows, and the dispersion that widens them where rows close in time are not independent.
+- ``paired``, ``resampled``, ``delong``: whether one model beats another on the same rows beyond
+  their noise (a paired block bootstrap of any metric's difference; DeLong's variance over the
+  same blocks for ROC AUC), and one metric's interval on its rows.
 
 Pure functions and values over NumPy arrays: no store, no files, no network (an import-linter
 contract keeps it so). Import each name from its module.
