@@ -35,14 +35,21 @@ CONFIDENCE = 0.95
 
 @dataclass(frozen=True)
 class Scored:
-    """One window's labelled rows: the encoded target ``y`` and each policy's model output."""
+    """One window's labelled rows: the encoded target ``y`` and each policy's model output on
+    the same rows; ``targets`` holds a policy's own encoding of them where its model orders the
+    classes differently (a class that arrived later)."""
 
     y: np.ndarray
     outputs: Mapping[str, np.ndarray]
+    targets: Mapping[str, np.ndarray] | None = None
 
     @property
     def rows(self) -> int:
         return len(self.y)
+
+    def target(self, policy: str) -> np.ndarray:
+        """``y`` as ``policy``'s model encodes it."""
+        return self.y if self.targets is None else self.targets.get(policy, self.y)
 
 
 @dataclass(frozen=True)
@@ -200,7 +207,7 @@ def _means(
     means = {}
     pairs = list(zip(windows, weights, strict=True))
     for policy in policies:
-        values = [score(metric, task, w.y, w.outputs[policy], c) for w, c in pairs]
+        values = [score(metric, task, w.target(policy), w.outputs[policy], c) for w, c in pairs]
         means[policy] = weighted_mean(values, sizes)
     return means
 

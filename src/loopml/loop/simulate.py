@@ -212,30 +212,35 @@ class _Names:
 def _scored_window(
     window: Cut, states: dict[str, _Policy], spec: Spec, names: _Names
 ) -> tuple[Window, Scored]:
-    """Each policy's model scored on ``window`` before its labels are revealed."""
-    outputs, y = {}, np.empty(0)
+    """Each policy's model scored on ``window`` before its labels are revealed, all on the same
+    rows: those with a label every policy's model knows."""
+    target = window.rows[spec.target]
+    masks = {n: encode_like(target, states[n].package.model.classes, spec)[1] for n in POLICIES}
+    keep = np.logical_and.reduce(list(masks.values()))
+    part = window.rows.filter(pl.Series(keep))
+    ys, outputs = {}, {}
     for name in POLICIES:
-        y, outputs[name] = _outputs(states[name].package, window.rows, spec)
-    scores = Scored(y, outputs)
-    ones = np.ones(scores.rows)
-    quality: dict[str, float | None] = {}
-    for name in POLICIES:
-        value = (
-            score(spec.metric.name, spec.task, y, outputs[name], ones) if scores.rows >= 2 else None
-        )
-        quality[name] = value if value is not None and np.isfinite(value) else None
+        model = states[name].package.model
+        ys[name] = encode_like(part[spec.target], model.classes, spec)[0]
+        outputs[name] = model.output(model.pipeline.transform(part))
+    scores = Scored(ys["never"], outputs, ys) if part.height >= 2 else None
+    quality: dict[str, float | None] = dict.fromkeys(POLICIES)
+    if scores is not None:
+        ones = np.ones(scores.rows)
+        for name in POLICIES:
+            value = score(spec.metric.name, spec.task, ys[name], outputs[name], ones)
+            quality[name] = value if np.isfinite(value) else None
     row = Window(
         window.label,
         None if window.start is None else window.start.isoformat(),
         None if window.end is None else window.end.isoformat(),
         window.rows.height,
-        scores.rows if scores.rows >= 2 else 0,
+        0 if scores is None else scores.rows,
         quality,
         {name: names(states[name].package.record.ref) for name in POLICIES},
     )
-    return row, scores if scores.rows >= 2 else Scored(
-        np.empty(0), {p: np.empty(0) for p in POLICIES}
-    )
+    empty = Scored(np.empty(0), dict.fromkeys(POLICIES, np.empty(0)))
+    return row, scores or empty
 
 
 def _loop_step(
@@ -350,13 +355,6 @@ def _copy(scratch: Store, spec: Spec, champion: Package) -> Package:
     )
     scratch.models.set_alias(spec.name, "champion", record.version)
     return load_package(scratch, record.ref)
-
-
-def _outputs(package: Package, part: pl.DataFrame, spec: Spec) -> tuple[np.ndarray, np.ndarray]:
-    """The encoded target of ``part``'s labelled rows and ``package``'s output on them."""
-    y, keep = encode_like(part[spec.target], package.model.classes, spec)
-    kept = part.filter(pl.Series(keep))
-    return y, package.model.output(package.model.pipeline.transform(kept))
 
 
 def _monitor(
