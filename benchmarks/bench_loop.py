@@ -58,7 +58,7 @@ from loopml.spec import Spec, parse_spec
 from loopml.store import Store
 
 TRAIN_MONTHS = (1, 3)
-console = Console()
+console = Console(width=160)  # the tables as a wide terminal shows them, piped or not
 
 
 @dataclass(frozen=True)
