@@ -138,10 +138,14 @@ def score(name: str, task: Task, y: np.ndarray, output: np.ndarray, weight: np.n
     return M.compute(task, y[keep], output[keep], weight=weight[keep]).get(name, float("nan"))
 
 
-def _auc(y: np.ndarray, positive: np.ndarray, weight: np.ndarray) -> float:
-    """Weighted ROC AUC by tie groups: each positive's weight times the negative weight below
-    its score, ties counting half (the Mann-Whitney statistic)."""
-    _, group = np.unique(positive, return_inverse=True)
+def _auc(
+    y: np.ndarray, positive: np.ndarray, weight: np.ndarray, group: np.ndarray | None = None
+) -> float:
+    """Weighted ROC AUC by tie groups (``group``: each row's rank among the distinct scores,
+    computed here unless given): each positive's weight times the negative weight below its
+    score, ties counting half (the Mann-Whitney statistic)."""
+    if group is None:
+        group = np.unique(positive, return_inverse=True)[1]
     pos = np.bincount(group, weights=weight * (y == 1))
     neg = np.bincount(group, weights=weight * (y != 1))
     below = np.cumsum(neg) - neg
@@ -162,12 +166,13 @@ def recovery(
     percentile interval from ``replicates`` paired row bootstraps within windows."""
     sign = 1.0 if M.greater_is_better(metric) else -1.0
     windows = [w for w in windows if w.rows > 0]
-    point = _means(windows, metric, task, [np.ones(w.rows) for w in windows])
+    scorer = _Scorer(windows, metric, task)
+    point = _means(windows, scorer, [np.ones(w.rows) for w in windows])
     rng = np.random.default_rng(seed)
     draws = []
     for _ in range(replicates):
         counts = [np.bincount(rng.integers(0, w.rows, w.rows), minlength=w.rows) for w in windows]
-        draws.append(_means(windows, metric, task, [c.astype(float) for c in counts]))
+        draws.append(_means(windows, scorer, [c.astype(float) for c in counts]))
     tail = (1 - confidence) / 2
 
     def interval(of: Any) -> Interval:
@@ -198,16 +203,38 @@ def recovery(
     )  # fmt: skip
 
 
+class _Scorer:
+    """:func:`score` for window ``i`` and a policy under row weights, with what does not depend
+    on the weights (ROC AUC's tie groups) computed once for all replicates."""
+
+    def __init__(self, windows: Sequence[Scored], metric: str, task: Task) -> None:
+        self.windows, self.metric, self.task = windows, metric, task
+        self.groups: dict[tuple[int, str], np.ndarray] = {}
+        if task == "binary" and metric == "roc_auc":
+            for i, w in enumerate(windows):
+                for policy, output in w.outputs.items():
+                    positive = output[:, 1] if output.ndim == 2 else output
+                    self.groups[i, policy] = np.unique(positive, return_inverse=True)[1]
+
+    def __call__(self, i: int, policy: str, weight: np.ndarray) -> float:
+        w = self.windows[i]
+        y, output = w.target(policy), w.outputs[policy]
+        group = self.groups.get((i, policy))
+        if group is None:
+            return score(self.metric, self.task, y, output, weight)
+        positive = output[:, 1] if output.ndim == 2 else output
+        return _auc(y, positive, weight, group)
+
+
 def _means(
-    windows: Sequence[Scored], metric: str, task: Task, weights: Sequence[np.ndarray]
+    windows: Sequence[Scored], scorer: _Scorer, weights: Sequence[np.ndarray]
 ) -> dict[str, float | None]:
     """Each policy's row-weighted mean of its window metrics under row weights ``weights``."""
     policies = windows[0].outputs.keys() if windows else ()
     sizes = [w.rows for w in windows]
     means = {}
-    pairs = list(zip(windows, weights, strict=True))
     for policy in policies:
-        values = [score(metric, task, w.target(policy), w.outputs[policy], c) for w, c in pairs]
+        values = [scorer(i, policy, c) for i, c in enumerate(weights)]
         means[policy] = weighted_mean(values, sizes)
     return means
 

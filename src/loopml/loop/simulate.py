@@ -179,7 +179,7 @@ def _starting_model(store: Store, spec: Spec, model: str | None) -> tuple[Packag
     champion, else (no version met the gate, as on data with little to learn) its newest
     version, so the replay still runs and says so."""
     if model is not None:
-        return load_package(store, model), "asked for"
+        return load_package(store, model), "the model asked for"
     try:
         return load_package(store, f"{spec.name}@champion"), "the project's champion"
     except NotFoundError:
