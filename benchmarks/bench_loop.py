@@ -196,7 +196,7 @@ def summary(figures: dict[str, dict[str, Any]]) -> None:
         assert got is not None
         verdict = (
             "worse than never beyond noise" if got.worse_than_never
-            else "recovers part of a real gap" if got.share is not None
+            else "a real gap: share recovered" if got.share is not None
             else "no gap beyond noise: nothing to recover"
         )  # fmt: skip
         table.add_row(
