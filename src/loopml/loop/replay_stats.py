@@ -252,7 +252,7 @@ def _shown(interval: Interval, percent: bool = False) -> str:
 def _verdict(
     metric: str, gain: Interval, gap: Interval, share: Interval | None, confidence: float
 ) -> str:
-    level = f"{confidence:.0%} interval"
+    level = f"{confidence:.0%} interval, rows resampled within windows"
     said = f"oracle − never {_shown(gap)}, loop − never {_shown(gain)} ({metric}, {level})"
     if share is not None:
         head = f"the loop recovers {_shown(share, percent=True)} of the never → oracle gap"
