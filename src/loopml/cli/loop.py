@@ -229,7 +229,11 @@ def simulate_command(
     data: Annotated[str, typer.Argument(help="Later, labelled rows: a file path or URL.")],
     window: Annotated[
         str | None,
-        typer.Option("--window", help="Window by the time column: 1mo, 2w, 7d (default 1mo)."),
+        typer.Option(
+            "--window",
+            help="Window by the time column: 1mo, 2w, 7d (default: monthly when months hold "
+            "monitoring.min_samples rows and number at most 24, else an interval that does).",
+        ),
     ] = None,
     window_rows: Annotated[
         int | None, typer.Option("--window-rows", min=2, help="Windows of this many rows.")
@@ -247,12 +251,13 @@ def simulate_command(
     json: JsonOpt = False,
 ) -> None:
     """Replay DATA window by window through three policies: never retrain, the loop as the spec
-    configures it, and an oracle retraining on every window; print quality per window."""
+    configures it, and an oracle retraining on every window; print quality per window, what the
+    loop saw and decided, the row-weighted means, and the share of the never → oracle gap the
+    loop recovers with a bootstrap interval."""
     from rich.progress import Progress
 
     from loopml.data.io import read_source
-    from loopml.loop.simulate import POLICIES, SimulationEvent, WindowStarted, simulate
-    from loopml.modeling.metrics import greater_is_better
+    from loopml.loop.simulate import SimulationEvent, WindowStarted, simulate
     from loopml.modeling.progress import StageStarted
 
     project = need_spec(spec)
@@ -267,7 +272,7 @@ def simulate_command(
                     task,
                     total=event.total,
                     completed=event.number - 1,
-                    description=f"window {event.number}",
+                    description=f"window {event.number} ({escape(event.label)})",
                 )
             elif isinstance(event, StageStarted):
                 progress.update(task, description=escape(event.text))
@@ -288,23 +293,6 @@ def simulate_command(
     if json:
         emit(result.to_dict())
         return
-    metric = result.metric
-    table = Table(title=f"{metric} per window: never retrain, the loop, an oracle")
-    for column in ("window", "rows", *POLICIES, "loop model"):
-        table.add_column(column, justify="left" if column in ("window", "loop model") else "right")
-    sign = 1.0 if greater_is_better(metric) else -1.0
-    for w in result.windows:
-        known = [sign * v for v in w.quality.values() if v is not None]
-        best = sign * max(known) if known else None
-        cells = [
-            f"[bold]{number(w.quality[p])}[/]" if w.quality[p] == best else number(w.quality[p])
-            for p in POLICIES
-        ]
-        table.add_row(w.start[:10], f"{w.rows:,}", *cells, w.models["loop"])
-    table.add_row("mean", "", *(number(result.mean(p)) for p in POLICIES), "", style="bold")
-    console.print(table)
-    for event in result.events:
-        detail = event.get("gate") or event.get("detail") or event["reason"]
-        console.print(
-            f"loop after {event['after_window'][:10]}: {event['outcome']}: {escape(detail)}"
-        )
+    from loopml.cli._replay import render
+
+    render(result, console)

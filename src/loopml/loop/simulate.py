@@ -14,7 +14,13 @@ then its **labels are revealed** and each policy may change its model:
 
 It runs in-process, without HTTP, on a scratch store that is deleted afterwards: the project's
 store is only read (the champion and its training data). Times are the data's: cooldowns and the
-weekly budget count in the time column's days.
+weekly budget count in the time column's days (windows without dates: see
+:mod:`loopml.loop.replay_windows`, which also chooses the windows). Models are named as the
+project names them where they are its own (the champion every policy starts from), and
+``NAME@sim-N`` for the N-th model the replay trained. The means are row-weighted and the loop's
+share of the never → oracle gap comes with a paired bootstrap interval
+(:mod:`loopml.loop.replay_stats`); each window records what the loop saw and decided
+(:class:`loopml.loop.replay_result.LoopStep`).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +39,13 @@ from loopml.data.schema import Schema
 from loopml.data.times import with_time_column
 from loopml.data.validate import validate
 from loopml.data.versions import add_frame, get_version, load_frame
-from loopml.errors import DataError, RetrainError
+from loopml.errors import DataError, NotFoundError, RetrainError
 from loopml.loop.evidence import evidence_of
 from loopml.loop.fresh import split_fresh, training_frame
-from loopml.loop.policy import History, plan, signals_from_alerts
-from loopml.modeling import metrics as M
+from loopml.loop.policy import History, kind_of, plan, signals_from_alerts
+from loopml.loop.replay_result import POLICIES, LoopStep, Simulation, Window
+from loopml.loop.replay_stats import REPLICATES, Scored, recovery, score
+from loopml.loop.replay_windows import Cut, clock, cut, untimed_policy
 from loopml.modeling.progress import ProgressEvent, StageStarted, ignore
 from loopml.modeling.train import train
 from loopml.monitoring import alerts
@@ -46,62 +54,22 @@ from loopml.registry import Comparison, Package, encode_like, load_package, regi
 from loopml.spec import Spec
 from loopml.store import AlertRecord, Store, WindowRecord
 
-POLICIES = ("never", "loop", "oracle")
+__all__ = ["POLICIES", "Simulation", "SimulationEvent", "Window", "WindowStarted", "simulate"]
 
 
 @dataclass(frozen=True, slots=True)
 class WindowStarted:
-    """The replay reached window ``number`` of ``total``, whose rows begin at ``start``."""
+    """The replay reached window ``number`` of ``total``, whose rows begin at ``start`` (``None``
+    for windows without dates) and are named ``label``."""
 
     number: int
     total: int
-    start: datetime
+    start: datetime | None
+    label: str = ""
 
 
 #: what :func:`simulate` reports: the training events, and each window as it starts
 SimulationEvent = ProgressEvent | WindowStarted
-
-
-@dataclass
-class Window:
-    """One replayed window: its span, rows, and each policy's score and model."""
-
-    start: str
-    end: str
-    rows: int
-    quality: dict[str, float | None]
-    models: dict[str, str]
-
-
-@dataclass
-class Simulation:
-    """The replay's result: per-window quality of each policy, their means, the loop's events."""
-
-    metric: str
-    windows: list[Window] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
-
-    def mean(self, policy: str, windows: list[Window] | None = None) -> float | None:
-        values = [w.quality[policy] for w in (self.windows if windows is None else windows)]
-        finite = [v for v in values if v is not None and np.isfinite(v)]
-        return float(np.mean(finite)) if finite else None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "metric": self.metric,
-            "policies": {
-                name: {
-                    "mean": self.mean(name),
-                    "windows": [
-                        {"start": w.start, "end": w.end, "rows": w.rows, "quality": w.quality[name],
-                         "model": w.models[name]}
-                        for w in self.windows
-                    ],
-                }
-                for name in POLICIES
-            },
-            "retrains": self.events,
-        }  # fmt: skip
 
 
 @dataclass
@@ -118,35 +86,10 @@ class _Policy:
 
 def windows_of(
     data: pl.DataFrame, spec: Spec, *, every: str | None, rows: int | None
-) -> Iterator[tuple[datetime, datetime, pl.DataFrame]]:
-    """``data`` cut into calendar windows of ``every`` (a Polars interval by the time column:
-    ``1mo``, ``2w``, ``7d``) or into runs of ``rows`` rows."""
-    time = spec.time_column
-    if every is not None:
-        if not time or time not in data.columns or not data[time].dtype.is_temporal():
-            raise DataError(
-                f"--window needs the spec's time_column ({time!r}) in the data as dates or "
-                "times; pass --window-rows instead"
-            )
-        try:
-            keyed = data.sort(time, maintain_order=True).with_columns(
-                pl.col(time).dt.truncate(every).alias("_start"),
-                pl.col(time).dt.truncate(every).dt.offset_by(every).alias("_end"),
-            )
-        except pl.exceptions.PolarsError as exc:
-            raise DataError(
-                f"--window: expected an interval such as 1mo, 2w, 7d or 12h; got {every!r}"
-            ) from exc
-        for (start, end), part in keyed.group_by("_start", "_end", maintain_order=True):
-            yield _utc(start), _utc(end), part.drop("_start", "_end")
-        return
-    assert rows is not None
-    if time and time in data.columns:
-        data = data.sort(time, maintain_order=True)
-    for offset in range(0, data.height, rows):
-        part = data.slice(offset, rows)
-        first, last = _moments(part, spec, offset)
-        yield first, last, part
+) -> Iterator[tuple[datetime | None, datetime | None, pl.DataFrame]]:
+    """``data`` cut as the replay cuts it (see :func:`loopml.loop.replay_windows.cut`)."""
+    for window in cut(data, spec, every=every, rows=rows).windows:
+        yield window.start, window.end, window.rows
 
 
 def _with_candidates(spec: Spec, candidates: Sequence[str]) -> Spec:
@@ -166,17 +109,20 @@ def simulate(
     model: str | None = None,
     candidates: Sequence[str] | None = None,
     on_event: Callable[[SimulationEvent], None] | None = None,
+    replicates: int = REPLICATES,
 ) -> Simulation:
     """Replay ``data`` through ``never``, ``loop`` and ``oracle`` (see the module doc) in
-    windows of ``every`` or ``rows`` (default: calendar months, or 1,000 rows without a time
-    column). Every policy starts from ``model`` (default: the champion): pick one trained
-    before ``data`` begins, or the replay scores rows it learnt from. Retrains fit
-    ``candidates`` when given, else the spec's ``model.candidates``."""
+    windows of ``every`` or ``rows`` (default: chosen to fit the data, see
+    :mod:`loopml.loop.replay_windows`). Every policy starts from ``model`` (default: the
+    champion): pick one trained before ``data`` begins, or the replay scores rows it learnt
+    from. Retrains fit ``candidates`` when given, else the spec's ``model.candidates``. The
+    recovered share's interval takes ``replicates`` bootstrap draws (see
+    :mod:`loopml.loop.replay_stats`)."""
     emit = on_event or ignore
     if candidates is not None:
         spec = _with_candidates(spec, candidates)
     spec.check_columns(data.columns, where="the data to simulate")
-    champion = load_package(store, model or f"{spec.name}@champion")
+    champion, starts = _starting_model(store, spec, model)
     base_version = get_version(store, champion.meta.lineage.dataset)
     base = load_frame(store, base_version)
     if missing := [c for c in base.columns if c not in data.columns]:
@@ -186,46 +132,118 @@ def simulate(
         )
     data = with_time_column(data, spec)  # read as training read it (the spec's time_format)
     data = data.select(base.columns).cast(dict(base.schema), strict=False)  # type: ignore[arg-type]
-    if every is None and rows is None:
-        every, rows = ("1mo", None) if spec.time_column else (None, 1000)
-    result = Simulation(spec.metric.name)
+    cuts = cut(data, spec, every=every, rows=rows)
+    result = Simulation(spec.metric.name, champion.record.ref, cuts.to_dict(), starts)
+    scored: list[Scored] = []
     with tempfile.TemporaryDirectory(prefix="loopml-simulate-") as folder:
         scratch = Store(f"sqlite:///{Path(folder) / 'simulate.db'}", Path(folder) / "artifacts")
         try:
             start = _copy(scratch, spec, champion)
-            cuts = list(windows_of(data, spec, every=every, rows=rows))
-            since = cuts[0][0] if cuts else None
+            names = _Names(start.record.ref, champion.record.ref)
+            since = clock(cuts.windows[0], 1)[0] if cuts.windows else None
             states = {name: _Policy(start, base, since=since) for name in POLICIES}
+            replay = spec
+            if not cuts.timed:
+                retrain = untimed_policy(spec.retrain)
+                replay = spec.model_copy(update={"retrain": retrain})
             seen: list[pl.DataFrame] = []
-            for number, (begin, end, part) in enumerate(cuts, 1):
-                emit(WindowStarted(number, len(cuts), begin))
-                quality = {name: _score(states[name].package, part, spec) for name in POLICIES}
-                result.windows.append(
-                    Window(
-                        begin.isoformat(),
-                        end.isoformat(),
-                        part.height,
-                        quality,
-                        {name: states[name].package.record.ref for name in POLICIES},
-                    )
-                )
-                seen.append(part)
-                if number == len(cuts):
+            for number, window in enumerate(cuts.windows, 1):
+                emit(WindowStarted(number, len(cuts.windows), window.start, window.label))
+                row = _scored_window(window, states, spec, names)
+                scored.append(row[1])
+                result.windows.append(row[0])
+                seen.append(window.rows)
+                if number == len(cuts.windows):
                     break  # nothing left to predict
                 labelled = pl.concat(seen)
                 emit(StageStarted(f"window {number}: oracle retrains on {labelled.height:,} rows"))
                 states["oracle"].package = _fit(
                     scratch, spec, pl.concat([base, labelled]), None, None, tune_trials
                 )[0]
-                event = _loop_step(
-                    scratch, spec, states["loop"], part, labelled, begin, end, base_version.schema,
-                    tune_trials, emit,
+                begin, end = clock(window, number)
+                step, event = _loop_step(
+                    scratch, replay, states["loop"], window.rows, labelled, begin, end,
+                    base_version.schema, tune_trials, emit, names,
                 )  # fmt: skip
+                step.model = None if step.model is None else names(step.model)
+                row[0].loop = step
                 if event is not None:
-                    result.events.append(event)
+                    after = None if window.end is None else window.end.isoformat()
+                    result.events.append({"after": window.label, "after_window": after, **event})
         finally:
             scratch.close()
+    emit(StageStarted("bootstrapping the recovered share"))
+    result.recovery = recovery(scored, spec.metric.name, spec.task, replicates=replicates)
     return result
+
+
+def _starting_model(store: Store, spec: Spec, model: str | None) -> tuple[Package, str]:
+    """The model every policy starts from and why: ``model`` when given, else the project's
+    champion, else (no version met the gate, as on data with little to learn) its newest
+    version, so the replay still runs and says so."""
+    if model is not None:
+        return load_package(store, model), "the model asked for"
+    try:
+        return load_package(store, f"{spec.name}@champion"), "the project's champion"
+    except NotFoundError:
+        versions = store.models.list(spec.name)
+        if not versions:
+            raise NotFoundError(
+                f"no model of '{spec.name}' to replay from: expected a registered version, got "
+                "none; run loopml train first"
+            ) from None
+        newest = max(versions, key=lambda r: r.version)
+        why = f": {newest.note}" if newest.note else ""
+        said = f"the project has no champion; its newest version, not blessed by the gate{why}"
+        return load_package(store, newest.ref), said
+
+
+class _Names:
+    """A scratch model's name as the user should read it: the project's own ref for the
+    champion copy, ``NAME@sim-N`` for the models the replay trained."""
+
+    def __init__(self, copy: str, champion: str) -> None:
+        self.copy, self.champion = copy, champion
+
+    def __call__(self, ref: str) -> str:
+        if ref == self.copy:
+            return self.champion
+        name, _, version = ref.rpartition("@")
+        return f"{name}@sim-{int(version) - 1}" if version.isdigit() else ref
+
+
+def _scored_window(
+    window: Cut, states: dict[str, _Policy], spec: Spec, names: _Names
+) -> tuple[Window, Scored]:
+    """Each policy's model scored on ``window`` before its labels are revealed, all on the same
+    rows: those with a label every policy's model knows."""
+    target = window.rows[spec.target]
+    masks = {n: encode_like(target, states[n].package.model.classes, spec)[1] for n in POLICIES}
+    keep = np.logical_and.reduce(list(masks.values()))
+    part = window.rows.filter(pl.Series(keep))
+    ys, outputs = {}, {}
+    for name in POLICIES:
+        model = states[name].package.model
+        ys[name] = encode_like(part[spec.target], model.classes, spec)[0]
+        outputs[name] = model.output(model.pipeline.transform(part))
+    scores = Scored(ys["never"], outputs, ys) if part.height >= 2 else None
+    quality: dict[str, float | None] = dict.fromkeys(POLICIES)
+    if scores is not None:
+        ones = np.ones(scores.rows)
+        for name in POLICIES:
+            value = score(spec.metric.name, spec.task, ys[name], outputs[name], ones)
+            quality[name] = value if np.isfinite(value) else None
+    row = Window(
+        window.label,
+        None if window.start is None else window.start.isoformat(),
+        None if window.end is None else window.end.isoformat(),
+        window.rows.height,
+        0 if scores is None else scores.rows,
+        quality,
+        {name: names(states[name].package.record.ref) for name in POLICIES},
+    )
+    empty = Scored(np.empty(0), dict.fromkeys(POLICIES, np.empty(0)))
+    return row, scores or empty
 
 
 def _loop_step(
@@ -239,8 +257,10 @@ def _loop_step(
     schema: Schema,
     tune_trials: int,
     emit: Callable[[SimulationEvent], None],
-) -> dict[str, Any] | None:
-    """Monitor the window the loop's model served, and retrain when its policy says so."""
+    names: Callable[[str], str],
+) -> tuple[LoopStep, dict[str, Any] | None]:
+    """Monitor the window the loop's model served, and retrain when its policy says so: what
+    it saw and decided, and the retrain event (``None`` when it did not try)."""
     window = _monitor(part, state.package, spec, begin, end)
     state.windows.append(window)
     fired = alerts.evaluate(
@@ -260,31 +280,53 @@ def _loop_step(
         new_labels=spec.monitoring.min_samples,
         evidence=evidence_of(spec, state.package, state.windows, training_rows=state.base.height),
     )
+    step = LoopStep(
+        triggers=[f"{s.kind}: {s.what}" for s in decided.signals],
+        incidents=[_said(f) for f in fired if kind_of(f.rule.metric) is None],
+        plan=decided.action,
+        reason=decided.reason,
+    )
     if decided.action != "retrain":
-        return None
-    event: dict[str, Any] = {"after_window": end.isoformat(), "reason": decided.reason}
+        return step, None
+    event: dict[str, Any] = {"reason": decided.reason}
     try:
         fresh = split_fresh(labelled, state.base, spec)
     except RetrainError as exc:
-        return {**event, "outcome": "waiting", "detail": str(exc)}
+        step.outcome, step.detail = "waiting", str(exc)
+        return step, {**event, "outcome": "waiting", "detail": str(exc)}
     state.retrains.append(end)
     state.labels_since = 0
     frame = training_frame(state.base, fresh.train, spec)
     report = validate(frame, schema)
     if not report.ok:
         state.outcome = "invalid"
-        return {**event, "outcome": "invalid", "detail": f"{len(report.errors)} validation errors"}
+        step.outcome, step.detail = "invalid", f"{len(report.errors)} validation errors"
+        return step, {**event, "outcome": "invalid", "detail": step.detail}
     emit(StageStarted(f"loop retrains on {frame.height:,} rows ({decided.reason})"))
     package, decision = _fit(
         scratch, spec, frame, Comparison(fresh.comparison, "the most recent labelled rows"),
         state.package.record.ref, tune_trials,
     )  # fmt: skip
     assert decision is not None
-    event.update(model=package.record.ref, blessed=decision.blessed, gate=decision.reason)
+    outcome = "deployed" if decision.blessed else "rejected"
+    step.outcome, step.model, step.detail = outcome, package.record.ref, decision.reason
+    step.gate = [
+        {k: c.get(k) for k in ("check", "value", "threshold", "passed")} for c in decision.checks
+    ]
     if decision.blessed:
         state.package, state.base, state.since = package, frame, end
     state.outcome = "rollout" if decision.blessed else "rejected"
-    return {**event, "outcome": "deployed" if decision.blessed else "rejected"}
+    event.update(
+        model=names(package.record.ref), blessed=decision.blessed, gate=decision.reason,
+        checks=step.gate, training_rows=frame.height, comparison_rows=fresh.comparison.height,
+    )  # fmt: skip
+    return step, {**event, "outcome": outcome}
+
+
+def _said(fired: alerts.Fired) -> str:
+    """An alert in a few words: its rule, feature and value."""
+    what = alerts.rule_name(fired.rule) + (f" on {fired.feature}" if fired.feature else "")
+    return f"{what} ({fired.value:.4g})"
 
 
 def _fit(
@@ -319,15 +361,6 @@ def _copy(scratch: Store, spec: Spec, champion: Package) -> Package:
     return load_package(scratch, record.ref)
 
 
-def _score(package: Package, part: pl.DataFrame, spec: Spec) -> float | None:
-    y, keep = encode_like(part[spec.target], package.model.classes, spec)
-    if keep.sum() < 2:
-        return None
-    output = package.model.output(package.model.pipeline.transform(part.filter(pl.Series(keep))))
-    value = M.one(spec.metric.name, spec.task, y, output)
-    return float(value) if np.isfinite(value) else None
-
-
 def _monitor(
     part: pl.DataFrame, package: Package, spec: Spec, begin: datetime, end: datetime
 ) -> WindowRecord:
@@ -357,17 +390,3 @@ def _as_record(fired: alerts.Fired, spec: Spec) -> AlertRecord:
         fired.feature, fired.value, fired.rule.threshold, fired.evidence, "open",
         fired.window.end, None,
     )  # fmt: skip
-
-
-def _moments(part: pl.DataFrame, spec: Spec, offset: int) -> tuple[datetime, datetime]:
-    time = spec.time_column
-    if time and time in part.columns and part[time].dtype.is_temporal():
-        return _utc(part[time].min()), _utc(part[time].max())
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)  # no time column: one "day" per window
-    return epoch + timedelta(days=offset), epoch + timedelta(days=offset + 1)
-
-
-def _utc(moment: Any) -> datetime:
-    if not isinstance(moment, datetime):
-        moment = datetime.combine(moment, datetime.min.time())
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
