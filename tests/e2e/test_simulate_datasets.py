@@ -1,8 +1,8 @@
 """``simulate`` with the defaults on the bundled time-ordered datasets besides flights: a
 project as ``loopml init`` proposes it for the early years, then the later years replayed.
 
-- weekly (S&P 500 direction, 1990–2010): the time column is an integer year, and no model meets
-  the proposed target, so the project has no champion;
+- weekly (S&P 500 direction, 1990–2010): the time column is an integer year, which init reads
+  as dates; no model meets the proposed target, so the project has no champion;
 - chicago (Clark/Lake ridership, 2012–2014 to train, 2015–2016 replayed; the short training
   span keeps the test quick): a regression on daily rows whose months hold too few rows, so the
   replay picks a coarser window.
@@ -82,17 +82,18 @@ def _explained(sim: Simulation) -> None:
     assert len(payload["windows"]) == len(sim.windows)
 
 
-def test_weekly_replays_with_the_defaults_in_row_windows_named_by_year(
+def test_weekly_replays_with_the_defaults_in_windows_of_years(
     weekly_replay: Simulation,
 ) -> None:
     sim = weekly_replay
     assert sim.champion == "weekly@1" and "has no champion" in sim.starts
-    assert sim.windowing["timed"] is False and sim.windowing["rows"] >= 100
-    assert "'Year' holds values of type Int64" in sim.windowing["note"]
-    assert len(sim.windows) == 5 and sum(w.rows for w in sim.windows) == 521
+    # the years are read as dates (init's time_format %Y); months would hold 52 rows each,
+    # under min_samples, so the replay picks a coarser window and says why
+    assert sim.windowing["timed"] is True and sim.windowing["every"] == "2y"
+    assert "monthly ones would be" in sim.windowing["note"]
+    assert sum(w.rows for w in sim.windows) == 521
     for w in sim.windows:
-        assert w.start is None and w.end is None and "(Year 20" in w.label
-    assert all(e["after_window"] is None for e in sim.events), "no made-up dates"
+        assert w.start is not None and w.start >= "2000" and w.label.startswith("20")
     assert "1970" not in orjson.dumps(sim.to_dict()).decode()
     _explained(sim)
 
@@ -136,7 +137,9 @@ def test_simulate_names_the_projects_champion_and_prints_no_made_up_dates(
     assert code == 0, err
     text = " ".join(out.split())
     assert "every policy starts from weekly@2 (the project's champion)" in text
-    assert "windows of 40 rows (asked); no dates, so the cooldown" in text
-    assert "rows 1–40 (Year 2009)" in text and "rows 81–104 (Year 2010)" in text
+    # init reads the integer years as dates (time_format %Y): row windows are named by the
+    # year their first row falls in, never by a made-up date
+    assert "windows of 40 rows (asked)" in text and "no dates" not in text
+    assert "│ 2009-01-01 │ 40 │" in text and "│ 2010-01-01 │ 24 │" in text
     assert "1970" not in out and "mean (row-weighted)" in text
     assert "oracle − never" in text and "95% interval" in text

@@ -7,14 +7,18 @@ record when the client sent it, else from the time the request was answered, so 
 window and the comparison window (the most recent labelled rows) order rows by when they
 happened.
 
-**Quarantine.** A faulty client must not be trained in: the rows logged in the windows an input
-incident covered (:func:`quarantine_spans`: missing values, unseen categories, out-of-range
-values, as ``retrain.quarantine`` lists) are left out, whatever model answered them (the fault
-is in the inputs, and stable and canary saw the same clients), and counted per incident. The
-log names no client, so the unit is the window: its healthy rows go too, the price of never
-learning the fault. An incident covers its windows from when it opened to its latest window,
-also once resolved: the rows logged while it was open are still the faulty ones. Schema faults
-(unknown fields, wrong types) never reach the log: serving refuses them.
+**Quarantine.** A faulty client must not be trained in: the rows logged while an input incident
+was open (:func:`quarantine_spans`: missing values, unseen categories, out-of-range values, as
+``retrain.quarantine`` lists) are left out, whatever model answered them (the fault is in the
+inputs, and stable and canary saw the same clients), and counted per incident. A missing value
+shows in the row itself, so a missing-values incident takes only the rows that lack a feature it
+names, and only features the training data nearly always had (missing in under half its rows):
+the healthy clients' rows of the same window stay, and a feature whose absence is its usual
+state (wind gusts, recorded only when it gusts) is drift when it is absent more, not a fault.
+The other families cannot be told row by row, so their whole windows go. An incident covers its
+windows from when it opened to its latest window, also once resolved: the rows logged while it
+was open are still the faulty ones. Schema faults (unknown fields, wrong types) never reach the
+log: serving refuses them.
 
 Which families: by default ``missing`` only. A missing-value increase is a fault (a feature no
 longer sent), and training on it teaches the model the fault. Unseen categories and values out
@@ -37,6 +41,7 @@ from typing import Any
 
 import polars as pl
 
+from loopml.data.profile import Profile
 from loopml.data.schema import FAR_SPANS, Schema
 from loopml.data.times import parse_times
 from loopml.errors import FeatureError
@@ -69,11 +74,18 @@ class Span:
     start: datetime
     end: datetime
     inclusive: bool = False
+    features: tuple[str, ...] = ()  # the features the incident names
 
-    def mask(self) -> pl.Expr:
+    def mask(self, usually_present: frozenset[str] | None = None) -> pl.Expr:
+        """The rows this span quarantines: logged within it and, for missing values, lacking
+        one of its features that the training data ``usually_present`` had."""
         ts = pl.col("ts")
         end = ts <= self.end if self.inclusive else ts < self.end
-        return (ts >= self.start) & end
+        within = (ts >= self.start) & end
+        if self.family not in QUARANTINED["missing"] or usually_present is None:
+            return within
+        lacking = [pl.col(f).is_null() for f in self.features if f in usually_present]
+        return within & pl.any_horizontal(lacking) if lacking else pl.lit(False)
 
 
 @dataclass(frozen=True)
@@ -130,10 +142,21 @@ def quarantine_spans(store: Store, spec: Spec) -> list[Span]:
 def _span(incident: IncidentRecord) -> Span:
     ends = [datetime.fromisoformat(w["end"]) for w in incident.evidence.get("windows", [])]
     end = max([_aware(incident.last_window), *map(_aware, ends)])
+    named = tuple(
+        m["feature"]
+        for m in incident.evidence.get("features", [])
+        if m.get("feature") != "prediction"
+    )
     return Span(
         incident.id, incident.family, incident.title, incident.status,
         _aware(incident.first_window), end, inclusive=incident.size.endswith("rows"),
+        features=named,
     )  # fmt: skip
+
+
+def usually_present(profile: Profile) -> frozenset[str]:
+    """The columns missing in under half of ``profile``'s rows: their absence is a fault."""
+    return frozenset(c.name for c in profile if c.missing_fraction < 0.5)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -159,25 +182,26 @@ def labelled_production(
     like: pl.Schema,
     quarantine: list[Span] | None = None,
     schema: Schema | None = None,
+    profile: Profile | None = None,
 ) -> Labelled:
-    """:func:`labelled_rows`, less the rows logged within a ``quarantine`` span, counted per
-    incident, and the rows with a value far out of ``schema``'s ranges, counted per column
-    (see the module doc)."""
+    """:func:`labelled_rows`, less the rows a ``quarantine`` span covers (missing values judged
+    against the training ``profile``), counted per incident, and the rows with a value far out
+    of ``schema``'s ranges, counted per column (see the module doc)."""
     log = read_log(log_folder, spec.name)
     log = log.filter(pl.col("route").is_in(SERVED) & pl.col("error").is_null())
     log = log.unique("request_id", keep="first", maintain_order=True)
     ids = log.get_column("request_id").to_list()
     labels = store.feedback.labels(ids) if ids else {}
     log = log.filter(pl.col("request_id").is_in(list(labels)))
+    rows = to_training_frame(log, [labels[i] for i in log.get_column("request_id")], spec, like)
     counted: dict[int, int] = {}
     if quarantine:
-        log = log.with_columns(pl.col("ts").dt.convert_time_zone("UTC"))
-        which = [pl.when(s.mask()).then(pl.lit(s.incident)) for s in quarantine]
-        log = log.with_columns(pl.coalesce(which).alias("_quarantine"))
-        hits = log.get_column("_quarantine").drop_nulls().value_counts()
-        counted = {int(i): int(n) for i, n in hits.iter_rows()}
-        log = log.filter(pl.col("_quarantine").is_null()).drop("_quarantine")
-    rows = to_training_frame(log, [labels[i] for i in log.get_column("request_id")], spec, like)
+        present = usually_present(profile) if profile is not None else None
+        stamped = rows.with_columns(log.get_column("ts").dt.convert_time_zone("UTC").alias("ts"))
+        which = [pl.when(s.mask(present)).then(pl.lit(s.incident)) for s in quarantine]
+        hit = stamped.select(pl.coalesce(which).alias("_quarantine")).to_series()
+        counted = {int(i): int(n) for i, n in hit.drop_nulls().value_counts().iter_rows()}
+        rows = rows.filter(hit.is_null())
     rows = rows.filter(pl.col(spec.target).is_not_null())
     masks = _far_out_of_range(rows, schema) if schema is not None else {}
     if not masks:

@@ -142,6 +142,7 @@ def _retrain(
             base_frame.schema,
             quarantine_spans(store, spec),
             base.schema,
+            base.profile,
         )
         production = labelled.rows
     except Exception as exc:  # e.g. the training data's snapshot is gone

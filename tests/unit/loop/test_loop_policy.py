@@ -276,3 +276,27 @@ def test_a_time_column_in_the_spec_s_format_comes_back_as_that_date(
     log = pl.DataFrame({"ts": [T0] * 2, "features": [orjson.dumps(row).decode() for row in rows]})
     frame = to_training_frame(log, [3.0, 4.0], spec, like)
     assert frame["month"].to_list() == [expected, T0.date()]
+
+
+def test_a_missing_values_span_takes_only_rows_lacking_a_usually_present_feature() -> None:
+    """Row by row: the healthy rows of the window stay, and a feature whose absence is its
+    usual state in training (wind gusts) is not a fault when it is absent more."""
+    from loopml.loop.production import Span
+
+    span = Span(
+        7, "missing_increase", "missing values", "open", T0, T0 + timedelta(hours=1),
+        features=("temp", "wind_gust"),
+    )  # fmt: skip
+    rows = pl.DataFrame(
+        {
+            "ts": [T0, T0, T0 + timedelta(hours=2)],
+            "temp": [None, 20.0, None],
+            "wind_gust": [None, None, None],
+        }
+    )
+    kept = rows.select(span.mask(frozenset({"temp"}))).to_series().to_list()
+    assert kept == [True, False, False]  # the second lacks only wind_gust; the third is later
+    windowed = Span(7, "unseen", "unseen", "open", T0, T0 + timedelta(hours=1))
+    assert rows.select(windowed.mask(frozenset({"temp"}))).to_series().to_list() == [
+        True, True, False,
+    ]  # fmt: skip
