@@ -22,7 +22,7 @@ import numpy as np
 import polars as pl
 
 from loopml.data.profile import ColumnProfile
-from loopml.reports.monitor_base import Figure, Windows, chart, layout, partial_points
+from loopml.reports.monitor_base import Figure, Windows, chart, layout
 from loopml.reports.monitor_charts import drift_threshold
 from loopml.spec import Spec
 from loopml.stats.psi import sketch_edges, sketch_shares
@@ -119,17 +119,7 @@ def drift_over_time(
         return None
     w = Windows(spec, windows, alerts)
     decide_by, threshold = spec.monitoring.drift.decide_by, drift_threshold(spec)
-    traces = [
-        {
-            "type": "scatter",
-            "mode": "lines+markers",
-            "name": f"{feature} ({version})" if len(w.versions) > 1 else feature,
-            "x": [x.start.isoformat() for x in part],
-            "y": [x.metrics.get(key) for x in part],
-            **partial_points(part),
-        }
-        for version, part in w.versions.items()
-    ]
+    traces = w.series(key, feature)
     traces += w.marks([f"drift.{feature}"], value_of="drift_value")
     return chart(
         f"drift-{feature}",
